@@ -1,0 +1,68 @@
+// Package membership holds the value types shared by the gencluster Node and
+// the Dist implementations it drives (the memberlist adapter in package
+// gossip, or your own). The root package re-exports every name here, so most
+// programs never import this package directly.
+package membership
+
+import (
+	"fmt"
+	"maps"
+)
+
+// State is a member's state as the local node sees it.
+type State int
+
+// The member states, in the order a member usually passes through them.
+const (
+	// StateAlive: the member answers probes and gossips.
+	StateAlive State = iota
+	// StateSuspect: a probe failed and the member has not refuted it yet.
+	// It still counts as a member.
+	StateSuspect
+	// StateFailed: the cluster declared the member dead without it asking.
+	StateFailed
+	// StateLeft: the member announced that it was leaving.
+	StateLeft
+)
+
+// String returns "alive", "suspect", "failed" or "left".
+func (s State) String() string {
+	switch s {
+	case StateAlive:
+		return "alive"
+	case StateSuspect:
+		return "suspect"
+	case StateFailed:
+		return "failed"
+	case StateLeft:
+		return "left"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// MarshalText encodes the state as its String form, so JSON shows "alive"
+// rather than 0.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Member is one node of the cluster.
+type Member struct {
+	// Name is unique in the cluster.
+	Name string `json:"name"`
+	// Addr is the host:port the member gossips on.
+	Addr string `json:"addr"`
+	// Meta is the metadata the member published with WithMeta.
+	Meta map[string]string `json:"meta,omitempty"`
+	// State is the member's state as the local node sees it.
+	State State `json:"state"`
+}
+
+// String returns "name@addr(state)".
+func (m Member) String() string {
+	return fmt.Sprintf("%s@%s(%s)", m.Name, m.Addr, m.State)
+}
+
+// Clone returns a copy that shares no map with m.
+func (m Member) Clone() Member {
+	m.Meta = maps.Clone(m.Meta)
+	return m
+}

@@ -1,0 +1,16 @@
+package seeds
+
+import "strings"
+
+// builtins lists the schemes Default registers. Each backend's file adds
+// its own line here.
+func builtins() map[string]Builder {
+	return map[string]Builder{
+		"static": parseStatic,
+	}
+}
+
+// parseStatic reads "a:1,b:2".
+func parseStatic(text string) (Discoverer, error) {
+	return Static(strings.Split(text, ",")...), nil
+}

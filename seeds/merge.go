@@ -1,0 +1,77 @@
+package seeds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// merged is the Discoverer returned by Merge.
+type merged []Discoverer
+
+// Merge returns a Discoverer that asks every d in turn and returns the union
+// of their addresses, de-duplicated, in first-seen order. A backend that
+// fails does not hide the others: Discover returns what the rest found
+// together with the joined errors, each prefixed with the backend's Name.
+func Merge(ds ...Discoverer) Discoverer {
+	if len(ds) == 1 {
+		return ds[0]
+	}
+	return merged(append([]Discoverer(nil), ds...))
+}
+
+// Discover asks every backend and merges the answers.
+func (m merged) Discover(ctx context.Context) ([]string, error) {
+	var (
+		out  []string
+		seen = make(map[string]bool)
+		errs []error
+	)
+	for _, d := range m {
+		addrs, err := d.Discover(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", Name(d), err))
+		}
+		for _, a := range addrs {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Validate validates every backend.
+func (m merged) Validate() error {
+	var errs []error
+	for _, d := range m {
+		if err := Validate(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Backends returns the merged backends, so that callers can observe each
+// one separately (the Node times and counts discovery per backend).
+func (m merged) Backends() []Discoverer { return append([]Discoverer(nil), m...) }
+
+// String joins the backends' names with spaces, as a spec string would.
+func (m merged) String() string {
+	names := make([]string, len(m))
+	for i, d := range m {
+		names[i] = Name(d)
+	}
+	return strings.Join(names, " ")
+}
+
+// Backends returns the backends that make up d: the parts of a Merge, or d
+// itself.
+func Backends(d Discoverer) []Discoverer {
+	if m, ok := d.(interface{ Backends() []Discoverer }); ok {
+		return m.Backends()
+	}
+	return []Discoverer{d}
+}

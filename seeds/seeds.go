@@ -1,0 +1,127 @@
+// Package seeds holds the discovery backends that seed a gencluster Node's
+// join list.
+//
+// A backend only answers "which addresses might be peers right now"; it does
+// not decide membership. The Node joins what discovery returns, and the
+// gossip layer (memberlist's SWIM) decides who is alive. A peer that vanishes
+// from discovery is therefore not forced out of the cluster.
+//
+// Backends are values of the one-method Discoverer interface. They can be
+// built in code (Static, DNS, SRV, ...) or from a spec string such as
+// "dns+headless.ns.svc.cluster.local:7946" with Parse, which looks the scheme
+// up in a Registry.
+package seeds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Discoverer returns the host:port addresses of the peers to join.
+//
+// Discover is called once per refresh interval from one goroutine at a time.
+// It should honour ctx's deadline. An error is logged and counted by the
+// Node and never stops the cluster; a Discoverer that found some addresses
+// and failed on others may return both.
+type Discoverer interface {
+	Discover(ctx context.Context) ([]string, error)
+}
+
+// Validator is implemented by Discoverers whose configuration can be checked
+// before the first Discover call. gencluster.Start calls Validate and refuses
+// to start on an error, so a typo in a seed list fails at start-up instead of
+// at every refresh.
+type Validator interface {
+	Validate() error
+}
+
+// Func adapts an ordinary function to the Discoverer interface.
+type Func func(ctx context.Context) ([]string, error)
+
+// Discover calls f(ctx).
+func (f Func) Discover(ctx context.Context) ([]string, error) { return f(ctx) }
+
+// Name returns a short description of d for logs and metric labels: its
+// String method when it has one, "func" for a Func, else its Go type.
+func Name(d Discoverer) string {
+	switch v := d.(type) {
+	case fmt.Stringer:
+		return v.String()
+	case Func:
+		return "func"
+	}
+	return fmt.Sprintf("%T", d)
+}
+
+// Validate checks d when it implements Validator.
+func Validate(d Discoverer) error {
+	if v, ok := d.(Validator); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
+// CheckAddr checks that addr is a host:port with a non-empty host and a
+// port from 1 to 65535. Its errors name addr.
+func CheckAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("seed address %q: want host:port: %w", addr, err)
+	}
+	if host == "" {
+		return fmt.Errorf("seed address %q: empty host", addr)
+	}
+	if strings.ContainsAny(host, " \t\r\n/") {
+		return fmt.Errorf("seed address %q: invalid host %q", addr, host)
+	}
+	if _, err := ParsePort(port); err != nil {
+		return fmt.Errorf("seed address %q: %w", addr, err)
+	}
+	return nil
+}
+
+// ParsePort parses a port number from 1 to 65535.
+func ParsePort(s string) (int, error) {
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("port %q: want a number from 1 to 65535", s)
+	}
+	return p, nil
+}
+
+// static is the Discoverer returned by Static.
+type static []string
+
+// Static returns a Discoverer that always returns addrs, which are host:port
+// strings (host names are resolved when the Node joins them). It is
+// gen_cluster's static discovery. Malformed addresses are reported by
+// Validate, so gencluster.Start refuses them.
+func Static(addrs ...string) Discoverer {
+	return static(append([]string(nil), addrs...))
+}
+
+// Discover returns the configured addresses.
+func (s static) Discover(context.Context) ([]string, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return append([]string(nil), s...), nil
+}
+
+// Validate checks every address with CheckAddr.
+func (s static) Validate() error {
+	var errs []error
+	for _, a := range s {
+		if err := CheckAddr(a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// String returns "static+a,b".
+func (s static) String() string { return "static+" + strings.Join(s, ",") }
