@@ -39,6 +39,15 @@ type Validator interface {
 	Validate() error
 }
 
+// Runner is implemented by backends that work in the background, such as
+// multicast announcements. The Node calls Run once, in a goroutine it owns,
+// after it has bound its gossip port, with self set to the host:port it
+// advertises; ctx is cancelled on Leave or Close and the Node waits for Run
+// to return. Run returns nil when ctx is cancelled.
+type Runner interface {
+	Run(ctx context.Context, self string) error
+}
+
 // Func adapts an ordinary function to the Discoverer interface.
 type Func func(ctx context.Context) ([]string, error)
 
@@ -55,6 +64,17 @@ func Name(d Discoverer) string {
 		return "func"
 	}
 	return fmt.Sprintf("%T", d)
+}
+
+// Runners returns the backends of d that implement Runner.
+func Runners(d Discoverer) []Runner {
+	var out []Runner
+	for _, b := range Backends(d) {
+		if r, ok := b.(Runner); ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Validate checks d when it implements Validator.
