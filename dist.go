@@ -1,0 +1,33 @@
+package gencluster
+
+import "context"
+
+// Dist is gen_cluster's gc_dist behaviour: how a Node connects to the peers
+// that discovery finds. The Node drives it from its refresh loop:
+//
+//   - Connect(addr) for every discovered address that is not a live member
+//     (with per-address backoff), to join that peer's cluster;
+//   - Members() to learn who is live (and to serve Node.Members);
+//   - Disconnect is part of the contract for implementations that own
+//     connections, but the Node never forces a peer out because it vanished
+//     from discovery (see the README: a node being drained is removed from
+//     DNS before it stops, and must still be able to hand off its work).
+//
+// The default Dist is package gossip's memberlist adapter, whose
+// Disconnect is ignored because memberlist owns failure detection.
+// Another implementation can be passed with WithDist.
+type Dist interface {
+	Connect(ctx context.Context, addr string) error
+	Disconnect(ctx context.Context, addr string) error
+	Members() []Member
+}
+
+// EventSource is implemented by a Dist that reports membership changes
+// itself. Notify is called once, before the Node starts, with the function
+// that receives every change; that function never blocks. For a Dist that
+// is not an EventSource, the Node derives events by comparing Members()
+// after every refresh (it cannot then tell a leave from a failure, and
+// reports EventFail).
+type EventSource interface {
+	Notify(func(Event))
+}

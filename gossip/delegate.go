@@ -1,0 +1,120 @@
+package gossip
+
+import (
+	"log/slog"
+	"maps"
+	"sync"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/gencluster/gencluster/membership"
+)
+
+// delegate is memberlist's Delegate (it supplies our metadata) and its
+// EventDelegate (it turns node changes into events).
+type delegate struct {
+	onEvent func(membership.Event)
+	logger  *slog.Logger
+
+	mu    sync.Mutex
+	meta  []byte                       // encoded local metadata
+	user  map[string]string            // local metadata as given
+	known map[string]membership.Member // last event per live member, to drop no-op updates
+}
+
+func (d *delegate) setMeta(meta map[string]string, flags byte) error {
+	b, err := encodeMeta(meta, flags)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.meta, d.user = b, maps.Clone(meta)
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *delegate) setLeaving() error {
+	d.mu.Lock()
+	user := d.user
+	d.mu.Unlock()
+	return d.setMeta(user, flagLeaving)
+}
+
+// member converts a memberlist node. leaving reports the leaving flag.
+func (d *delegate) member(n *memberlist.Node, s membership.State) (m membership.Member, leaving bool) {
+	meta, flags, err := decodeMeta(n.Meta)
+	if err != nil {
+		// A peer running another version, or a hostile one: keep the
+		// member (memberlist accepted it) but not its metadata.
+		d.logger.Warn("undecodable member metadata", "peer", n.Name, "addr", n.Address(), "err", err)
+	}
+	return membership.Member{Name: n.Name, Addr: n.Address(), Meta: meta, State: s}, flags&flagLeaving != 0
+}
+
+// NodeMeta returns the encoded local metadata. Start and UpdateMeta refuse
+// metadata over the limit, so it always fits.
+func (d *delegate) NodeMeta(limit int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.meta) > limit {
+		return nil // unreachable: checked by encodeMeta
+	}
+	return d.meta
+}
+
+// NotifyMsg, GetBroadcasts, LocalState and MergeRemoteState are unused:
+// gencluster gossips membership only.
+func (d *delegate) NotifyMsg([]byte) {}
+
+// GetBroadcasts has nothing to send.
+func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
+
+// LocalState has no state to push.
+func (d *delegate) LocalState(bool) []byte { return nil }
+
+// MergeRemoteState has no state to merge.
+func (d *delegate) MergeRemoteState([]byte, bool) {}
+
+// NotifyJoin runs under memberlist's node lock: convert, queue, return.
+func (d *delegate) NotifyJoin(n *memberlist.Node) {
+	m, _ := d.member(n, membership.StateAlive)
+	d.mu.Lock()
+	d.known[m.Name] = m
+	d.mu.Unlock()
+	d.emit(membership.Event{Type: membership.EventJoin, Member: m})
+}
+
+// NotifyUpdate runs under memberlist's node lock. An update that changes
+// nothing a user can see (a refuted suspicion, the internal leaving flag)
+// is not an event.
+func (d *delegate) NotifyUpdate(n *memberlist.Node) {
+	m, _ := d.member(n, membership.StateAlive)
+	d.mu.Lock()
+	old, ok := d.known[m.Name]
+	d.known[m.Name] = m
+	d.mu.Unlock()
+	if ok && old.Addr == m.Addr && maps.Equal(old.Meta, m.Meta) {
+		return
+	}
+	d.emit(membership.Event{Type: membership.EventUpdate, Member: m})
+}
+
+// NotifyLeave runs under memberlist's node lock. A node that gossiped the
+// leaving flag before going left; any other was declared failed.
+func (d *delegate) NotifyLeave(n *memberlist.Node) {
+	m, leaving := d.member(n, membership.StateFailed)
+	ev := membership.Event{Type: membership.EventFail, Member: m}
+	if leaving {
+		ev.Type, ev.Member.State = membership.EventLeave, membership.StateLeft
+	}
+	d.mu.Lock()
+	delete(d.known, m.Name)
+	d.mu.Unlock()
+	d.emit(ev)
+}
+
+func (d *delegate) emit(ev membership.Event) {
+	if d.onEvent != nil {
+		d.onEvent(ev)
+	}
+}

@@ -1,0 +1,44 @@
+package gossip
+
+import (
+	"bytes"
+	"context"
+	"log"
+	"log/slog"
+	"strings"
+)
+
+// logBridge turns memberlist's log.Logger lines, which carry a level as a
+// "[DEBUG]", "[INFO]", "[WARN]" or "[ERR]" prefix, into slog records at the
+// matching level.
+type logBridge struct {
+	logger *slog.Logger
+}
+
+func (b *logBridge) std() *log.Logger { return log.New(b, "", 0) }
+
+// Write handles one line from memberlist. It never fails: a log line must
+// not break gossip.
+func (b *logBridge) Write(p []byte) (int, error) {
+	line := string(bytes.TrimRight(p, "\n"))
+	level := slog.LevelInfo
+	for _, l := range []struct {
+		prefix string
+		level  slog.Level
+	}{
+		{"[DEBUG]", slog.LevelDebug},
+		{"[INFO]", slog.LevelInfo},
+		{"[WARN]", slog.LevelWarn},
+		{"[ERR]", slog.LevelError},
+		{"[ERROR]", slog.LevelError},
+	} {
+		if i := strings.Index(line, l.prefix); i >= 0 {
+			level = l.level
+			line = strings.TrimSpace(line[i+len(l.prefix):])
+			break
+		}
+	}
+	line = strings.TrimPrefix(line, "memberlist: ")
+	b.logger.Log(context.Background(), level, line, "component", "memberlist")
+	return len(p), nil
+}
