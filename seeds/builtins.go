@@ -7,6 +7,12 @@ import "strings"
 func builtins() map[string]Builder {
 	return map[string]Builder{
 		"static": parseStatic,
+		// DNS (dns.go).
+		"dns":        parseDNS,
+		"dns6":       parseDNS6,
+		"dns46":      parseDNS46,
+		"dnssrv":     parseSRV,
+		"dnssrvhost": parseSRVHost,
 	}
 }
 
