@@ -186,9 +186,9 @@ func (d *dnsA) Discover(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	ips, err := l.addrs(ctx, d.name, d.cfg.qtypes())
-	out := make([]string, len(ips))
-	for i, ip := range ips {
-		out[i] = net.JoinHostPort(ip.String(), strconv.Itoa(d.port))
+	var out []string
+	for _, ip := range ips {
+		out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(d.port)))
 	}
 	return out, err
 }
