@@ -270,7 +270,10 @@ func (l *lookup) exchange(ctx context.Context, server, fqdn string, qtype uint16
 }
 
 // roundTrip sends q to server over network and returns the checked
-// answer, or a *DNSError.
+// answer, or a *DNSError. Every query has a socket of its own, so an answer
+// with another message ID cannot be a late answer to an earlier query: it
+// is reported as ErrMalformed at once rather than waited past (unlike
+// miekg/dns's Client, which skips such UDP answers until it times out).
 func (l *lookup) roundTrip(ctx context.Context, network, server string, q *dns.Msg) (*dns.Msg, error) {
 	qs := q.Question[0]
 	fail := func(sentinel, cause error) error {
