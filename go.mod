@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/hashicorp/go-sockaddr v1.0.7
 	github.com/hashicorp/memberlist v0.7.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (

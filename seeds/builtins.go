@@ -7,6 +7,8 @@ import "strings"
 func builtins() map[string]Builder {
 	return map[string]Builder{
 		"static": parseStatic,
+		"file":   parseFile,
+		"ports":  parsePortRange,
 	}
 }
 
