@@ -9,6 +9,7 @@ func builtins() map[string]Builder {
 		"static": parseStatic,
 		"file":   parseFile,
 		"ports":  parsePortRange,
+		"k8s":    parseKubernetes,
 	}
 }
 

@@ -17,7 +17,7 @@ func writeSeedFile(t *testing.T, path, text string) {
 }
 
 func TestFileHappyPathAndReload(t *testing.T) {
-	defer checkBackendLeaks(t)()
+	checkBackendLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
 	writeSeedFile(t, path, "# cluster seeds\n\n10.0.0.1:7946\n  10.0.0.2:7946   # rack 2\r\n[fd00::3]:7946\n10.0.0.1:7946\nnode-4.example.com:7946")
 	f := File(path)
@@ -49,7 +49,7 @@ func TestFileHappyPathAndReload(t *testing.T) {
 }
 
 func TestFileMalformedKeepsLastGood(t *testing.T) {
-	defer checkBackendLeaks(t)()
+	checkBackendLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
 	writeSeedFile(t, path, "10.0.0.1:7946\n10.0.0.2:7946\n")
 	f := File(path)
@@ -88,7 +88,7 @@ func TestFileMalformedKeepsLastGood(t *testing.T) {
 }
 
 func TestFileErrors(t *testing.T) {
-	defer checkBackendLeaks(t)()
+	checkBackendLeaks(t)
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing")
 
@@ -152,7 +152,7 @@ func TestFileErrors(t *testing.T) {
 }
 
 func TestFileSpec(t *testing.T) {
-	defer checkBackendLeaks(t)()
+	checkBackendLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
 	writeSeedFile(t, path, "10.0.0.1:7946\n")
 	d, err := Parse("file+" + path)

@@ -8,7 +8,7 @@ import (
 )
 
 func TestPortRange(t *testing.T) {
-	defer checkBackendLeaks(t)()
+	checkBackendLeaks(t)
 	for _, tc := range []struct {
 		d    Discoverer
 		want []string
@@ -38,7 +38,7 @@ func TestPortRange(t *testing.T) {
 }
 
 func TestPortRangeErrors(t *testing.T) {
-	defer checkBackendLeaks(t)()
+	checkBackendLeaks(t)
 	for _, tc := range []struct {
 		host        string
 		first, last int
@@ -64,7 +64,7 @@ func TestPortRangeErrors(t *testing.T) {
 }
 
 func TestPortRangeSpec(t *testing.T) {
-	defer checkBackendLeaks(t)()
+	checkBackendLeaks(t)
 	for spec, want := range map[string]string{
 		"ports+127.0.0.1:7946-7955": "ports+127.0.0.1:7946-7955",
 		"ports+[::1]:7946-7947":     "ports+[::1]:7946-7947",
