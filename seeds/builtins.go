@@ -10,6 +10,7 @@ func builtins() map[string]Builder {
 		"file":   parseFile,
 		"ports":  parsePortRange,
 		"k8s":    parseKubernetes,
+		"mcast":  parseMulticast,
 	}
 }
 
