@@ -47,7 +47,7 @@ const (
 	mcFlagMAC    = 1
 	mcMACLen     = sha256.Size
 	mcMaxPacket  = 1024
-	mcMinWindow  = 30 * time.Second // allowed clock skew between hosts
+	mcWindow     = 30 * time.Second // allowed clock skew between hosts
 	mcMaxSources = 4096             // source addresses tracked by the rate limiter
 	mcSrcBurst   = 64               // packets a source may send at once ...
 	// ... refilled at mcSrcBurst per announce interval: room for 64 nodes
@@ -178,8 +178,8 @@ func WithMaxPeers(n int) MulticastOption {
 // timestamp and a nonce, and with WithSecret an HMAC-SHA256 over all of it.
 // A receiver drops packets that are malformed, of another cluster, lack a
 // valid MAC (when either side has a secret), carry a timestamp more than 30
-// seconds (or the peer TTL, if longer) from its clock or not newer than the
-// last one from that address (a replay), exceed a per-source rate limit, or
+// seconds from its clock (keep the hosts' clocks in sync) or not newer than
+// the last one from that address (a replay), exceed a per-source rate limit, or
 // would grow the peer table beyond WithMaxPeers. Stats counts each case.
 // Without a secret anyone on the network segment can announce peers; since
 // discovery only seeds joins, that lets them make the node try to join
@@ -498,8 +498,7 @@ func (m *MulticastDiscovery) handle(b []byte, srcIP net.IP, now time.Time) {
 		m.malformed.Add(1)
 		return
 	}
-	window := max(mcMinWindow, m.peerTTL)
-	if d := now.Sub(time.Unix(0, a.Time)); d > window || d < -window {
+	if d := now.Sub(time.Unix(0, a.Time)); d > mcWindow || d < -mcWindow {
 		m.stale.Add(1)
 		return
 	}
