@@ -13,6 +13,11 @@ func builtins() map[string]Builder {
 		"dns46":      parseDNS46,
 		"dnssrv":     parseSRV,
 		"dnssrvhost": parseSRVHost,
+		// Other backends (file.go, portrange.go, kubernetes.go, multicast.go).
+		"file":  parseFile,
+		"ports": parsePortRange,
+		"k8s":   parseKubernetes,
+		"mcast": parseMulticast,
 	}
 }
 

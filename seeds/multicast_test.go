@@ -1,0 +1,390 @@
+package seeds
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testSecret = []byte("0123456789abcdef-test-secret")
+
+// mcGroup returns a test group on a free port, so that tests and other
+// programs on the host do not hear each other.
+func mcGroup(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return "239.193.7.46:" + strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// loopback returns the loopback interface's name. Linux delivers multicast
+// on lo when it is chosen explicitly, even without the MULTICAST flag.
+func loopback(t *testing.T) string {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagLoopback != 0 && ifi.Flags&net.FlagUp != 0 {
+			return ifi.Name
+		}
+	}
+	t.Skip("no loopback interface that is up")
+	return ""
+}
+
+// waitFor polls cond until it holds or 5s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// runMC starts m.Run(ctx, self) and returns a function that cancels it and
+// returns Run's result, failing t if Run does not return in 5s.
+func runMC(t *testing.T, m *MulticastDiscovery, self string) func() error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, self) }()
+	waitFor(t, self+" announcing", func() bool {
+		select {
+		case err := <-done:
+			done <- err
+			return true
+		default:
+		}
+		return m.Stats().Sent > 0
+	})
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Run(%s) did not return after cancel", self)
+			return nil
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func has(m *MulticastDiscovery, addr string) func() bool {
+	return func() bool {
+		got, _ := m.Discover(context.Background())
+		return slices.Contains(got, addr)
+	}
+}
+
+func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
+	checkBackendLeaks(t)
+	group, lo := mcGroup(t), loopback(t)
+	opts := []MulticastOption{WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(20 * time.Millisecond), WithPeerTTL(300 * time.Millisecond), WithSecret(testSecret)}
+	a, b := Multicast("chat", opts...), Multicast("chat", opts...)
+	if got, err := a.Discover(context.Background()); err != nil || len(got) != 0 {
+		t.Fatalf("Discover before Run = %q, %v", got, err)
+	}
+	stopA := runMC(t, a, "127.0.0.1:10001")
+	stopB := runMC(t, b, "127.0.0.1:10002")
+	waitFor(t, "a to hear b", has(a, "127.0.0.1:10002"))
+	waitFor(t, "b to hear a", has(b, "127.0.0.1:10001"))
+	if got, _ := a.Discover(context.Background()); !reflect.DeepEqual(got, []string{"127.0.0.1:10002"}) {
+		t.Errorf("a.Discover = %q, want only b (not itself)", got)
+	}
+
+	// Run refuses a second concurrent call.
+	if err := a.Run(context.Background(), "127.0.0.1:10001"); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second Run = %v", err)
+	}
+
+	// b stops; a forgets it after the peer TTL.
+	if err := stopB(); err != nil {
+		t.Errorf("b.Run = %v, want nil on cancel", err)
+	}
+	waitFor(t, "a to forget b", func() bool { return !has(a, "127.0.0.1:10002")() })
+	if err := stopA(); err != nil {
+		t.Errorf("a.Run = %v, want nil on cancel", err)
+	}
+	st := a.Stats()
+	if st.Sent == 0 || st.Accepted == 0 || st.BadMAC+st.Malformed+st.OtherCluster+st.RateLimited+st.TableFull != 0 {
+		t.Errorf("a.Stats = %+v", st)
+	}
+}
+
+// inject sends raw packets to group on the loopback interface.
+func inject(t *testing.T, group, lo string, pkts ...[]byte) {
+	t.Helper()
+	ifi, err := net.InterfaceByName(lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := openMulticastSender(ifi, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ga, err := net.ResolveUDPAddr("udp4", group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkts {
+		if _, err := s.WriteTo(p, nil, ga); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ann(cluster, addr string, ts time.Time) announcement {
+	return announcement{Cluster: cluster, Addr: addr, Time: ts.UnixNano(), Nonce: 42}
+}
+
+func TestMulticastRejectsBadPackets(t *testing.T) {
+	checkBackendLeaks(t)
+	group, lo := mcGroup(t), loopback(t)
+	m := Multicast("chat", WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(time.Hour), WithSecret(testSecret))
+	runMC(t, m, "127.0.0.1:10001")
+
+	now := time.Now()
+	good := encodeAnnouncement(ann("chat", "10.0.0.2:7946", now), testSecret)
+	inject(t, group, lo,
+		encodeAnnouncement(ann("chat", "10.6.6.6:7946", now), []byte("wrong-secret-0123456789")), // BadMAC
+		encodeAnnouncement(ann("chat", "10.6.6.7:7946", now), nil),                               // BadMAC: unsigned
+		encodeAnnouncement(ann("other", "10.6.6.8:7946", now), testSecret),                       // OtherCluster
+		[]byte("garbage"),            // Malformed
+		good[:len(good)-1],           // Malformed: truncated MAC
+		append(bytes.Clone(good), 0), // Malformed: trailing byte
+		encodeAnnouncement(ann("chat", "not-an-address", now), testSecret),                // Malformed address
+		encodeAnnouncement(ann("chat", "10.6.6.9:7946", now.Add(-time.Hour)), testSecret), // Stale
+		encodeAnnouncement(ann("chat", "10.6.6.9:7946", now.Add(time.Hour)), testSecret),  // Stale (future)
+		good,
+		good, // a replay: Stale
+		encodeAnnouncement(ann("chat", "127.0.0.1:10001", now), testSecret), // itself: ignored
+		encodeAnnouncement(ann("chat", "0.0.0.0:7946", now), testSecret),    // host filled in from the source
+		encodeAnnouncement(ann("chat", "10.0.0.3:7946", now), testSecret),   // last: marks the end
+	)
+	waitFor(t, "the last good announcement", has(m, "10.0.0.3:7946"))
+	got, _ := m.Discover(context.Background())
+	if len(got) != 3 || got[0] != "10.0.0.2:7946" || got[1] != "10.0.0.3:7946" || strings.HasPrefix(got[2], "0.0.0.0:") || !strings.HasSuffix(got[2], ":7946") {
+		t.Errorf("Discover = %q, want 10.0.0.2, 10.0.0.3 and the source of the 0.0.0.0 announcement", got)
+	}
+	st := m.Stats()
+	want := MulticastStats{Received: st.Received, Accepted: 3, Malformed: 4, BadMAC: 2, OtherCluster: 1, Stale: 3, Sent: st.Sent}
+	if st != want || st.Received != 15 { // 14 injected + its own announcement
+		t.Errorf("Stats = %+v\nwant    %+v with Received 15", st, want)
+	}
+}
+
+func TestMulticastLimits(t *testing.T) {
+	checkBackendLeaks(t)
+	group, lo := mcGroup(t), loopback(t)
+	m := Multicast("chat", WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(time.Hour), WithMaxPeers(2))
+	runMC(t, m, "127.0.0.1:10001")
+	now := time.Now()
+	inject(t, group, lo,
+		encodeAnnouncement(ann("chat", "10.0.0.1:7946", now), nil),
+		encodeAnnouncement(ann("chat", "10.0.0.2:7946", now), nil),
+		encodeAnnouncement(ann("chat", "10.0.0.3:7946", now), nil),        // TableFull
+		encodeAnnouncement(ann("chat", "10.0.0.1:7946", now.Add(1)), nil), // refresh of a known peer: fine
+		encodeAnnouncement(ann("chat", "10.0.0.2:7946", now), testSecret), // BadMAC: signed, but m has no secret
+	)
+	waitFor(t, "all packets", func() bool { return m.Stats().Received >= 6 })
+	st := m.Stats()
+	if st.Accepted != 3 || st.TableFull != 1 || st.BadMAC != 1 {
+		t.Errorf("Stats = %+v, want Accepted 3, TableFull 1, BadMAC 1", st)
+	}
+	if got, _ := m.Discover(context.Background()); !reflect.DeepEqual(got, []string{"10.0.0.1:7946", "10.0.0.2:7946"}) {
+		t.Errorf("Discover = %q", got)
+	}
+
+	// The per-source rate limit, driven directly: a burst of 3, no refill.
+	r := Multicast("chat")
+	r.srcBurst, r.srcRate = 3, 0
+	src := net.ParseIP("192.0.2.7")
+	for range 10 {
+		r.handle([]byte("x"), src, now)
+	}
+	r.handle([]byte("x"), net.ParseIP("192.0.2.8"), now) // another source has its own bucket
+	if st := r.Stats(); st.RateLimited != 7 || st.Malformed != 4 || st.Received != 11 {
+		t.Errorf("rate limit: Stats = %+v, want RateLimited 7, Malformed 4", st)
+	}
+	// The bucket refills with time.
+	r.srcRate = 1
+	r.handle([]byte("x"), src, now.Add(2*time.Second))
+	if st := r.Stats(); st.RateLimited != 7 {
+		t.Errorf("after refill: RateLimited = %d, want 7", st.RateLimited)
+	}
+}
+
+func TestMulticastRunErrors(t *testing.T) {
+	checkBackendLeaks(t)
+	ctx := context.Background()
+	group := mcGroup(t)
+	for _, tc := range []struct {
+		m    *MulticastDiscovery
+		self string
+		want string
+	}{
+		{Multicast("chat", WithMulticastGroup(group)), "nohost", "self"},
+		{Multicast("chat", WithMulticastGroup(group)), "h:" + strings.Repeat("1", 300), "self"},
+		{Multicast("", WithMulticastGroup(group)), "127.0.0.1:1", "cluster name"},
+		{Multicast("chat", WithMulticastGroup(group), WithMulticastInterface("no-such-if0")), "127.0.0.1:1", `interface "no-such-if0"`},
+	} {
+		if err := tc.m.Run(ctx, tc.self); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Run(%q) = %v, want %q", tc.self, err, tc.want)
+		}
+	}
+}
+
+func TestMulticastValidate(t *testing.T) {
+	checkBackendLeaks(t)
+	if err := Multicast("chat").Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	for _, tc := range []struct {
+		m    *MulticastDiscovery
+		want string
+	}{
+		{Multicast(""), "cluster name"},
+		{Multicast(strings.Repeat("x", MaxClusterName+1)), "1 to 64"},
+		{Multicast("a b"), `cluster name "a b"`},
+		{Multicast("c", WithMulticastGroup("10.0.0.1:7947")), "not an IPv4 multicast"},
+		{Multicast("c", WithMulticastGroup("[ff02::1]:7947")), "not an IPv4 multicast"},
+		{Multicast("c", WithMulticastGroup("239.1.1.1")), "want ip:port"},
+		{Multicast("c", WithMulticastGroup("239.1.1.1:0")), `port "0"`},
+		{Multicast("c", WithAnnounceInterval(time.Millisecond)), "at least 10ms"},
+		{Multicast("c", WithPeerTTL(time.Second)), "shorter than the announce interval"},
+		{Multicast("c", WithMulticastTTL(256)), "TTL 256"},
+		{Multicast("c", WithSecret([]byte("short"))), "secret of 5 bytes: want at least 16"},
+		{Multicast("c", WithSecret([]byte{})), "secret of 0 bytes"},
+		{Multicast("c", WithMaxPeers(0)), "max peers 0"},
+	} {
+		if err := tc.m.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want %q", tc.m, err, tc.want)
+		}
+	}
+}
+
+func TestMulticastSpec(t *testing.T) {
+	checkBackendLeaks(t)
+	dir := t.TempDir()
+	keyFile := dir + "/key"
+	writeSeedFile(t, keyFile, string(testSecret)+"\n")
+	shortKey := dir + "/short"
+	writeSeedFile(t, shortKey, "short\n")
+
+	d, err := Parse("mcast+chat")
+	if err != nil || Name(d) != "mcast+chat" {
+		t.Fatalf("Parse(mcast+chat) = %v, %v", d, err)
+	}
+	m, ok := d.(*MulticastDiscovery)
+	if !ok || len(Runners(d)) != 1 {
+		t.Fatalf("Parse(mcast+chat) gave %T, not a Runner", d)
+	}
+	if m.group != DefaultMulticastGroup || m.interval != DefaultAnnounceInterval || m.peerTTL != 3*DefaultAnnounceInterval || m.hops != 1 {
+		t.Errorf("defaults: %+v", m)
+	}
+	d, err = Parse("mcast+chat?group=239.193.1.2:9000&iface=lo&interval=1s&peer-ttl=10s&ttl=2&max-peers=9&secret-file=" + keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = d.(*MulticastDiscovery)
+	if m.group != "239.193.1.2:9000" || m.iface != "lo" || m.interval != time.Second || m.peerTTL != 10*time.Second || m.hops != 2 || m.maxPeers != 9 || !bytes.Equal(m.secret, testSecret) {
+		t.Errorf("options: %+v", m)
+	}
+	if Name(d) != "mcast+chat?group=239.193.1.2:9000" {
+		t.Errorf("Name = %q", Name(d))
+	}
+	for spec, want := range map[string]string{
+		"mcast+chat?x=1":                          `unknown option "x"`,
+		"mcast+chat?ttl=1&ttl=2":                  "given 2 times",
+		"mcast+chat?interval=fast":                "interval",
+		"mcast+chat?ttl=one":                      `ttl "one": want a number`,
+		"mcast+chat?secret-file=" + dir + "/nope": "secret-file",
+		"mcast+chat?secret-file=" + shortKey:      "want at least 16",
+		"mcast+chat?group=1.2.3.4:5":              "not an IPv4 multicast",
+		"mcast+chat?%zz":                          "bad options",
+		"mcast+a/b":                               "cluster name",
+	} {
+		if _, err := Parse(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", spec, err, want)
+		}
+	}
+}
+
+func TestAnnouncementRoundTrip(t *testing.T) {
+	checkBackendLeaks(t)
+	a := ann("chat", "[fd00::1]:7946", time.Unix(1700000000, 5))
+	for _, secret := range [][]byte{nil, testSecret} {
+		b := encodeAnnouncement(a, secret)
+		got, err := decodeAnnouncement(b)
+		if err != nil || got.Cluster != a.Cluster || got.Addr != a.Addr || got.Time != a.Time || got.Nonce != a.Nonce || got.Version != mcVersion {
+			t.Fatalf("round trip: %+v, %v", got, err)
+		}
+		if !got.verify(secret) {
+			t.Errorf("verify with the signing secret failed")
+		}
+		if got.verify([]byte("another-secret-of-16+")) {
+			t.Errorf("verify with another secret succeeded")
+		}
+		// Flipping any byte of a signed packet breaks it.
+		if secret != nil {
+			for i := range b {
+				c := bytes.Clone(b)
+				c[i] ^= 0x40
+				if d, err := decodeAnnouncement(c); err == nil && d.verify(secret) {
+					t.Fatalf("flipped byte %d still verifies", i)
+				}
+			}
+		}
+	}
+}
+
+func FuzzMulticastAnnouncement(f *testing.F) {
+	now := time.Unix(1700000000, 0)
+	f.Add(encodeAnnouncement(ann("chat", "10.0.0.1:7946", now), nil))
+	f.Add(encodeAnnouncement(ann("chat", "[::1]:7946", now), testSecret))
+	f.Add([]byte("GCMC\x01\x00"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := decodeAnnouncement(b)
+		if err != nil {
+			return
+		}
+		// A decodable packet re-encodes to the same bytes.
+		var secret []byte
+		if a.MAC != nil {
+			secret = testSecret
+		}
+		re := encodeAnnouncement(a, secret)
+		if !bytes.Equal(re[:len(a.signed)], a.signed) || len(re) != len(b) {
+			t.Fatalf("re-encoding %q gave %q", b, re)
+		}
+		a.verify(testSecret)
+		a.verify(nil)
+		// And the receive path never panics on it.
+		m := Multicast("chat", WithSecret(testSecret))
+		m.handle(b, net.IPv4(192, 0, 2, 1), now)
+		m.handle(b, nil, now)
+	})
+}
