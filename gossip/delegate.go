@@ -113,6 +113,28 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	d.emit(ev)
 }
 
+// members returns the live members the callbacks reported.
+func (d *delegate) members() []membership.Member {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]membership.Member, 0, len(d.known))
+	for _, m := range d.known {
+		out = append(out, m.Clone())
+	}
+	return out
+}
+
+// local returns this node: as memberlist reported it, or, before its own
+// join callback, from the local metadata.
+func (d *delegate) local(name, addr string) membership.Member {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m, ok := d.known[name]; ok {
+		return m.Clone()
+	}
+	return membership.Member{Name: name, Addr: addr, Meta: maps.Clone(d.user), State: membership.StateAlive}
+}
+
 func (d *delegate) emit(ev membership.Event) {
 	if d.onEvent != nil {
 		d.onEvent(ev)

@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -78,6 +79,10 @@ type Gossip struct {
 	del    *delegate
 	logger *slog.Logger
 
+	name   string
+	addr   string // advertised host:port, fixed at Start
+
+	closing   atomic.Bool // Close was called: Leave has nothing to announce
 	leaveOnce sync.Once
 	leaveErr  error
 	closeOnce sync.Once
@@ -149,7 +154,7 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
-	return &Gossip{ml: ml, del: del, logger: logger}, nil
+	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address()}, nil
 }
 
 func splitIPPort(what, addr string) (string, int, error) {
@@ -188,16 +193,15 @@ func (g *Gossip) Disconnect(context.Context, string) error { return nil }
 
 // Members returns memberlist's live members, sorted by name.
 //
+// The view is the one the events add up to, kept by the delegate from
+// memberlist's callbacks (memberlist's own Members returns pointers into
+// its state that it goes on writing, which is a data race for the reader).
+//
 // Every member is reported as StateAlive: memberlist marks suspects
 // internally but does not expose the state (memberlist issue #293), so a
 // suspect member shows as alive until it is declared failed.
 func (g *Gossip) Members() []membership.Member {
-	nodes := g.ml.Members()
-	out := make([]membership.Member, 0, len(nodes))
-	for _, n := range nodes {
-		m, _ := g.del.member(n, membership.StateAlive)
-		out = append(out, m)
-	}
+	out := g.del.members()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
@@ -208,12 +212,11 @@ func (g *Gossip) NumMembers() int { return g.ml.NumMembers() }
 
 // LocalMember returns this node as the cluster sees it.
 func (g *Gossip) LocalMember() membership.Member {
-	m, _ := g.del.member(g.ml.LocalNode(), membership.StateAlive)
-	return m
+	return g.del.local(g.name, g.addr)
 }
 
 // Addr returns the advertised host:port.
-func (g *Gossip) Addr() string { return g.ml.LocalNode().Address() }
+func (g *Gossip) Addr() string { return g.addr }
 
 // HealthScore returns memberlist's Lifeguard awareness score: 0 is healthy,
 // higher means this node is slow to answer probes (see memberlist's
@@ -240,6 +243,10 @@ func (g *Gossip) UpdateMeta(meta map[string]string, timeout time.Duration) error
 // the first call's result.
 func (g *Gossip) Leave(ctx context.Context) error {
 	g.leaveOnce.Do(func() {
+		if g.closing.Load() {
+			g.leaveErr = g.shutdown()
+			return
+		}
 		timeout := 5 * time.Second
 		if d, ok := ctx.Deadline(); ok {
 			timeout = time.Until(d)
@@ -256,7 +263,7 @@ func (g *Gossip) Leave(ctx context.Context) error {
 		if err := g.ml.Leave(max(timeout, time.Millisecond)); err != nil {
 			errs = append(errs, fmt.Errorf("gossip: leave: %w", err))
 		}
-		errs = append(errs, g.Close())
+		errs = append(errs, g.shutdown())
 		g.leaveErr = errors.Join(errs...)
 	})
 	return g.leaveErr
@@ -265,9 +272,12 @@ func (g *Gossip) Leave(ctx context.Context) error {
 // Close shuts down without a leave message, as a crash would: the others
 // detect the failure by probing. It is safe to call more than once.
 func (g *Gossip) Close() error {
-	g.closeOnce.Do(func() {
-		g.leaveOnce.Do(func() {}) // a Leave after Close has nothing to do
-		g.closeErr = g.ml.Shutdown()
-	})
+	g.closing.Store(true)
+	return g.shutdown()
+}
+
+// shutdown stops memberlist once.
+func (g *Gossip) shutdown() error {
+	g.closeOnce.Do(func() { g.closeErr = g.ml.Shutdown() })
 	return g.closeErr
 }

@@ -1,0 +1,145 @@
+package gencluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"go.uber.org/goleak"
+
+	"github.com/gencluster/gencluster/seeds"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fastGossip shortens memberlist's LAN timers so that failure detection
+// takes about a second on loopback instead of several.
+func fastGossip(mc *memberlist.Config) {
+	mc.ProbeInterval = 200 * time.Millisecond
+	mc.ProbeTimeout = 100 * time.Millisecond
+	mc.GossipInterval = 20 * time.Millisecond
+	mc.PushPullInterval = 2 * time.Second
+	mc.SuspicionMult = 2
+	mc.SuspicionMaxTimeoutMult = 2
+	mc.TCPTimeout = time.Second
+	mc.DeadNodeReclaimTime = 500 * time.Millisecond
+	mc.GossipToTheDeadTime = 2 * time.Second
+}
+
+// testOpts are the options every in-process test node gets: loopback, a
+// free port, fast timers, a short refresh and logs to t when -v.
+func testOpts(t testing.TB, name string) []Option {
+	return []Option{
+		WithName(name),
+		WithBindAddr("127.0.0.1:0"),
+		WithMemberlistConfig(fastGossip),
+		WithRefreshInterval(200 * time.Millisecond),
+		WithRetryBackoff(50 * time.Millisecond),
+	}
+}
+
+// startNode starts a node and stops it (Close) when the test ends.
+func startNode(t testing.TB, opts ...Option) *Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := Start(ctx, opts...)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n
+}
+
+// startCluster starts k nodes named prefix-0..k-1, each seeded with the
+// first node's address.
+func startCluster(t testing.TB, prefix string, k int, extra ...Option) []*Node {
+	t.Helper()
+	first := startNode(t, append(testOpts(t, prefix+"-0"), extra...)...)
+	nodes := []*Node{first}
+	for i := 1; i < k; i++ {
+		opts := append(testOpts(t, fmt.Sprintf("%s-%d", prefix, i)), WithSeeds(seeds.Static(first.Addr())))
+		nodes = append(nodes, startNode(t, append(opts, extra...)...))
+	}
+	return nodes
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// names returns the sorted member names.
+func names(ms []Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitMembers waits until every node sees exactly want.
+func waitMembers(t testing.TB, d time.Duration, nodes []*Node, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	waitFor(t, d, "members "+strings.Join(want, ","), func() bool {
+		for _, n := range nodes {
+			if !slices.Equal(names(n.Members()), want) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// eventLog collects a node's events in a goroutine the test owns.
+type eventLog struct {
+	mu   sync.Mutex
+	evs  []Event
+	done chan struct{}
+}
+
+func collect(ch <-chan Event) *eventLog {
+	l := &eventLog{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for ev := range ch {
+			l.mu.Lock()
+			l.evs = append(l.evs, ev)
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+func (l *eventLog) has(typ EventType, name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ev := range l.evs {
+		if ev.Type == typ && ev.Member.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *eventLog) all() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.evs)
+}

@@ -1,0 +1,318 @@
+package gencluster
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gencluster/gencluster/seeds"
+)
+
+func TestJoinLeaveFail(t *testing.T) {
+	nodes := startCluster(t, "n", 3)
+	waitMembers(t, 10*time.Second, nodes, "n-0", "n-1", "n-2")
+	log := collect(nodes[0].Events())
+
+	// A graceful leave is EventLeave, a crash is EventFail.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := nodes[1].Leave(ctx); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	waitFor(t, 10*time.Second, "n-0 to see n-1 leave", func() bool { return log.has(EventLeave, "n-1") })
+	if err := nodes[2].Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	waitFor(t, 10*time.Second, "n-0 to see n-2 fail", func() bool { return log.has(EventFail, "n-2") })
+	if log.has(EventFail, "n-1") || log.has(EventLeave, "n-2") {
+		t.Errorf("leave and fail mixed up: %v", log.all())
+	}
+	if got := names(nodes[0].Members()); !slices.Equal(got, []string{"n-0"}) {
+		t.Errorf("Members after leave and crash = %v, want [n-0]", got)
+	}
+	// Leave and Close are idempotent.
+	if err := nodes[1].Leave(ctx); err != nil {
+		t.Errorf("second Leave: %v", err)
+	}
+	if err := nodes[1].Close(); err != nil {
+		t.Errorf("Close after Leave: %v", err)
+	}
+	nodes[0].Close()
+	<-log.done // the stream closes on Close
+}
+
+func TestEventsStartWithOwnJoinAndMembersSorted(t *testing.T) {
+	nodes := startCluster(t, "s", 2)
+	waitMembers(t, 10*time.Second, nodes, "s-0", "s-1")
+	ev := <-nodes[1].Events()
+	if ev.Type != EventJoin || ev.Member.Name != "s-1" {
+		t.Errorf("first event = %v, want join of s-1 itself", ev)
+	}
+	ms := nodes[1].Members()
+	if !slices.IsSortedFunc(ms, func(a, b Member) int { return cmpString(a.Name, b.Name) }) {
+		t.Errorf("Members not sorted: %v", ms)
+	}
+	for _, m := range ms {
+		if m.State != StateAlive {
+			t.Errorf("member %v: state %v, want alive", m.Name, m.State)
+		}
+		if _, _, err := net.SplitHostPort(m.Addr); err != nil {
+			t.Errorf("member %v: Addr %q: %v", m.Name, m.Addr, err)
+		}
+	}
+	if lm := nodes[1].LocalMember(); lm.Name != "s-1" || lm.Addr != nodes[1].Addr() {
+		t.Errorf("LocalMember = %v, want s-1 at %s", lm, nodes[1].Addr())
+	}
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestPortZeroReportsRealPort checks that Addr reports the picked port and
+// that a node started with no seeds is a cluster of one.
+func TestPortZeroReportsRealPort(t *testing.T) {
+	n := startNode(t, testOpts(t, "alone")...)
+	_, port, err := net.SplitHostPort(n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := strconv.Atoi(port); p == 0 {
+		t.Fatalf("Addr = %s, want a real port", n.Addr())
+	}
+	if got := names(n.Members()); !slices.Equal(got, []string{"alone"}) {
+		t.Fatalf("Members = %v", got)
+	}
+}
+
+// TestSameIPSamePortOnLoopbackAliases runs nodes on 127.0.0.2..4, all on
+// one port, as separate hosts would.
+func TestSameIPSamePortOnLoopbackAliases(t *testing.T) {
+	port := freePort(t)
+	var nodes []*Node
+	for i := 2; i <= 4; i++ {
+		addr := net.JoinHostPort("127.0.0."+strconv.Itoa(i), strconv.Itoa(port))
+		opts := append(testOpts(t, "ip-"+strconv.Itoa(i)), WithBindAddr(addr),
+			WithSeeds(seeds.Static("127.0.0.2:"+strconv.Itoa(port), "127.0.0.3:"+strconv.Itoa(port))))
+		n := startNode(t, opts...)
+		if n.Addr() != addr {
+			t.Fatalf("Addr = %s, want %s", n.Addr(), addr)
+		}
+		nodes = append(nodes, n)
+	}
+	waitMembers(t, 10*time.Second, nodes, "ip-2", "ip-3", "ip-4")
+}
+
+// freePort finds a port free for both TCP and UDP on 127.0.0.2..4.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ok := true
+		for i := 2; i <= 4 && ok; i++ {
+			a := net.JoinHostPort("127.0.0."+strconv.Itoa(i), strconv.Itoa(port))
+			u, err := net.ListenPacket("udp", a)
+			if err != nil {
+				ok = false
+				break
+			}
+			u.Close()
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// TestRefreshJoinsLateSeeds starts two lone nodes whose discovery finds
+// nothing, then makes discovery return the other: the refresh loop must
+// join them within a few intervals.
+func TestRefreshJoinsLateSeeds(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		addrs []string
+	)
+	disc := seeds.Func(func(context.Context) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(addrs), nil
+	})
+	a := startNode(t, append(testOpts(t, "late-a"), WithSeeds(disc))...)
+	b := startNode(t, append(testOpts(t, "late-b"), WithSeeds(disc))...)
+	if len(a.Members()) != 1 || len(b.Members()) != 1 {
+		t.Fatalf("nodes joined before discovery found anything")
+	}
+	mu.Lock()
+	addrs = []string{a.Addr(), b.Addr()}
+	mu.Unlock()
+	waitMembers(t, 10*time.Second, []*Node{a, b}, "late-a", "late-b")
+}
+
+// TestRefreshHealsAfterCrashAndRestart: a node that crashed and came back
+// (same name, new address, as a rescheduled pod) is re-joined by the
+// refresh loop once discovery lists it.
+func TestRestartSameNameNewAddress(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		addrs []string
+	)
+	disc := seeds.Func(func(context.Context) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(addrs), nil
+	})
+	a := startNode(t, append(testOpts(t, "r-a"), WithSeeds(disc))...)
+	b := startNode(t, append(testOpts(t, "r-b"), WithSeeds(seeds.Static(a.Addr())))...)
+	waitMembers(t, 10*time.Second, []*Node{a, b}, "r-a", "r-b")
+	oldAddr := b.Addr()
+	b.Close()
+	waitMembers(t, 10*time.Second, []*Node{a}, "r-a")
+
+	b2 := startNode(t, append(testOpts(t, "r-b"), WithSeeds(seeds.Static(a.Addr())))...)
+	if b2.Addr() == oldAddr {
+		t.Skipf("the OS gave the same port back (%s); the test needs a new address", oldAddr)
+	}
+	mu.Lock()
+	addrs = []string{b2.Addr()}
+	mu.Unlock()
+	waitMembers(t, 15*time.Second, []*Node{a, b2}, "r-a", "r-b")
+	for _, m := range a.Members() {
+		if m.Name == "r-b" && m.Addr != b2.Addr() {
+			t.Errorf("r-b at %s, want the new address %s", m.Addr, b2.Addr())
+		}
+	}
+}
+
+// TestRemovedFromDiscoveryNotDisconnected: gen_cluster does not disconnect
+// nodes that vanish from discovery; neither do we.
+func TestRemovedFromDiscoveryNotDisconnected(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		addrs []string
+	)
+	disc := seeds.Func(func(context.Context) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(addrs), nil
+	})
+	a := startNode(t, testOpts(t, "d-a")...)
+	mu.Lock()
+	addrs = []string{a.Addr()}
+	mu.Unlock()
+	b := startNode(t, append(testOpts(t, "d-b"), WithSeeds(disc))...)
+	waitMembers(t, 10*time.Second, []*Node{a, b}, "d-a", "d-b")
+	mu.Lock()
+	addrs = nil
+	mu.Unlock()
+	// Several refresh intervals with d-a gone from discovery.
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if got := names(b.Members()); !slices.Equal(got, []string{"d-a", "d-b"}) {
+			t.Fatalf("members changed to %v after d-a left discovery", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestStartContextBoundsInitialJoin(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	disc := seeds.Func(func(ctx context.Context) ([]string, error) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-block:
+			return nil, nil
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := Start(ctx, append(testOpts(t, "slow"), WithSeeds(disc))...)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestUnreachableSeedsRunAlone(t *testing.T) {
+	// A port nobody listens on: the join fails, Start still succeeds.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	n := startNode(t, append(testOpts(t, "lonely"), WithSeeds(seeds.Static(dead)))...)
+	if got := names(n.Members()); !slices.Equal(got, []string{"lonely"}) {
+		t.Fatalf("Members = %v", got)
+	}
+}
+
+func TestRefreshInfinityJoinsOnce(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		calls int
+	)
+	disc := seeds.Func(func(context.Context) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return nil, nil
+	})
+	startNode(t, append(testOpts(t, "inf"), WithRefreshInterval(0), WithSeeds(disc))...)
+	time.Sleep(600 * time.Millisecond) // three would-be intervals: nothing may happen
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Fatalf("discovery ran %d times with refresh disabled, want 1", calls)
+	}
+}
+
+func TestUpdateMeta(t *testing.T) {
+	nodes := startCluster(t, "m", 2, WithMeta(map[string]string{"zone": "a"}))
+	waitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
+	log := collect(nodes[0].Events())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := nodes[1].UpdateMeta(ctx, map[string]string{"zone": "b"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "m-0 to see the new meta", func() bool {
+		for _, m := range nodes[0].Members() {
+			if m.Name == "m-1" && m.Meta["zone"] == "b" {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "EventUpdate", func() bool { return log.has(EventUpdate, "m-1") })
+	big := map[string]string{"k": string(make([]byte, 600))}
+	if err := nodes[1].UpdateMeta(ctx, big); err == nil {
+		t.Fatal("UpdateMeta accepted metadata over the limit")
+	}
+}
+
+// TestTwoNodesOneProcessIndependent: no global state between Nodes.
+func TestTwoClustersOneProcess(t *testing.T) {
+	c1 := startCluster(t, "x", 2)
+	c2 := startCluster(t, "y", 2)
+	waitMembers(t, 10*time.Second, c1, "x-0", "x-1")
+	waitMembers(t, 10*time.Second, c2, "y-0", "y-1")
+}
