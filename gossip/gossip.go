@@ -79,8 +79,8 @@ type Gossip struct {
 	del    *delegate
 	logger *slog.Logger
 
-	name   string
-	addr   string // advertised host:port, fixed at Start
+	name string
+	addr string // advertised host:port, fixed at Start
 
 	closing   atomic.Bool // Close was called: Leave has nothing to announce
 	leaveOnce sync.Once

@@ -1,0 +1,124 @@
+package gencluster
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// The environment variables FromEnv reads. Each maps onto one option.
+const (
+	EnvName            = "GENCLUSTER_NAME"             // WithName
+	EnvBindAddr        = "GENCLUSTER_BIND"             // WithBindAddr (a go-sockaddr template is allowed)
+	EnvAdvertiseAddr   = "GENCLUSTER_ADVERTISE"        // WithAdvertiseAddr
+	EnvSeeds           = "GENCLUSTER_SEEDS"            // WithSeedSpec (seeds.Parse syntax)
+	EnvRefreshInterval = "GENCLUSTER_REFRESH_INTERVAL" // WithRefreshInterval (Go duration, or "infinity")
+	EnvMeta            = "GENCLUSTER_META"             // WithMeta, as k=v,k=v
+)
+
+// FromEnv returns the options set by GENCLUSTER_* environment variables,
+// so that a container is configured the way gen_cluster's sys.config
+// configures a release, with no code change:
+//
+//	GENCLUSTER_NAME=api-1
+//	GENCLUSTER_BIND={{ GetPrivateIP }}:7946
+//	GENCLUSTER_ADVERTISE=10.0.0.5:7946
+//	GENCLUSTER_SEEDS="dns+api-gossip.prod.svc.cluster.local:7946"
+//	GENCLUSTER_REFRESH_INTERVAL=5s    (0 or "infinity" disables the refresh)
+//	GENCLUSTER_META=zone=eu-1,version=1.4.2
+//
+// Unset or empty variables add no option, so the defaults (or options
+// given before FromEnv's) apply; options after FromEnv's override them:
+//
+//	env, err := gencluster.FromEnv()
+//	node, err := gencluster.Start(ctx, append(env, gencluster.WithLogger(l))...)
+//
+// A malformed value is an error naming the variable and the value.
+func FromEnv() ([]Option, error) { return fromLookup(os.LookupEnv) }
+
+func fromLookup(lookup func(string) (string, bool)) ([]Option, error) {
+	var (
+		opts []Option
+		errs []error
+	)
+	get := func(key string) (string, bool) {
+		v, ok := lookup(key)
+		v = strings.TrimSpace(v)
+		return v, ok && v != ""
+	}
+	// check applies an option to a scratch config so that a bad value is
+	// reported here, with the variable's name, not later by Start.
+	add := func(key, val string, o Option) {
+		var scratch config
+		if err := o(&scratch); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", key, val, err))
+			return
+		}
+		opts = append(opts, o)
+	}
+	if v, ok := get(EnvName); ok {
+		add(EnvName, v, WithName(v))
+	}
+	if v, ok := get(EnvBindAddr); ok {
+		add(EnvBindAddr, v, WithBindAddr(v))
+	}
+	if v, ok := get(EnvAdvertiseAddr); ok {
+		add(EnvAdvertiseAddr, v, WithAdvertiseAddr(v))
+	}
+	if v, ok := get(EnvSeeds); ok {
+		add(EnvSeeds, v, WithSeedSpec(v))
+	}
+	if v, ok := get(EnvRefreshInterval); ok {
+		d, err := parseInterval(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvRefreshInterval, v, err))
+		} else {
+			add(EnvRefreshInterval, v, WithRefreshInterval(d))
+		}
+	}
+	if v, ok := get(EnvMeta); ok {
+		m, err := parseMeta(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvMeta, v, err))
+		} else {
+			add(EnvMeta, v, WithMeta(m))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("gencluster: FromEnv: %w", err)
+	}
+	return opts, nil
+}
+
+// parseInterval reads a Go duration, or "infinity" (gen_cluster's word
+// for no refresh).
+func parseInterval(s string) (time.Duration, error) {
+	if s == "infinity" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("want a duration such as 5s, or infinity")
+	}
+	return d, nil
+}
+
+// parseMeta reads k=v,k=v. Keys must be unique and non-empty; values may
+// be empty but may not contain ','.
+func parseMeta(s string) (map[string]string, error) {
+	m := make(map[string]string)
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("entry %q: want key=value", kv)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("key %q given twice", k)
+		}
+		m[k] = strings.TrimSpace(v)
+	}
+	return m, nil
+}
