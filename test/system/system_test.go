@@ -103,7 +103,7 @@ func mustDocker(t *testing.T, args ...string) string {
 func requireDocker(t *testing.T) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
-		t.Fatalf("the system tests need Linux (host access to bridge-network IPs); GOOS=%s", runtime.GOOS)
+		t.Fatalf("the system tests need Linux (nsenter into the containers' network namespaces); GOOS=%s", runtime.GOOS)
 	}
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Fatal("the system tests need the docker CLI and a running Docker daemon: docker is not in PATH")
@@ -190,6 +190,7 @@ func (c *cluster) start(name string, extraEnv ...string) {
 	c.t.Helper()
 	args := []string{"run", "-d", "--name", name, "--label", label + "=1",
 		"--network", c.network, "--network-alias", alias,
+		"--publish", fmt.Sprintf("127.0.0.1::%d/tcp", httpPort),
 		"-e", "GENCLUSTER_NAME=" + name,
 		"-e", fmt.Sprintf(`GENCLUSTER_BIND={{ GetInterfaceIP "eth0" }}:%d`, gossipPort),
 		"-e", fmt.Sprintf("GENCLUSTER_SEEDS=dns+%s:%d", alias, gossipPort),
@@ -223,17 +224,21 @@ func (c *cluster) cleanup() {
 	}
 }
 
-// ip returns the container's current IP on the cluster's network (it may
-// change when the container restarts). The host reaches bridge IPs
-// directly.
-func (c *cluster) ip(name string) (string, error) {
+// statusAddr returns the loopback host:port the container's status port
+// is published on (it changes when the container restarts). The tests
+// reach the nodes only there; the gossip stays on the test's network.
+func (c *cluster) statusAddr(name string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ip, err := docker(ctx, "inspect", "-f", fmt.Sprintf(`{{with index .NetworkSettings.Networks %q}}{{.IPAddress}}{{end}}`, c.network), name)
-	if err == nil && ip == "" {
-		err = fmt.Errorf("%s has no IP on %s (not running?)", name, c.network)
+	out, err := docker(ctx, "port", name, fmt.Sprintf("%d/tcp", httpPort))
+	if err != nil {
+		return "", err
 	}
-	return ip, err
+	addr, _, _ := strings.Cut(out, "\n")
+	if addr == "" {
+		return "", fmt.Errorf("%s: status port %d not published (not running?)", name, httpPort)
+	}
+	return strings.TrimSpace(addr), nil
 }
 
 // member is one entry of the node program's /members.
@@ -251,11 +256,11 @@ type event struct {
 }
 
 func (c *cluster) get(name, path string, v any) error {
-	ip, err := c.ip(name)
+	addr, err := c.statusAddr(name)
 	if err != nil {
 		return err
 	}
-	resp, err := c.client.Get(fmt.Sprintf("http://%s:%d%s", ip, httpPort, path))
+	resp, err := c.client.Get("http://" + addr + path)
 	if err != nil {
 		return err
 	}
