@@ -113,6 +113,17 @@ func run(args []string) int {
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stopSignals()
 
+	// Take the status port first: a busy port fails the program before it
+	// joins anything.
+	var ln net.Listener
+	if cfg.httpAddr != "" {
+		if ln, err = net.Listen("tcp", cfg.httpAddr); err != nil {
+			logger.Error("status endpoint", "addr", cfg.httpAddr, "err", err)
+			return 1
+		}
+		defer ln.Close()
+	}
+
 	startCtx, cancelStart := context.WithTimeout(sigCtx, cfg.startTimeout)
 	node, err := gencluster.Start(startCtx, opts...)
 	cancelStart()
@@ -134,13 +145,7 @@ func run(args []string) int {
 
 	var srv *http.Server
 	httpErr := make(chan error, 1)
-	if cfg.httpAddr != "" {
-		ln, err := net.Listen("tcp", cfg.httpAddr)
-		if err != nil {
-			logger.Error("status endpoint", "addr", cfg.httpAddr, "err", err)
-			_ = node.Close()
-			return 1
-		}
+	if ln != nil {
 		srv = &http.Server{Handler: st.handler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { httpErr <- srv.Serve(ln) }()
 		logger.Info("status endpoint", "addr", ln.Addr().String())
