@@ -1,0 +1,269 @@
+// Command node is a small, production-shaped gencluster node: the program
+// the Docker and Kubernetes examples run, and the system tests drive.
+//
+// Cluster configuration comes from the GENCLUSTER_* environment variables
+// (see gencluster.FromEnv); the flags only configure the program:
+//
+//	-http addr          status endpoint (default :8080; "" disables it)
+//	-leave-timeout d    bound on the graceful leave after SIGTERM (default 10s)
+//	-start-timeout d    bound on the initial join (default 30s)
+//	-log-level level    debug, info, warn or error (default info)
+//	-fast               short memberlist timers, for tests only
+//
+// It logs JSON to stderr (one "event" record per membership change) and
+// serves:
+//
+//	GET /members  the live members: [{"name","addr","state","meta"}]
+//	GET /events   the last events seen, oldest first
+//	GET /healthz  200 while the node runs, 503 once it is stopping
+//
+// SIGTERM or SIGINT leaves the cluster gracefully (the others see a
+// leave, not a failure) and exits 0; SIGKILL is a crash, which the others
+// detect as a failure.
+//
+// Build it as a static binary:
+//
+//	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' ./examples/node
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/gencluster/gencluster"
+)
+
+// maxEvents is how many events /events keeps.
+const maxEvents = 512
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// config holds the program's flags.
+type config struct {
+	httpAddr     string
+	leaveTimeout time.Duration
+	startTimeout time.Duration
+	logLevel     slog.Level
+	fast         bool
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.StringVar(&c.httpAddr, "http", ":8080", "`addr`ess of the status endpoint (/members, /events, /healthz); empty disables it")
+	fs.DurationVar(&c.leaveTimeout, "leave-timeout", 10*time.Second, "bound on the graceful leave after SIGTERM")
+	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "bound on the initial join")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.BoolVar(&c.fast, "fast", false, "short memberlist timers (failure detection in about a second); for tests, not for production")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: node [flags]\n\nCluster settings come from the environment: %s, %s, %s, %s, %s, %s.\n\nFlags:\n",
+			gencluster.EnvName, gencluster.EnvBindAddr, gencluster.EnvAdvertiseAddr, gencluster.EnvSeeds, gencluster.EnvRefreshInterval, gencluster.EnvMeta)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if c.leaveTimeout <= 0 || c.startTimeout <= 0 {
+		return c, errors.New("-leave-timeout and -start-timeout must be positive")
+	}
+	return c, nil
+}
+
+func run(args []string) int {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "node:", err)
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	opts, err := gencluster.FromEnv()
+	if err != nil {
+		logger.Error("bad configuration", "err", err)
+		return 2
+	}
+	opts = append(opts, gencluster.WithLogger(logger))
+	if cfg.fast {
+		opts = append(opts, gencluster.WithMemberlistConfig(fastTimers))
+	}
+
+	// SIGTERM (docker stop, Kubernetes) and SIGINT (Ctrl-C) mean leave.
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stopSignals()
+
+	// Take the status port first: a busy port fails the program before it
+	// joins anything.
+	var ln net.Listener
+	if cfg.httpAddr != "" {
+		if ln, err = net.Listen("tcp", cfg.httpAddr); err != nil {
+			logger.Error("status endpoint", "addr", cfg.httpAddr, "err", err)
+			return 1
+		}
+		defer ln.Close()
+	}
+
+	startCtx, cancelStart := context.WithTimeout(sigCtx, cfg.startTimeout)
+	node, err := gencluster.Start(startCtx, opts...)
+	cancelStart()
+	if err != nil {
+		logger.Error("start failed", "err", err)
+		return 1
+	}
+
+	st := &status{node: node}
+	st.running.Store(true)
+	eventsDone := make(chan struct{})
+	go func() {
+		defer close(eventsDone)
+		for ev := range node.Events() {
+			logger.Info("event", "type", ev.Type.String(), "peer", ev.Member.Name, "addr", ev.Member.Addr, "state", ev.Member.State.String())
+			st.record(ev)
+		}
+	}()
+
+	var srv *http.Server
+	httpErr := make(chan error, 1)
+	if ln != nil {
+		srv = &http.Server{Handler: st.handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { httpErr <- srv.Serve(ln) }()
+		logger.Info("status endpoint", "addr", ln.Addr().String())
+	}
+	logger.Info("running", "name", node.Name(), "addr", node.Addr())
+
+	code := 0
+	select {
+	case <-sigCtx.Done():
+		logger.Info("signal received: leaving", "timeout", cfg.leaveTimeout)
+	case err := <-httpErr:
+		logger.Error("status endpoint stopped", "err", err)
+		code = 1
+	}
+	st.running.Store(false)
+
+	leaveCtx, cancelLeave := context.WithTimeout(context.Background(), cfg.leaveTimeout)
+	defer cancelLeave()
+	if err := node.Leave(leaveCtx); err != nil {
+		logger.Error("leave", "err", err)
+		code = 1
+	} else {
+		logger.Info("left the cluster")
+	}
+	<-eventsDone
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx)
+	}
+	return code
+}
+
+// fastTimers shortens memberlist's LAN timers so that a failure is detected
+// in about a second and dead members are forgotten after a few seconds. On
+// a loaded network it will declare healthy nodes dead: tests only.
+func fastTimers(c *memberlist.Config) {
+	c.ProbeInterval = 300 * time.Millisecond
+	c.ProbeTimeout = 200 * time.Millisecond
+	c.GossipInterval = 100 * time.Millisecond
+	c.SuspicionMult = 2
+	c.PushPullInterval = 5 * time.Second
+	c.TCPTimeout = 2 * time.Second
+	c.GossipToTheDeadTime = 2 * time.Second
+	c.DeadNodeReclaimTime = time.Second
+}
+
+// status serves the node's view over HTTP.
+type status struct {
+	node    *gencluster.Node
+	running atomic.Bool
+
+	mu     sync.Mutex
+	events []eventJSON // ring of the last maxEvents, oldest first
+}
+
+// memberJSON is one member in /members and /events.
+type memberJSON struct {
+	Name  string            `json:"name"`
+	Addr  string            `json:"addr"`
+	State string            `json:"state"`
+	Meta  map[string]string `json:"meta"`
+}
+
+// eventJSON is one event in /events.
+type eventJSON struct {
+	Time   time.Time  `json:"time"`
+	Type   string     `json:"type"`
+	Member memberJSON `json:"member"`
+}
+
+func toJSON(m gencluster.Member) memberJSON {
+	meta := m.Meta
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	return memberJSON{Name: m.Name, Addr: m.Addr, State: m.State.String(), Meta: meta}
+}
+
+func (s *status) record(ev gencluster.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.events) == maxEvents {
+		s.events = append(s.events[:0], s.events[1:]...)
+	}
+	s.events = append(s.events, eventJSON{Time: time.Now().UTC(), Type: ev.Type.String(), Member: toJSON(ev.Member)})
+}
+
+func (s *status) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /members", func(w http.ResponseWriter, _ *http.Request) {
+		ms := s.node.Members()
+		out := make([]memberJSON, 0, len(ms))
+		for _, m := range ms {
+			out = append(out, toJSON(m))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		out := append([]eventJSON{}, s.events...)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.running.Load() {
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

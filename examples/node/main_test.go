@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gencluster/gencluster"
+)
+
+// runEnv makes the test binary run the program instead of the tests, so
+// that the signal tests drive a real process.
+const runEnv = "GENCLUSTER_NODE_TEST_RUN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runEnv) == "1" {
+		os.Exit(run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func TestParseFlags(t *testing.T) {
+	c, err := parseFlags(nil)
+	if err != nil || c.httpAddr != ":8080" || c.leaveTimeout != 10*time.Second || c.fast {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	for _, args := range [][]string{
+		{"-leave-timeout", "0s"},
+		{"-log-level", "loud"},
+		{"extra"},
+		{"-nope"},
+	} {
+		if _, err := parseFlags(args); err == nil {
+			t.Errorf("parseFlags(%q): no error", args)
+		}
+	}
+}
+
+func getJSON(t *testing.T, h http.Handler, path string, v any) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	if v != nil && rec.Code == http.StatusOK {
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s: Content-Type %q", path, ct)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, rec.Body)
+		}
+	}
+	return rec.Code
+}
+
+func TestHandler(t *testing.T) {
+	node, err := gencluster.Start(context.Background(),
+		gencluster.WithName("n1"), gencluster.WithBindAddr("127.0.0.1:0"),
+		gencluster.WithMeta(map[string]string{"zone": "a"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	st := &status{node: node}
+	st.running.Store(true)
+	st.record(<-node.Events()) // its own join
+	h := st.handler()
+
+	var ms []memberJSON
+	if code := getJSON(t, h, "/members", &ms); code != http.StatusOK {
+		t.Fatalf("/members: %d", code)
+	}
+	want := memberJSON{Name: "n1", Addr: node.Addr(), State: "alive", Meta: map[string]string{"zone": "a"}}
+	if len(ms) != 1 || fmt.Sprint(ms[0]) != fmt.Sprint(want) {
+		t.Errorf("/members = %+v, want [%+v]", ms, want)
+	}
+	var evs []eventJSON
+	getJSON(t, h, "/events", &evs)
+	if len(evs) != 1 || evs[0].Type != "join" || evs[0].Member.Name != "n1" || evs[0].Time.IsZero() {
+		t.Errorf("/events = %+v, want n1's join", evs)
+	}
+	if code := getJSON(t, h, "/healthz", nil); code != http.StatusOK {
+		t.Errorf("/healthz while running: %d", code)
+	}
+	st.running.Store(false)
+	if code := getJSON(t, h, "/healthz", nil); code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz while stopping: %d, want 503", code)
+	}
+	if code := getJSON(t, h, "/nope", nil); code != http.StatusNotFound {
+		t.Errorf("/nope: %d", code)
+	}
+}
+
+func TestEventRingBounded(t *testing.T) {
+	st := &status{}
+	for i := range maxEvents + 10 {
+		st.record(gencluster.Event{Type: gencluster.EventJoin, Member: gencluster.Member{Name: fmt.Sprint(i)}})
+	}
+	if len(st.events) != maxEvents || st.events[0].Member.Name != "10" {
+		t.Fatalf("%d events, first %q; want %d, first \"10\"", len(st.events), st.events[0].Member.Name, maxEvents)
+	}
+}
+
+// proc is the program running in a child process.
+type proc struct {
+	cmd        *exec.Cmd
+	httpAddr   string // from the "status endpoint" log record
+	gossipAddr string // from the "running" log record
+	mu         sync.Mutex
+	log        strings.Builder
+	done       chan error
+}
+
+// startProc runs the program with env added to the environment and waits
+// until it logs that it is running.
+func startProc(t *testing.T, env ...string) *proc {
+	t.Helper()
+	p := &proc{done: make(chan error, 1)}
+	p.cmd = exec.Command(os.Args[0], "-http", "127.0.0.1:0", "-fast", "-leave-timeout", "5s")
+	p.cmd.Env = append(os.Environ(), append([]string{runEnv + "=1", "GENCLUSTER_BIND=127.0.0.1:0"}, env...)...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("program log:\n%s", p.logText())
+		}
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.log.WriteString(line + "\n")
+			p.mu.Unlock()
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil {
+				switch rec.Msg {
+				case "status endpoint":
+					p.httpAddr = rec.Addr
+				case "running":
+					p.gossipAddr = rec.Addr
+					close(ready)
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		p.done <- p.cmd.Wait()
+	}()
+	select {
+	case <-ready:
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf("the program exited before running: %v\n%s", err, p.logText())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the program did not start within 30s\n%s", p.logText())
+	}
+	return p
+}
+
+func (p *proc) logText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+func (p *proc) get(path string, v any) error {
+	resp, err := http.Get("http://" + p.httpAddr + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// waitFor polls cond until it is true or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 20s", what)
+		}
+	}
+}
+
+// TestSIGTERMLeaves: two processes form a cluster; SIGTERM makes one
+// leave gracefully and exit 0, and the other sees a leave, not a failure.
+func TestSIGTERMLeaves(t *testing.T) {
+	a := startProc(t, "GENCLUSTER_NAME=a")
+	b := startProc(t, "GENCLUSTER_NAME=b", "GENCLUSTER_SEEDS=static+"+a.gossipAddr, "GENCLUSTER_REFRESH_INTERVAL=200ms")
+	waitFor(t, "a sees b", func() bool {
+		var ms []memberJSON
+		return a.get("/members", &ms) == nil && len(ms) == 2
+	})
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-b.done:
+		b.done <- err
+		if err != nil {
+			t.Fatalf("b after SIGTERM: %v, want exit 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("b did not exit within 20s of SIGTERM")
+	}
+	if !strings.Contains(b.logText(), `"msg":"left the cluster"`) {
+		t.Error(`b did not log "left the cluster"`)
+	}
+	waitFor(t, "a records b's leave", func() bool {
+		var evs []eventJSON
+		if a.get("/events", &evs) != nil {
+			return false
+		}
+		last := ""
+		for _, e := range evs {
+			if e.Member.Name == "b" {
+				last = e.Type
+			}
+		}
+		return last == "leave"
+	})
+}
+
+// TestBadEnv: a malformed variable stops the program with exit code 2.
+func TestBadEnv(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-http", "")
+	cmd.Env = append(os.Environ(), runEnv+"=1", "GENCLUSTER_REFRESH_INTERVAL=soon")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("exit: %v, want code 2\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "GENCLUSTER_REFRESH_INTERVAL") {
+		t.Errorf("the error does not name the variable:\n%s", out)
+	}
+}
