@@ -167,7 +167,7 @@ func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecords) WithGroup(string) slog.Handler       { return l }
+func (l *logRecords) WithGroup(string) slog.Handler      { return l }
 
 // find returns the attributes of the first record whose message contains
 // msg.
