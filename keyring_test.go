@@ -174,3 +174,17 @@ func TestKeyringErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyringNotSharedBetweenNodes: one Option value starting two nodes
+// gives each its own keyring; rotating one does not touch the other.
+func TestKeyringNotSharedBetweenNodes(t *testing.T) {
+	secret := WithSecretKey(key(9, 16))
+	a := startNode(t, append(testOpts(t, "share-a"), secret)...)
+	b := startNode(t, append(testOpts(t, "share-b"), secret)...)
+	if err := a.InstallKey(key(8, 16)); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Keys()) != 2 || len(b.Keys()) != 1 {
+		t.Fatalf("a has %d keys, b %d: want 2 and 1", len(a.Keys()), len(b.Keys()))
+	}
+}

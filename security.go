@@ -109,12 +109,12 @@ func WithLabel(label string) Option {
 
 // WithAllowedCIDRs restricts membership to nodes whose addresses are in the
 // given networks, such as "10.0.0.0/8" or "fd00::/8": memberlist ignores
-// UDP gossip from other addresses and refuses to add members advertising
-// them. The node's own advertised address must be included (Start fails
-// otherwise). It is a filter, not authentication (addresses can be
-// spoofed, and a TCP peer outside the networks can still read the member
-// list when no key is set): combine it with WithSecretKey. Default: any
-// address.
+// alive messages from other source addresses and refuses to add members
+// that advertise an address outside them. The node's own advertised
+// address must be included (Start fails otherwise). It is a filter, not
+// authentication (UDP source addresses can be spoofed, and without a key a
+// TCP peer outside the networks can still read the member list): combine
+// it with WithSecretKey. Default: any address.
 func WithAllowedCIDRs(cidrs ...string) Option {
 	return func(c *config) error {
 		if len(cidrs) == 0 {

@@ -33,7 +33,8 @@ func ValidateKey(key []byte) error {
 	return fmt.Errorf("key is %d bytes, want 16, 24 or 32 (AES-128, AES-192 or AES-256)", len(key))
 }
 
-// keyring returns the keyring in use, or ErrNoKeyring.
+// ring returns the keyring in use, or ErrNoKeyring when there is none or
+// it is empty (encryption off).
 func (g *Gossip) ring() (*memberlist.Keyring, error) {
 	if g.keyring == nil || len(g.keyring.GetKeys()) == 0 {
 		return nil, ErrNoKeyring
