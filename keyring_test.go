@@ -23,10 +23,13 @@ func TestKeyRotation(t *testing.T) {
 	all := []string{"rot-0", "rot-1", "rot-2"}
 	waitMembers(t, 10*time.Second, nodes, all...)
 	var logs []*eventLog
-	for _, n := range nodes {
+	watch := func(n *Node) {
 		_, evs, cancel := n.Subscribe()
 		t.Cleanup(cancel)
 		logs = append(logs, collect(evs))
+	}
+	for _, n := range nodes {
+		watch(n)
 	}
 	noneGone := func(step string) {
 		t.Helper()
@@ -88,6 +91,16 @@ func TestKeyRotation(t *testing.T) {
 
 	gossipRound("before")
 	step("1 InstallKey", func(n *Node) error { return n.InstallKey(newKey) }, oldKey, newKey)
+	// A node that starts in the middle of the rotation has both keys, the
+	// one the cluster encrypts with first; it joins, then follows the
+	// remaining steps with the others.
+	mid := startNode(t, append(testOpts(t, "rot-mid"), WithKeyring(oldKey, newKey), WithLabel("rot"),
+		WithSeeds(seeds.Static(nodes[0].Addr())))...)
+	all = append(all, "rot-mid")
+	waitMembers(t, 10*time.Second, append(nodes, mid), all...)
+	nodes = append(nodes, mid)
+	watch(mid)
+	gossipRound("1 mid")
 	step("2 UseKey", func(n *Node) error { return n.UseKey(newKey) }, newKey, oldKey)
 	step("3 RemoveKey", func(n *Node) error { return n.RemoveKey(oldKey) }, newKey)
 	// A few probe intervals and suspicion timeouts with the new key only.
