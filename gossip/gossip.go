@@ -79,8 +79,10 @@ type Gossip struct {
 	del    *delegate
 	logger *slog.Logger
 
-	name string
-	addr string // advertised host:port, fixed at Start
+	name  string
+	addr  string        // advertised host:port, fixed at Start
+	tr    *transport    // nil when Config.Memberlist installed another
+	probe time.Duration // memberlist's ProbeInterval
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
@@ -140,6 +142,7 @@ func Start(cfg Config) (*Gossip, error) {
 	if cfg.Memberlist != nil {
 		cfg.Memberlist(mc)
 	}
+	var ours *transport
 	if mc.Transport == nil {
 		tr, port, err := newTransport(mc.BindAddr, mc.BindPort, bridge)
 		if err != nil {
@@ -150,6 +153,7 @@ func Start(cfg Config) (*Gossip, error) {
 			mc.AdvertisePort = port
 		}
 		mc.Transport = tr
+		ours = tr
 	}
 	if err := checkOwnAddrAllowed(mc); err != nil {
 		_ = mc.Transport.Shutdown()
@@ -163,7 +167,7 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	// Create has built the keyring from SecretKey when only that was set.
-	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), keyring: mc.Keyring}, nil
+	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: ours, probe: mc.ProbeInterval, keyring: mc.Keyring}, nil
 }
 
 // checkOwnAddrAllowed refuses a CIDRsAllowed that excludes the node's own
@@ -302,8 +306,31 @@ func (g *Gossip) Close() error {
 	return g.shutdown()
 }
 
-// shutdown stops memberlist once.
+// shutdown stops memberlist once, and waits for the probe it may have in
+// flight.
+//
+// memberlist's Shutdown does not wait for its goroutines: a probe started
+// just before it waits for an ack until one (health-scaled) probe interval
+// after its ping was sent, then gives up. With the adapter's transport we
+// know when the last packet left, so shutdown waits out exactly that
+// window (nothing when the node was idle) and every goroutine memberlist
+// started has ended when Close returns.
 func (g *Gossip) shutdown() error {
-	g.closeOnce.Do(func() { g.closeErr = g.ml.Shutdown() })
+	g.closeOnce.Do(func() {
+		health := g.ml.GetHealthScore()
+		g.closeErr = g.ml.Shutdown()
+		if g.tr == nil {
+			return
+		}
+		last := g.tr.lastSent()
+		if last.IsZero() {
+			return
+		}
+		wait := time.Until(last.Add(g.probe*time.Duration(health+1) + 20*time.Millisecond))
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			<-t.C
+		}
+	})
 	return g.closeErr
 }
