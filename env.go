@@ -1,6 +1,7 @@
 package gencluster
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,8 @@ const (
 	EnvSeeds           = "GENCLUSTER_SEEDS"            // WithSeedSpec (seeds.Parse syntax)
 	EnvRefreshInterval = "GENCLUSTER_REFRESH_INTERVAL" // WithRefreshInterval (Go duration, or "infinity")
 	EnvMeta            = "GENCLUSTER_META"             // WithMeta, as k=v,k=v
+	EnvSecretKey       = "GENCLUSTER_SECRET_KEY"       // WithSecretKey, base64 (never echoed in errors)
+	EnvLabel           = "GENCLUSTER_LABEL"            // WithLabel
 )
 
 // FromEnv returns the options set by GENCLUSTER_* environment variables,
@@ -28,6 +31,8 @@ const (
 //	GENCLUSTER_SEEDS="dns+api-gossip.prod.svc.cluster.local:7946"
 //	GENCLUSTER_REFRESH_INTERVAL=5s    (0 or "infinity" disables the refresh)
 //	GENCLUSTER_META=zone=eu-1,version=1.4.2
+//	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
+//	GENCLUSTER_LABEL=prod-api
 //
 // Unset or empty variables add no option, so the defaults (or options
 // given before FromEnv's) apply; options after FromEnv's override them:
@@ -86,6 +91,14 @@ func fromLookup(lookup func(string) (string, bool)) ([]Option, error) {
 			add(EnvMeta, v, WithMeta(m))
 		}
 	}
+	if v, ok := get(EnvLabel); ok {
+		add(EnvLabel, v, WithLabel(v))
+	}
+	if o, err := secretKeyFromEnv(get); err != nil {
+		errs = append(errs, err)
+	} else if o != nil {
+		opts = append(opts, o)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("gencluster: FromEnv: %w", err)
 	}
@@ -121,4 +134,22 @@ func parseMeta(s string) (map[string]string, error) {
 		m[k] = strings.TrimSpace(v)
 	}
 	return m, nil
+}
+
+// secretKeyFromEnv reads GENCLUSTER_SECRET_KEY (standard base64). Its
+// errors name the variable but never the value.
+func secretKeyFromEnv(get func(string) (string, bool)) (Option, error) {
+	v, ok := get(EnvSecretKey)
+	if !ok {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not standard base64 (value not shown)", EnvSecretKey)
+	}
+	o := WithSecretKey(key)
+	if err := o(&config{}); err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvSecretKey, err)
+	}
+	return o, nil
 }

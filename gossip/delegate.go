@@ -10,8 +10,9 @@ import (
 	"github.com/gencluster/gencluster/membership"
 )
 
-// delegate is memberlist's Delegate (it supplies our metadata) and its
-// EventDelegate (it turns node changes into events).
+// delegate is memberlist's Delegate (it supplies our metadata), its
+// EventDelegate (it turns node changes into events) and its
+// ConflictDelegate (it logs name conflicts).
 type delegate struct {
 	onEvent func(membership.Event)
 	logger  *slog.Logger
@@ -111,6 +112,15 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	delete(d.known, m.Name)
 	d.mu.Unlock()
 	d.emit(ev)
+}
+
+// NotifyConflict runs under memberlist's node lock when a node claims the
+// name of a live member from another address. memberlist keeps the member
+// it knows (existing) and ignores the claim; this only logs it, with the
+// claimant's address.
+func (d *delegate) NotifyConflict(existing, other *memberlist.Node) {
+	d.logger.Warn("name conflict: another node claims a live member's name; keeping the member",
+		"peer", other.Name, "addr", other.Address(), "member_addr", existing.Address())
 }
 
 // members returns the live members the callbacks reported.

@@ -84,6 +84,9 @@ type Gossip struct {
 	tr    *transport    // nil when Config.Memberlist installed another
 	probe time.Duration // memberlist's ProbeInterval
 
+	keyring *memberlist.Keyring // memberlist's, nil without encryption
+	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
+
 	closing   atomic.Bool // Close was called: Leave has nothing to announce
 	leaveOnce sync.Once
 	leaveErr  error
@@ -133,6 +136,7 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.AdvertisePort = advPort
 	mc.Delegate = del
 	mc.Events = del
+	mc.Conflict = del
 	mc.Logger = bridge.std()
 	mc.DeadNodeReclaimTime = DefaultDeadNodeReclaimTime
 	if cfg.Memberlist != nil {
@@ -151,6 +155,10 @@ func Start(cfg Config) (*Gossip, error) {
 		mc.Transport = tr
 		ours = tr
 	}
+	if err := checkOwnAddrAllowed(mc); err != nil {
+		_ = mc.Transport.Shutdown()
+		return nil, err
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if mc.Transport != nil {
@@ -158,7 +166,25 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
-	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: ours, probe: mc.ProbeInterval}, nil
+	// Create has built the keyring from SecretKey when only that was set.
+	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: ours, probe: mc.ProbeInterval, keyring: mc.Keyring}, nil
+}
+
+// checkOwnAddrAllowed refuses a CIDRsAllowed that excludes the node's own
+// advertised address: memberlist would reject the node's own alive message
+// and run without a local node (its LocalNode then panics).
+func checkOwnAddrAllowed(mc *memberlist.Config) error {
+	if !mc.IPMustBeChecked() {
+		return nil
+	}
+	ip, port, err := mc.Transport.FinalAdvertiseAddr(mc.AdvertiseAddr, mc.AdvertisePort)
+	if err != nil {
+		return fmt.Errorf("gossip: advertise address: %w", err)
+	}
+	if err := mc.IPAllowed(ip); err != nil {
+		return fmt.Errorf("gossip: the node's own address %s is not in the allowed CIDRs: %w", net.JoinHostPort(ip.String(), strconv.Itoa(port)), err)
+	}
+	return nil
 }
 
 func splitIPPort(what, addr string) (string, int, error) {

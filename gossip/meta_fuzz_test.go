@@ -1,0 +1,81 @@
+package gossip
+
+import (
+	"bytes"
+	"maps"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecodeMeta feeds DecodeMeta bytes as a hostile peer could gossip
+// them: it must never panic, and whatever it accepts must survive a round
+// trip through EncodeMeta (when EncodeMeta accepts it: a peer may send an
+// empty key or invalid UTF-8, which we decode but would never send).
+func FuzzDecodeMeta(f *testing.F) {
+	for _, m := range []map[string]string{
+		nil,
+		{"zone": "eu-1"},
+		{"zone": "eu-1", "version": "1.4.2", "empty": ""},
+		{"ключ": "значение ✓"},
+	} {
+		b, err := EncodeMeta(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	leaving, _ := encodeMeta(map[string]string{"a": "b"}, flagLeaving)
+	f.Add(leaving)
+	f.Add([]byte{})
+	f.Add([]byte{metaVersion})
+	f.Add([]byte{metaVersion, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{metaVersion, 0, 5, 'a'})
+	f.Add([]byte{2, 0})
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, flags, err := decodeMeta(b)
+		if m2, err2 := DecodeMeta(b); (err == nil) != (err2 == nil) || !maps.Equal(m, m2) {
+			t.Fatalf("DecodeMeta and decodeMeta disagree on %x", b)
+		}
+		if err != nil {
+			if m != nil {
+				t.Fatalf("error %v with a non-nil map", err)
+			}
+			return
+		}
+		if len(b) > 0 && len(b) < 2 {
+			t.Fatalf("accepted %d bytes, shorter than the header", len(b))
+		}
+		enc, err := encodeMeta(m, flags)
+		if err != nil {
+			// Only what we refuse to send may fail to re-encode.
+			if len(b) <= MaxMetaSize && validForEncode(m) {
+				t.Fatalf("decoded %q from %x but cannot encode it: %v", m, b, err)
+			}
+			return
+		}
+		if len(enc) > MaxMetaSize {
+			t.Fatalf("encoded %d bytes, over the limit", len(enc))
+		}
+		back, backFlags, err := decodeMeta(enc)
+		if err != nil {
+			t.Fatalf("decode(encode(%q)): %v", m, err)
+		}
+		if backFlags != flags || !maps.Equal(back, m) {
+			t.Fatalf("round trip: %q flags %d became %q flags %d", m, flags, back, backFlags)
+		}
+		// The encoding is canonical: encoding again gives the same bytes.
+		if again, _ := encodeMeta(back, backFlags); !bytes.Equal(again, enc) {
+			t.Fatalf("encoding not canonical: %x then %x", enc, again)
+		}
+	})
+}
+
+func validForEncode(m map[string]string) bool {
+	for k, v := range m {
+		if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
+}
