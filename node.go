@@ -26,15 +26,16 @@ import (
 // failures; its callbacks become Events on Events() and Subscribe(), and
 // its view is Members().
 type Node struct {
-	cfg    config
-	name   string
-	addr   string
-	dist   Dist
-	gossip *gossip.Gossip // nil when WithDist replaced it
-	hub    *hub
-	events <-chan Event
-	obs    observer
-	logger *slog.Logger
+	cfg     config
+	name    string
+	addr    string
+	dist    Dist
+	gossip  *gossip.Gossip // nil when WithDist replaced it
+	hub     *hub
+	events  <-chan Event
+	obs     observer
+	metrics *nodeMetrics // nil without WithMetrics
+	logger  *slog.Logger
 
 	ctx    context.Context // cancelled when the node stops
 	cancel context.CancelFunc
@@ -63,12 +64,18 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, obs: nopObserver{}}
 	n.logger = cfg.logger.With("node", cfg.name)
 	n.hub = newHub(lctx, &n.wg)
+	n.hub.observe = n.observeEvent
+	n.initMetrics()
 	// Subscribe before gossip starts, so Events() sees the node's own join
 	// and every change after it.
 	_, q, _ := n.hub.subscribe()
 	n.events = q.C()
 
 	if err := n.startDist(); err != nil {
+		n.stop(nil)
+		return nil, err
+	}
+	if err := n.registerMetrics(); err != nil {
 		n.stop(nil)
 		return nil, err
 	}
@@ -124,6 +131,7 @@ func (n *Node) startDist() error {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)
 			}
+			n.metrics.tuneMemberlist(mc)
 		},
 	})
 	if err != nil {
@@ -260,6 +268,7 @@ func (n *Node) stop(shutdown func() error) error {
 		}
 		n.hub.close()
 		n.wg.Wait()
+		n.metrics.unregister()
 		n.logger.Info("stopped")
 	})
 	return n.stopErr
