@@ -308,6 +308,8 @@ func (r *routes) install() {
 }
 
 // routingSink is the bridge's go-metrics sink.
+var _ gometrics.PrecisionGaugeMetricSink = (*routingSink)(nil)
+
 type routingSink struct {
 	r    *routes
 	prev *gometrics.Metrics // the program's own global, if any
@@ -341,6 +343,22 @@ func (s *routingSink) SetGaugeWithLabels(key []string, val float32, labels []gom
 	}
 	if s.prev != nil {
 		s.prev.SetGaugeWithLabels(key, val, rest)
+	}
+}
+
+// SetPrecisionGauge and SetPrecisionGaugeWithLabels make the sink a
+// PrecisionGaugeMetricSink, so that 64-bit gauges of other libraries still
+// reach the program's own instance.
+func (s *routingSink) SetPrecisionGauge(key []string, val float64) {
+	if s.prev != nil {
+		s.prev.SetPrecisionGauge(key, val)
+	}
+}
+
+func (s *routingSink) SetPrecisionGaugeWithLabels(key []string, val float64, labels []gometrics.Label) {
+	if s.prev != nil {
+		_, rest := s.route(labels)
+		s.prev.SetPrecisionGaugeWithLabels(key, val, rest)
 	}
 }
 

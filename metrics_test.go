@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -420,5 +421,58 @@ func TestWaitForMembers(t *testing.T) {
 	a.Close()
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Errorf("WaitForMembers on a stopping node: %v", err)
+	}
+}
+
+// fakeDist is a Dist of one member that refuses every join.
+type fakeDist struct{ self Member }
+
+func (d fakeDist) Connect(context.Context, string) error    { return errors.New("refused") }
+func (d fakeDist) Disconnect(context.Context, string) error { return nil }
+func (d fakeDist) Members() []Member                        { return []Member{d.self} }
+
+// TestMetricsWithDistAndMulticast: without memberlist there is no bridge
+// and no health score; failed joins count as errors; a multicast backend
+// exports its packet counters.
+func TestMetricsWithDistAndMulticast(t *testing.T) {
+	ifs, _ := net.Interfaces()
+	lo := ""
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagLoopback != 0 && ifi.Flags&net.FlagUp != 0 {
+			lo = ifi.Name
+		}
+	}
+	if lo == "" {
+		t.Skip("no loopback interface")
+	}
+	mc := seeds.Multicast("metrics", seeds.WithMulticastInterface(lo), seeds.WithMulticastGroup("239.193.7.47:17947"), seeds.WithAnnounceInterval(20*time.Millisecond))
+	reg := prometheus.NewPedanticRegistry()
+	n := startNode(t,
+		WithName("fd"), WithAdvertiseAddr("127.0.0.1:7946"),
+		WithDist(fakeDist{Member{Name: "fd", Addr: "127.0.0.1:7946"}}),
+		WithSeeds(seeds.Static("127.0.0.1:1"), mc),
+		WithRefreshInterval(20*time.Millisecond), WithRetryBackoff(10*time.Millisecond),
+		WithMetrics(reg),
+	)
+	waitFor(t, 10*time.Second, "failed connect attempts", func() bool {
+		v, _ := sample(t, reg, "gencluster_connect_attempts_total", "fd", "result", "error")
+		return v >= 2
+	})
+	if _, ok := sample(t, reg, "gencluster_health_score", "fd"); ok {
+		t.Error("health score without memberlist")
+	}
+	if _, ok := sample(t, reg, "gencluster_memberlist_udp_sent_bytes_total", "fd"); ok {
+		t.Error("memberlist metrics without memberlist")
+	}
+	if _, ok := sample(t, reg, "gencluster_multicast_packets_total", "fd", "backend", seeds.Name(mc), "result", "sent"); !ok {
+		t.Error("no multicast packet counters")
+	}
+	if v, _ := sample(t, reg, "gencluster_members", "fd", "state", "alive"); v != 1 {
+		t.Errorf("members alive = %v", v)
+	}
+	lint(t, reg)
+	n.Close()
+	if c := testutil.CollectAndCount(reg); c != 0 {
+		t.Errorf("%d series after Close", c)
 	}
 }
