@@ -476,3 +476,14 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 		t.Errorf("%d series after Close", c)
 	}
 }
+
+// TestRefreshLogKeys: the refresh loop logs through the node's logger,
+// with the stable keys node, addr, err.
+func TestRefreshLogKeys(t *testing.T) {
+	h := newRecordHandler()
+	startNode(t, append(testOpts(t, "rl"), WithLogger(slog.New(h)), WithSeeds(seeds.Static("127.0.0.1:1")))...)
+	waitFor(t, 10*time.Second, "join failed record", func() bool {
+		got, ok := h.find(slog.LevelInfo, "join failed", map[string]string{"node": "rl", "addr": "127.0.0.1:1"})
+		return ok && got["err"] != ""
+	})
+}

@@ -81,6 +81,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 
 	r := newRefresher(&cfg, n.dist, n.addr, n.obs)
+	r.logger = n.logger // records carry node=<name>
 	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
 		r.afterPass = func() { n.hub.sync(n.dist.Members()) }
 		n.hub.sync(n.dist.Members())
