@@ -424,12 +424,12 @@ func TestWaitForMembers(t *testing.T) {
 	}
 }
 
-// fakeDist is a Dist of one member that refuses every join.
-type fakeDist struct{ self Member }
+// refusingDist is a Dist of one member that refuses every join.
+type refusingDist struct{ self Member }
 
-func (d fakeDist) Connect(context.Context, string) error    { return errors.New("refused") }
-func (d fakeDist) Disconnect(context.Context, string) error { return nil }
-func (d fakeDist) Members() []Member                        { return []Member{d.self} }
+func (d refusingDist) Connect(context.Context, string) error    { return errors.New("refused") }
+func (d refusingDist) Disconnect(context.Context, string) error { return nil }
+func (d refusingDist) Members() []Member                        { return []Member{d.self} }
 
 // TestMetricsWithDistAndMulticast: without memberlist there is no bridge
 // and no health score; failed joins count as errors; a multicast backend
@@ -449,7 +449,7 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	n := startNode(t,
 		WithName("fd"), WithAdvertiseAddr("127.0.0.1:7946"),
-		WithDist(fakeDist{Member{Name: "fd", Addr: "127.0.0.1:7946"}}),
+		WithDist(refusingDist{Member{Name: "fd", Addr: "127.0.0.1:7946"}}),
 		WithSeeds(seeds.Static("127.0.0.1:1"), mc),
 		WithRefreshInterval(20*time.Millisecond), WithRetryBackoff(10*time.Millisecond),
 		WithMetrics(reg),

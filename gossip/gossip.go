@@ -79,8 +79,10 @@ type Gossip struct {
 	del    *delegate
 	logger *slog.Logger
 
-	name string
-	addr string // advertised host:port, fixed at Start
+	name  string
+	addr  string        // advertised host:port, fixed at Start
+	tr    *transport    // nil when Config.Memberlist installed another
+	probe time.Duration // memberlist's ProbeInterval
 
 	closing   atomic.Bool // Close was called: Leave has nothing to announce
 	leaveOnce sync.Once
@@ -136,6 +138,7 @@ func Start(cfg Config) (*Gossip, error) {
 	if cfg.Memberlist != nil {
 		cfg.Memberlist(mc)
 	}
+	var ours *transport
 	if mc.Transport == nil {
 		tr, port, err := newTransport(mc.BindAddr, mc.BindPort, bridge, mc.MetricLabels)
 		if err != nil {
@@ -146,6 +149,7 @@ func Start(cfg Config) (*Gossip, error) {
 			mc.AdvertisePort = port
 		}
 		mc.Transport = tr
+		ours = tr
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -154,7 +158,7 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
-	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address()}, nil
+	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: ours, probe: mc.ProbeInterval}, nil
 }
 
 func splitIPPort(what, addr string) (string, int, error) {
@@ -276,8 +280,31 @@ func (g *Gossip) Close() error {
 	return g.shutdown()
 }
 
-// shutdown stops memberlist once.
+// shutdown stops memberlist once, and waits for the probe it may have in
+// flight.
+//
+// memberlist's Shutdown does not wait for its goroutines: a probe started
+// just before it waits for an ack until one (health-scaled) probe interval
+// after its ping was sent, then gives up. With the adapter's transport we
+// know when the last packet left, so shutdown waits out exactly that
+// window (nothing when the node was idle) and every goroutine memberlist
+// started has ended when Close returns.
 func (g *Gossip) shutdown() error {
-	g.closeOnce.Do(func() { g.closeErr = g.ml.Shutdown() })
+	g.closeOnce.Do(func() {
+		health := g.ml.GetHealthScore()
+		g.closeErr = g.ml.Shutdown()
+		if g.tr == nil {
+			return
+		}
+		last := g.tr.lastSent()
+		if last.IsZero() {
+			return
+		}
+		wait := time.Until(last.Add(g.probe*time.Duration(health+1) + 20*time.Millisecond))
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			<-t.C
+		}
+	})
 	return g.closeErr
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-metrics"
@@ -19,6 +20,33 @@ type transport struct {
 	*memberlist.NetTransport
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// lastWrite is when a packet was last sent (Unix ns). A probe that
+	// memberlist started before Shutdown waits for its ack until one
+	// probe interval after its ping was sent; Close uses this to wait for
+	// that goroutine instead of leaking it.
+	lastWrite atomic.Int64
+}
+
+// WriteTo sends a packet and notes the time.
+func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
+	t.lastWrite.Store(time.Now().UnixNano())
+	return t.NetTransport.WriteTo(b, addr)
+}
+
+// WriteToAddress sends a packet and notes the time.
+func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	t.lastWrite.Store(time.Now().UnixNano())
+	return t.NetTransport.WriteToAddress(b, a)
+}
+
+// lastSent returns when the last packet was sent (zero if none).
+func (t *transport) lastSent() time.Time {
+	ns := t.lastWrite.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // newTransport binds host:port (port 0 picks a free port, the same for UDP

@@ -1,0 +1,113 @@
+package gencluster_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/gencluster/gencluster"
+	"github.com/gencluster/gencluster/seeds"
+)
+
+// Two nodes on the loopback interface: the second is seeded with the
+// first's address and the cluster forms.
+func ExampleStart() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	a, err := gencluster.Start(ctx,
+		gencluster.WithName("api-1"),
+		gencluster.WithBindAddr("127.0.0.1:0"), // port 0: a free port, see Addr
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer a.Leave(ctx)
+
+	b, err := gencluster.Start(ctx,
+		gencluster.WithName("api-2"),
+		gencluster.WithBindAddr("127.0.0.1:0"),
+		gencluster.WithSeeds(seeds.Static(a.Addr())),
+		gencluster.WithMeta(map[string]string{"zone": "eu-1"}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Leave(ctx)
+
+	for _, m := range b.Members() {
+		fmt.Printf("%s %s zone=%q\n", m.Name, m.State, m.Meta["zone"])
+	}
+	// Output:
+	// api-1 alive zone=""
+	// api-2 alive zone="eu-1"
+}
+
+// Events starts with the node's own join; every change follows.
+func ExampleNode_Events() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := gencluster.Start(ctx, gencluster.WithName("a"), gencluster.WithBindAddr("127.0.0.1:0"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer a.Close()
+	b, err := gencluster.Start(ctx, gencluster.WithName("b"), gencluster.WithBindAddr("127.0.0.1:0"),
+		gencluster.WithSeeds(seeds.Static(a.Addr())))
+	if err != nil {
+		log.Fatal(err)
+	}
+	go b.Leave(ctx)
+
+	for ev := range a.Events() {
+		fmt.Println(ev.Type, ev.Member.Name)
+		if ev.Type == gencluster.EventLeave {
+			break
+		}
+	}
+	// Output:
+	// join a
+	// join b
+	// leave b
+}
+
+// FromEnv configures a node from GENCLUSTER_* variables, as a container
+// would be; options after it override it.
+func ExampleFromEnv() {
+	os.Setenv("GENCLUSTER_NAME", "worker-7")
+	os.Setenv("GENCLUSTER_BIND", "127.0.0.1:0")
+	os.Setenv("GENCLUSTER_REFRESH_INTERVAL", "infinity")
+	os.Setenv("GENCLUSTER_META", "zone=eu-1,tier=batch")
+	defer func() {
+		for _, k := range []string{"GENCLUSTER_NAME", "GENCLUSTER_BIND", "GENCLUSTER_REFRESH_INTERVAL", "GENCLUSTER_META"} {
+			os.Unsetenv(k)
+		}
+	}()
+
+	opts, err := gencluster.FromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	node, err := gencluster.Start(context.Background(), opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer node.Close()
+	me := node.LocalMember()
+	fmt.Println(me.Name, me.Meta["zone"], me.Meta["tier"])
+	// Output: worker-7 eu-1 batch
+}
+
+// Bad options are reported together, each naming its value.
+func ExampleStart_badOptions() {
+	_, err := gencluster.Start(context.Background(),
+		gencluster.WithBindAddr("localhost:7946"),
+		gencluster.WithRefreshInterval(-time.Second),
+	)
+	fmt.Println(err)
+	// Output:
+	// gencluster: WithBindAddr "localhost:7946": host "localhost" is not an IP address (use a template such as {{ GetPrivateIP }})
+	// gencluster: WithRefreshInterval -1s: negative
+}

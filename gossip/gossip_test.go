@@ -1,0 +1,239 @@
+package gossip
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"go.uber.org/goleak"
+
+	"github.com/gencluster/gencluster/membership"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestMetaRoundTrip(t *testing.T) {
+	for _, m := range []map[string]string{
+		nil,
+		{"zone": "eu-1"},
+		{"a": "", "b": "ü→", "version": "1.4.2"},
+	} {
+		b, err := EncodeMeta(m)
+		if err != nil {
+			t.Fatalf("EncodeMeta(%v): %v", m, err)
+		}
+		got, err := DecodeMeta(b)
+		if err != nil {
+			t.Fatalf("DecodeMeta: %v", err)
+		}
+		if len(got) != len(m) {
+			t.Fatalf("round trip of %v gave %v", m, got)
+		}
+		for k, v := range m {
+			if got[k] != v {
+				t.Fatalf("round trip of %v gave %v", m, got)
+			}
+		}
+	}
+	// Equal maps encode equally (memberlist compares bytes).
+	a, _ := EncodeMeta(map[string]string{"x": "1", "y": "2", "z": "3"})
+	b, _ := EncodeMeta(map[string]string{"z": "3", "y": "2", "x": "1"})
+	if !bytes.Equal(a, b) {
+		t.Fatal("encoding depends on map order")
+	}
+}
+
+func TestMetaRejects(t *testing.T) {
+	for _, tc := range []struct {
+		meta map[string]string
+		want string
+	}{
+		{map[string]string{"": "v"}, "empty"},
+		{map[string]string{"k": "\xff"}, "UTF-8"},
+		{map[string]string{"\xfe": "v"}, "UTF-8"},
+		{map[string]string{"k": strings.Repeat("v", MaxMetaSize)}, "limit of 512"},
+	} {
+		_, err := EncodeMeta(tc.meta)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("EncodeMeta(%.40v) = %v, want an error about %q", tc.meta, err, tc.want)
+		}
+	}
+	for _, b := range [][]byte{
+		{9, 0},              // unknown version
+		{metaVersion},       // no flags byte
+		{metaVersion, 0, 5}, // key length past the end
+		{metaVersion, 0, 1, 'k', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge varint
+	} {
+		if _, err := DecodeMeta(b); err == nil {
+			t.Errorf("DecodeMeta(%x) accepted garbage", b)
+		}
+	}
+	if m, err := DecodeMeta(nil); err != nil || len(m) != 0 {
+		t.Errorf("DecodeMeta(nil) = %v, %v; want empty (a peer with no metadata)", m, err)
+	}
+}
+
+// recordHandler keeps slog records for assertions.
+type recordHandler struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r)
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestLogBridgeLevels(t *testing.T) {
+	h := &recordHandler{}
+	l := (&logBridge{logger: slog.New(h)}).std()
+	l.Printf("[DEBUG] memberlist: Stream connection from=1.2.3.4:5")
+	l.Printf("[INFO] memberlist: hello")
+	l.Printf("[WARN] memberlist: Was able to connect to x over TCP but UDP probes failed")
+	l.Printf("[ERR] memberlist: Failed to receive: boom")
+	l.Printf("no prefix at all")
+	want := []struct {
+		level slog.Level
+		msg   string
+	}{
+		{slog.LevelDebug, "Stream connection from=1.2.3.4:5"},
+		{slog.LevelInfo, "hello"},
+		{slog.LevelWarn, "Was able to connect to x over TCP but UDP probes failed"},
+		{slog.LevelError, "Failed to receive: boom"},
+		{slog.LevelInfo, "no prefix at all"},
+	}
+	if len(h.recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(h.recs), len(want))
+	}
+	for i, w := range want {
+		r := h.recs[i]
+		if r.Level != w.level || r.Message != w.msg {
+			t.Errorf("record %d = %v %q, want %v %q", i, r.Level, r.Message, w.level, w.msg)
+		}
+		comp := ""
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "component" {
+				comp = a.Value.String()
+			}
+			return true
+		})
+		if comp != "memberlist" {
+			t.Errorf("record %d: component=%q", i, comp)
+		}
+	}
+}
+
+func fast(mc *memberlist.Config) {
+	mc.ProbeInterval = 200 * time.Millisecond
+	mc.ProbeTimeout = 100 * time.Millisecond
+	mc.GossipInterval = 20 * time.Millisecond
+	mc.SuspicionMult = 2
+	mc.TCPTimeout = time.Second
+}
+
+type sink struct {
+	mu  sync.Mutex
+	evs []membership.Event
+}
+
+func (s *sink) add(ev membership.Event) { s.mu.Lock(); s.evs = append(s.evs, ev); s.mu.Unlock() }
+func (s *sink) has(typ membership.EventType, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range s.evs {
+		if ev.Type == typ && ev.Member.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func start(t *testing.T, name string, s *sink) *Gossip {
+	t.Helper()
+	cfg := Config{Name: name, BindAddr: "127.0.0.1:0", Memberlist: fast, Meta: map[string]string{"who": name}}
+	if s != nil {
+		cfg.OnEvent = s.add
+	}
+	g, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAdapterLeaveVersusFail checks the contract at the adapter: connect
+// joins, members reports the view with metadata, a Leave is EventLeave
+// and a Close is EventFail, and Disconnect is ignored.
+func TestAdapterLeaveVersusFail(t *testing.T) {
+	s := &sink{}
+	a := start(t, "a", s)
+	b := start(t, "b", nil)
+	c := start(t, "c", nil)
+	ctx := context.Background()
+	for _, g := range []*Gossip{b, c} {
+		if err := g.Connect(ctx, a.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "3 members", func() bool { return len(a.Members()) == 3 })
+	for _, m := range a.Members() {
+		if m.Meta["who"] != m.Name || m.State != membership.StateAlive {
+			t.Errorf("member %v: wrong meta or state", m)
+		}
+	}
+	if err := a.Disconnect(ctx, b.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Members()) != 3 {
+		t.Fatal("Disconnect removed a member; it must be ignored")
+	}
+	if err := b.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "leave of b", func() bool { return s.has(membership.EventLeave, "b") })
+	c.Close()
+	eventually(t, "fail of c", func() bool { return s.has(membership.EventFail, "c") })
+	if s.has(membership.EventFail, "b") || s.has(membership.EventLeave, "c") {
+		t.Fatal("leave and fail mixed up")
+	}
+	if err := a.Connect(ctx, "127.0.0.1:1"); err == nil {
+		t.Fatal("Connect to a closed port succeeded")
+	}
+}
+
+func TestStartRejects(t *testing.T) {
+	for _, cfg := range []Config{
+		{BindAddr: "127.0.0.1:0"},
+		{Name: "x", BindAddr: "localhost:0"},
+		{Name: "x", BindAddr: "127.0.0.1"},
+		{Name: "x", BindAddr: "127.0.0.1:0", AdvertiseAddr: "nohost:1"},
+		{Name: "x", BindAddr: "127.0.0.1:0", Meta: map[string]string{"": "v"}},
+	} {
+		if g, err := Start(cfg); err == nil {
+			g.Close()
+			t.Errorf("Start(%+v) succeeded", cfg)
+		}
+	}
+}

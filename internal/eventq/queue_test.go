@@ -1,0 +1,124 @@
+package eventq
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gencluster/gencluster/membership"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func ev(typ membership.EventType, name, v string) membership.Event {
+	return membership.Event{Type: typ, Member: membership.Member{Name: name, Meta: map[string]string{"v": v}}}
+}
+
+func recv(t *testing.T, c <-chan membership.Event) membership.Event {
+	t.Helper()
+	select {
+	case e, ok := <-c:
+		if !ok {
+			t.Fatal("channel closed")
+		}
+		return e
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+	}
+	return membership.Event{}
+}
+
+func TestPushNeverBlocksAndCoalesces(t *testing.T) {
+	q := New()
+	// No Run, no reader: a million pushes for 10 members must return and
+	// keep at most 10 pending.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 100000 {
+			q.Push(ev(membership.EventUpdate, fmt.Sprintf("m%d", i%10), fmt.Sprint(i)))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Push blocked without a reader")
+	}
+	if q.Len() != 10 {
+		t.Fatalf("Len = %d, want 10 (one per member)", q.Len())
+	}
+	if q.Coalesced() != 100000-10 {
+		t.Fatalf("Coalesced = %d", q.Coalesced())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go q.Run(ctx)
+	seen := map[string]string{}
+	for range 10 {
+		e := recv(t, q.C())
+		seen[e.Member.Name] = e.Member.Meta["v"]
+	}
+	for i := range 10 {
+		name := fmt.Sprintf("m%d", i)
+		if want := fmt.Sprint(100000 - 10 + i); seen[name] != want {
+			t.Errorf("%s: got v=%s, want the latest %s", name, seen[name], want)
+		}
+	}
+	cancel()
+	if _, ok := <-q.C(); ok {
+		t.Fatal("C not closed after Run returned")
+	}
+}
+
+func TestJoinThenUpdateStaysJoin(t *testing.T) {
+	q := New()
+	q.Push(ev(membership.EventJoin, "a", "1"))
+	q.Push(ev(membership.EventUpdate, "a", "2"))
+	q.Push(ev(membership.EventJoin, "b", "1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go q.Run(ctx)
+	if e := recv(t, q.C()); e.Type != membership.EventJoin || e.Member.Name != "a" || e.Member.Meta["v"] != "2" {
+		t.Fatalf("got %v, want join of a with v=2", e)
+	}
+	if e := recv(t, q.C()); e.Member.Name != "b" {
+		t.Fatalf("got %v, want b second (first-pending order)", e)
+	}
+}
+
+func TestPerMemberOrder(t *testing.T) {
+	q := New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go q.Run(ctx)
+	// With a reader keeping up, every event of a member arrives in order.
+	go func() {
+		for i := range 1000 {
+			q.Push(ev(membership.EventUpdate, "a", fmt.Sprintf("%04d", i)))
+		}
+	}()
+	last := ""
+	for last != "0999" {
+		e := recv(t, q.C())
+		if v := e.Member.Meta["v"]; v <= last {
+			t.Fatalf("v=%s after %s: out of order", v, last)
+		} else {
+			last = v
+		}
+	}
+}
+
+func TestPushAfterCloseIsDropped(t *testing.T) {
+	q := New()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	cancel()
+	<-done
+	q.Push(ev(membership.EventJoin, "a", "1")) // must not panic or block
+	if q.Len() != 0 {
+		t.Fatalf("Len = %d after close", q.Len())
+	}
+}

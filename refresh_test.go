@@ -1,0 +1,242 @@
+package gencluster
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gencluster/gencluster/seeds"
+)
+
+// fakeDist is a Dist whose Connect succeeds for addresses in ok, records
+// every call, and whose members are self plus every address joined.
+type fakeDist struct {
+	self string
+
+	mu          sync.Mutex
+	ok          map[string]bool
+	calls       map[string][]time.Time
+	members     map[string]Member
+	disconnects int
+}
+
+func newFakeDist(self string, ok ...string) *fakeDist {
+	f := &fakeDist{self: self, ok: map[string]bool{}, calls: map[string][]time.Time{}, members: map[string]Member{}}
+	for _, a := range ok {
+		f.ok[a] = true
+	}
+	f.members[self] = Member{Name: "self", Addr: self, State: StateAlive}
+	return f
+}
+
+func (f *fakeDist) Connect(ctx context.Context, addr string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[addr] = append(f.calls[addr], time.Now())
+	if !f.ok[addr] {
+		return errors.New("connection refused")
+	}
+	f.members[addr] = Member{Name: "m-" + addr, Addr: addr, State: StateAlive}
+	return nil
+}
+
+func (f *fakeDist) Disconnect(context.Context, string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.disconnects++
+	return nil
+}
+
+func (f *fakeDist) Members() []Member {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Member
+	for _, m := range f.members {
+		out = append(out, m)
+	}
+	return out
+}
+
+func (f *fakeDist) callTimes(addr string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls[addr])
+}
+
+func (f *fakeDist) setOK(addr string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ok[addr] = ok
+}
+
+func (f *fakeDist) drop(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.members, addr)
+}
+
+// mutableSeeds is a Discoverer whose answer the test changes.
+type mutableSeeds struct {
+	mu    sync.Mutex
+	addrs []string
+	err   error
+	runs  int
+}
+
+func (m *mutableSeeds) Discover(context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs++
+	return slices.Clone(m.addrs), m.err
+}
+
+func (m *mutableSeeds) set(err error, addrs ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.addrs, m.err = addrs, err
+}
+
+func (m *mutableSeeds) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.runs
+}
+
+func startFake(t *testing.T, f *fakeDist, opts ...Option) *Node {
+	t.Helper()
+	base := []Option{WithName("self"), WithDist(f), WithAdvertiseAddr(f.self),
+		WithRefreshInterval(100 * time.Millisecond), WithRetryBackoff(20 * time.Millisecond)}
+	return startNode(t, append(base, opts...)...)
+}
+
+func TestRefreshSkipsSelfAndLiveMembers(t *testing.T) {
+	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946")
+	d := &mutableSeeds{}
+	d.set(nil, "10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946")
+	startFake(t, f, WithSeeds(d))
+	waitFor(t, 5*time.Second, "three discovery runs", func() bool { return d.count() >= 4 })
+	if n := len(f.callTimes("10.0.0.1:7946")); n != 0 {
+		t.Errorf("connected to itself %d times", n)
+	}
+	for _, a := range []string{"10.0.0.2:7946", "10.0.0.3:7946"} {
+		if n := len(f.callTimes(a)); n != 1 {
+			t.Errorf("%s: %d connects, want 1 (it is live after the first)", a, n)
+		}
+	}
+	// A member that dies is re-joined on the next refresh.
+	f.drop("10.0.0.2:7946")
+	waitFor(t, 5*time.Second, "re-join of 10.0.0.2", func() bool { return len(f.callTimes("10.0.0.2:7946")) == 2 })
+}
+
+func TestRefreshBacksOffFailingSeed(t *testing.T) {
+	const dead = "10.0.0.9:7946"
+	f := newFakeDist("10.0.0.1:7946")
+	d := &mutableSeeds{}
+	d.set(nil, dead)
+	// Backoff from 20ms up to the 400ms refresh interval.
+	startFake(t, f, WithSeeds(d), WithRefreshInterval(400*time.Millisecond))
+	waitFor(t, 10*time.Second, "7 attempts", func() bool { return len(f.callTimes(dead)) >= 7 })
+	ts := f.callTimes(dead)
+	for i := 1; i < len(ts); i++ {
+		// The i-th failure waits at least half of min(20ms*2^(i-1), 400ms).
+		want := min(20*time.Millisecond<<(i-1), 400*time.Millisecond) / 2
+		if gap := ts[i].Sub(ts[i-1]); gap < want-5*time.Millisecond {
+			t.Errorf("attempt %d came %v after the previous, want at least %v", i+1, gap, want)
+		}
+	}
+	// The cap: never more than the refresh interval (plus scheduling
+	// slack) between attempts, so a healed seed is found within one
+	// interval.
+	for i := 1; i < len(ts); i++ {
+		if gap := ts[i].Sub(ts[i-1]); gap > 400*time.Millisecond+300*time.Millisecond {
+			t.Errorf("gap %v between attempts exceeds the refresh interval", gap)
+		}
+	}
+	// Once the seed comes back, the next attempt joins it.
+	f.setOK(dead, true)
+	waitFor(t, 5*time.Second, "the healed seed to be joined", func() bool {
+		for _, m := range f.Members() {
+			if m.Addr == dead {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestRefreshDiscoveryErrorNotFatal(t *testing.T) {
+	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946")
+	bad := &mutableSeeds{}
+	bad.set(errors.New("SERVFAIL"))
+	good := &mutableSeeds{}
+	good.set(nil, "10.0.0.2:7946")
+	startFake(t, f, WithSeeds(bad, good))
+	waitFor(t, 5*time.Second, "join of the good backend's seed", func() bool { return len(f.callTimes("10.0.0.2:7946")) == 1 })
+	// A backend that fails and returns partial results still counts.
+	bad.set(errors.New("one of two names failed"), "10.0.0.3:7946")
+	waitFor(t, 5*time.Second, "join of the partial result", func() bool { return len(f.callTimes("10.0.0.3:7946")) == 1 })
+}
+
+func TestRefreshNeverDisconnects(t *testing.T) {
+	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946")
+	d := &mutableSeeds{}
+	d.set(nil, "10.0.0.2:7946")
+	n := startFake(t, f, WithSeeds(d))
+	waitFor(t, 5*time.Second, "join", func() bool { return len(f.callTimes("10.0.0.2:7946")) == 1 })
+	d.set(nil)
+	runs := d.count()
+	waitFor(t, 5*time.Second, "three more refreshes", func() bool { return d.count() >= runs+3 })
+	f.mu.Lock()
+	disc := f.disconnects
+	f.mu.Unlock()
+	if disc != 0 {
+		t.Fatalf("Disconnect called %d times for a peer that left discovery", disc)
+	}
+	if len(n.Members()) != 2 {
+		t.Fatalf("members = %v", n.Members())
+	}
+}
+
+// TestPlainDistEvents: for a Dist that is not an EventSource, the node
+// derives events from Members() after each pass.
+func TestPlainDistEvents(t *testing.T) {
+	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946")
+	d := &mutableSeeds{}
+	d.set(nil, "10.0.0.2:7946")
+	n := startFake(t, f, WithSeeds(d))
+	log := collect(n.Events())
+	waitFor(t, 5*time.Second, "join event", func() bool { return log.has(EventJoin, "m-10.0.0.2:7946") })
+	if !log.has(EventJoin, "self") {
+		t.Errorf("no join event for self: %v", log.all())
+	}
+	d.set(nil) // stop re-joining it
+	f.drop("10.0.0.2:7946")
+	waitFor(t, 5*time.Second, "fail event", func() bool { return log.has(EventFail, "m-10.0.0.2:7946") })
+}
+
+// TestRefreshHostNameSeedLive: a seed given by host name whose IP is a
+// live member is not joined again.
+func TestRefreshHostNameSeedLive(t *testing.T) {
+	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946")
+	f.members["10.0.0.2:7946"] = Member{Name: "two", Addr: "10.0.0.2:7946", State: StateAlive}
+	c := defaultConfig()
+	c.refreshInterval = time.Second
+	c.lookupHost = func(_ context.Context, host string) ([]string, error) {
+		if host == "two.example" {
+			return []string{"10.0.0.2"}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	c.seeds = []seeds.Discoverer{seeds.Static("two.example:7946", "gone.example:7946")}
+	r := newRefresher(&c, f, f.self, nopObserver{})
+	r.pass(context.Background(), true)
+	if n := len(f.callTimes("two.example:7946")); n != 0 {
+		t.Errorf("joined two.example %d times though 10.0.0.2 is live", n)
+	}
+	if n := len(f.callTimes("gone.example:7946")); n != 1 {
+		t.Errorf("gone.example: %d joins, want 1 (unresolvable names are tried)", n)
+	}
+}
