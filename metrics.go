@@ -125,14 +125,14 @@ func (n *Node) initMetrics() {
 			ConstLabels: prometheus.Labels{"node": n.name},
 		}, func() float64 { return float64(n.hub.coalesced()) }),
 	)
-	n.metrics = m
+	n.met = m
 	n.obs = m
 }
 
 // registerMetrics registers the collectors once the Dist runs. On error
 // none stays registered.
 func (n *Node) registerMetrics() error {
-	m := n.metrics
+	m := n.met
 	if m == nil {
 		return nil
 	}
@@ -546,7 +546,7 @@ func (m *memberlistMetrics) sample(key []string, val float32, _ []gometrics.Labe
 // observeEvent sees every event the hub publishes: it counts it and logs
 // member changes with the stable keys peer and addr.
 func (n *Node) observeEvent(ev Event) {
-	n.metrics.event(ev)
+	n.met.event(ev)
 	switch ev.Type {
 	case EventUpdate:
 		n.logger.Debug("member updated", "peer", ev.Member.Name, "addr", ev.Member.Addr)

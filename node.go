@@ -26,16 +26,16 @@ import (
 // failures; its callbacks become Events on Events() and Subscribe(), and
 // its view is Members().
 type Node struct {
-	cfg     config
-	name    string
-	addr    string
-	dist    Dist
-	gossip  *gossip.Gossip // nil when WithDist replaced it
-	hub     *hub
-	events  <-chan Event
-	obs     observer
-	metrics *nodeMetrics // nil without WithMetrics
-	logger  *slog.Logger
+	cfg    config
+	name   string
+	addr   string
+	dist   Dist
+	gossip *gossip.Gossip // nil when WithDist replaced it
+	hub    *hub
+	events <-chan Event
+	obs    observer
+	met    *nodeMetrics // nil without WithMetrics
+	logger *slog.Logger
 
 	ctx    context.Context // cancelled when the node stops
 	cancel context.CancelFunc
@@ -132,7 +132,7 @@ func (n *Node) startDist() error {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)
 			}
-			n.metrics.tuneMemberlist(mc)
+			n.met.tuneMemberlist(mc)
 		},
 	})
 	if err != nil {
@@ -269,7 +269,7 @@ func (n *Node) stop(shutdown func() error) error {
 		}
 		n.hub.close()
 		n.wg.Wait()
-		n.metrics.unregister()
+		n.met.unregister()
 		n.logger.Info("stopped")
 	})
 	return n.stopErr
