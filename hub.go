@@ -25,6 +25,10 @@ type hub struct {
 	// dropped counts events coalesced in queues that were unsubscribed,
 	// so Coalesced stays monotonic.
 	dropped uint64
+	// observe, when set before the first publish, sees every published
+	// event after the hub's lock is released (metrics, logs). It must not
+	// block.
+	observe func(Event)
 }
 
 func newHub(ctx context.Context, wg *sync.WaitGroup) *hub {
@@ -35,8 +39,8 @@ func newHub(ctx context.Context, wg *sync.WaitGroup) *hub {
 func (h *hub) publish(ev Event) {
 	ev.Member = ev.Member.Clone()
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
+		h.mu.Unlock()
 		return
 	}
 	if ev.Gone() {
@@ -46,6 +50,10 @@ func (h *hub) publish(ev Event) {
 	}
 	for q := range h.subs {
 		q.Push(ev)
+	}
+	h.mu.Unlock()
+	if h.observe != nil {
+		h.observe(ev)
 	}
 }
 

@@ -34,6 +34,7 @@ type Node struct {
 	hub    *hub
 	events <-chan Event
 	obs    observer
+	met    *nodeMetrics // nil without WithMetrics
 	logger *slog.Logger
 
 	ctx    context.Context // cancelled when the node stops
@@ -63,6 +64,8 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, obs: nopObserver{}}
 	n.logger = cfg.logger.With("node", cfg.name)
 	n.hub = newHub(lctx, &n.wg)
+	n.hub.observe = n.observeEvent
+	n.initMetrics()
 	// Subscribe before gossip starts, so Events() sees the node's own join
 	// and every change after it.
 	_, q, _ := n.hub.subscribe()
@@ -72,8 +75,13 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		n.stop(nil)
 		return nil, err
 	}
+	if err := n.registerMetrics(); err != nil {
+		n.stop(nil)
+		return nil, err
+	}
 
 	r := newRefresher(&cfg, n.dist, n.addr, n.obs)
+	r.logger = n.logger // records carry node=<name>
 	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
 		r.afterPass = func() { n.hub.sync(n.dist.Members()) }
 		n.hub.sync(n.dist.Members())
@@ -124,6 +132,7 @@ func (n *Node) startDist() error {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)
 			}
+			n.met.tuneMemberlist(mc)
 		},
 	})
 	if err != nil {
@@ -260,6 +269,7 @@ func (n *Node) stop(shutdown func() error) error {
 		}
 		n.hub.close()
 		n.wg.Wait()
+		n.met.unregister()
 		n.logger.Info("stopped")
 	})
 	return n.stopErr

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-sockaddr/template"
 	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gencluster/gencluster/gossip"
 	"github.com/gencluster/gencluster/seeds"
@@ -58,6 +59,8 @@ type config struct {
 	tuneMemberlist    []func(*memberlist.Config)
 	lookupHost        lookupHostFunc
 	connectConcurrent int
+	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
+	minMembers        int                   // WithMinMembers; 0 means 1
 }
 
 func defaultConfig() config {

@@ -144,7 +144,7 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	var ours *transport
 	if mc.Transport == nil {
-		tr, port, err := newTransport(mc.BindAddr, mc.BindPort, bridge)
+		tr, port, err := newTransport(mc.BindAddr, mc.BindPort, bridge, mc.MetricLabels)
 		if err != nil {
 			return nil, fmt.Errorf("gossip: %w", err)
 		}

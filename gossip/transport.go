@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -50,11 +51,12 @@ func (t *transport) lastSent() time.Time {
 
 // newTransport binds host:port (port 0 picks a free port, the same for UDP
 // and TCP) and returns the transport and the port it bound.
-func newTransport(host string, port int, logger *logBridge) (*transport, int, error) {
+func newTransport(host string, port int, logger *logBridge, labels []metrics.Label) (*transport, int, error) {
 	cfg := &memberlist.NetTransportConfig{
-		BindAddrs: []string{host},
-		BindPort:  port,
-		Logger:    logger.std(),
+		BindAddrs:    []string{host},
+		BindPort:     port,
+		Logger:       logger.std(),
+		MetricLabels: labels,
 	}
 	// With port 0 the kernel picks a TCP port that may be taken for UDP;
 	// memberlist retries the same way.

@@ -1,0 +1,70 @@
+package gencluster_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/gencluster/gencluster"
+)
+
+// Serve the node's members, liveness and readiness on an admin port. With
+// WithMinMembers(2), a node alone is live but not ready.
+func ExampleNode_Handler() {
+	n, err := gencluster.Start(context.Background(),
+		gencluster.WithName("api-1"),
+		gencluster.WithBindAddr("127.0.0.1:0"),
+		gencluster.WithMinMembers(2),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer n.Close()
+	h := n.Handler() // for example: go http.ListenAndServe("127.0.0.1:8080", h)
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		fmt.Printf("%s %d %s", path, rec.Code, rec.Body)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/members", nil))
+	fmt.Println(rec.Header().Get("Content-Type"), strings.Replace(rec.Body.String(), n.Addr(), "ADDR", 1))
+	// Output:
+	// /healthz 200 ok
+	// /readyz 503 not ready: 1 of 2 members
+	// application/json [{"name":"api-1","addr":"ADDR","state":"alive","meta":{}}]
+}
+
+// Register a node's metrics on your own registry (here a fresh one; in a
+// program, the one promhttp serves). Every series has the label node.
+func ExampleWithMetrics() {
+	reg := prometheus.NewRegistry()
+	n, err := gencluster.Start(context.Background(),
+		gencluster.WithName("api-1"),
+		gencluster.WithBindAddr("127.0.0.1:0"),
+		gencluster.WithMetrics(reg),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP gencluster_members Live members as this node sees them, by state (alive, suspect).
+# TYPE gencluster_members gauge
+gencluster_members{node="api-1",state="alive"} 1
+gencluster_members{node="api-1",state="suspect"} 0
+`), "gencluster_members")
+	fmt.Println("compare:", err)
+
+	n.Close() // unregisters the node's collectors
+	fmt.Println("series after Close:", testutil.CollectAndCount(reg))
+	// Output:
+	// compare: <nil>
+	// series after Close: 0
+}
