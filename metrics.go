@@ -543,14 +543,9 @@ func (m *memberlistMetrics) sample(key []string, val float32, _ []gometrics.Labe
 	}
 }
 
-// observeEvent sees every event the hub publishes: it counts it and logs
-// member changes with the stable keys peer and addr.
+// observeEvent sees every event the hub publishes, inside memberlist's
+// callback: it only counts it (member changes are logged by logEvents,
+// off that path).
 func (n *Node) observeEvent(ev Event) {
 	n.met.event(ev)
-	switch ev.Type {
-	case EventUpdate:
-		n.logger.Debug("member updated", "peer", ev.Member.Name, "addr", ev.Member.Addr)
-	default:
-		n.logger.Info("member "+ev.Type.String(), "peer", ev.Member.Name, "addr", ev.Member.Addr)
-	}
 }

@@ -70,6 +70,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	// and every change after it.
 	_, q, _ := n.hub.subscribe()
 	n.events = q.C()
+	n.logEvents()
 
 	if err := n.startDist(); err != nil {
 		n.stop(nil)
@@ -162,6 +163,23 @@ func (n *Node) initialJoin(ctx context.Context, r *refresher) error {
 	case <-ctx.Done():
 		return fmt.Errorf("gencluster: initial join: %w", ctx.Err())
 	}
+}
+
+// logEvents logs member changes with the stable keys peer and addr, from
+// its own subscription: a slow log handler then never holds up
+// memberlist's callbacks (it only makes this subscription coalesce).
+func (n *Node) logEvents() {
+	_, q, _ := n.hub.subscribe()
+	n.goRun(func(context.Context) {
+		for ev := range q.C() {
+			switch ev.Type {
+			case EventUpdate:
+				n.logger.Debug("member updated", "peer", ev.Member.Name, "addr", ev.Member.Addr)
+			default:
+				n.logger.Info("member "+ev.Type.String(), "peer", ev.Member.Name, "addr", ev.Member.Addr)
+			}
+		}
+	})
 }
 
 // goRun runs f in a goroutine owned by the node: f's context ends when the
