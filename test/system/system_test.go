@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -192,24 +193,38 @@ type cluster struct {
 	names   []string          // the nodes that should be running, in start order
 	created []string          // every container created, for the clean-up
 	env     []string          // extra environment of every node
-	client  *http.Client
+	// seedSpec is every node's GENCLUSTER_SEEDS; dns, when set, is the
+	// DNS server (docker run --dns) the nodes use instead of the network
+	// alias.
+	seedSpec string
+	dns      string
+	client   *http.Client
 }
 
-// newCluster creates a network of its own, with a subnet so that nodes can
-// be given an address (and a new one on restart), and starts n nodes on
-// it. The containers and the network are removed when the test ends, pass
-// or fail.
+// newCluster creates a network of its own (newNetwork) and starts n nodes
+// on it.
 func newCluster(t *testing.T, n int, env ...string) *cluster {
+	t.Helper()
+	c := newNetwork(t, env...)
+	c.startN(n)
+	return c
+}
+
+// newNetwork creates a network of its own, with a subnet so that nodes can
+// be given an address (and a new one on restart). The containers and the
+// network are removed when the test ends, pass or fail.
+func newNetwork(t *testing.T, env ...string) *cluster {
 	t.Helper()
 	buildImage(t)
 	c := &cluster{
-		t:       t,
-		network: fmt.Sprintf("gcst-%s-%s", runID, randomHex(2)),
-		nextIP:  10,
-		ips:     map[string]string{},
-		pids:    map[string]string{},
-		env:     env,
-		client:  &http.Client{Timeout: 2 * time.Second},
+		t:        t,
+		network:  fmt.Sprintf("gcst-%s-%s", runID, randomHex(2)),
+		nextIP:   10,
+		ips:      map[string]string{},
+		pids:     map[string]string{},
+		env:      env,
+		seedSpec: fmt.Sprintf("dns+%s:%d", alias, gossipPort),
+		client:   &http.Client{Timeout: 2 * time.Second},
 	}
 	// A random 10.199.X.0/24; retry when it overlaps a network in use.
 	var err error
@@ -217,7 +232,7 @@ func newCluster(t *testing.T, n int, env ...string) *cluster {
 		x, _ := rand.Int(rand.Reader, big.NewInt(256))
 		c.prefix = fmt.Sprintf("10.199.%d.", x.Int64())
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err = docker(ctx, "network", "create", "--label", label+"=1", "--subnet", c.prefix+"0/24", c.network)
+		_, err = docker(ctx, "network", "create", "--label", label+"=1", "--subnet", c.prefix+"0/24", "--gateway", c.gateway(), c.network)
 		cancel()
 		if err == nil {
 			break
@@ -227,12 +242,20 @@ func newCluster(t *testing.T, n int, env ...string) *cluster {
 		t.Fatalf("creating the test network: %v", err)
 	}
 	t.Cleanup(c.cleanup)
+	return c
+}
+
+// gateway is the network's gateway address: the host's side of the bridge.
+func (c *cluster) gateway() string { return c.prefix + "1" }
+
+// startN starts n nodes named <network>-n1, -n2, ...
+func (c *cluster) startN(n int) {
+	c.t.Helper()
 	start := time.Now()
 	for i := 1; i <= n; i++ {
 		c.start(fmt.Sprintf("%s-n%d", c.network, i))
 	}
-	t.Logf("started %d containers in %v", n, time.Since(start).Round(time.Millisecond))
-	return c
+	c.t.Logf("started %d containers in %v", n, time.Since(start).Round(time.Millisecond))
 }
 
 // start runs a node named name with the next free IP of the network.
@@ -241,13 +264,19 @@ func (c *cluster) start(name string, extraEnv ...string) {
 	ip := fmt.Sprintf("%s%d", c.prefix, c.nextIP)
 	c.nextIP++
 	args := []string{"run", "-d", "--name", name, "--label", label + "=1",
-		"--network", c.network, "--ip", ip, "--network-alias", alias,
-		"-e", "GENCLUSTER_NAME=" + name,
-		"-e", fmt.Sprintf(`GENCLUSTER_BIND={{ GetInterfaceIP "eth0" }}:%d`, gossipPort),
-		"-e", fmt.Sprintf("GENCLUSTER_SEEDS=dns+%s:%d", alias, gossipPort),
-		"-e", "GENCLUSTER_REFRESH_INTERVAL=" + refresh.String(),
-		"-e", "GENCLUSTER_META=test=" + c.t.Name(),
+		"--network", c.network, "--ip", ip}
+	if c.dns == "" {
+		args = append(args, "--network-alias", alias)
+	} else {
+		args = append(args, "--dns", c.dns)
 	}
+	args = append(args,
+		"-e", "GENCLUSTER_NAME="+name,
+		"-e", fmt.Sprintf(`GENCLUSTER_BIND={{ GetInterfaceIP "eth0" }}:%d`, gossipPort),
+		"-e", "GENCLUSTER_SEEDS="+c.seedSpec,
+		"-e", "GENCLUSTER_REFRESH_INTERVAL="+refresh.String(),
+		"-e", "GENCLUSTER_META=test="+c.t.Name(),
+	)
 	for _, e := range append(slices.Clone(c.env), extraEnv...) {
 		args = append(args, "-e", e)
 	}
@@ -849,4 +878,114 @@ func TestOutsidersStayOut(t *testing.T) {
 	}
 	t.Logf("measured: outsiders (wrong key, wrong label) kept out for %v; cluster of %d unchanged; failed joins: %s",
 		outsiderWatch, len(members), strings.Join(attempts, " "))
+}
+
+// lockedBuffer collects a process's output for the test log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// srvName is the SRV record set dnsmasq serves in TestConvergeFromSRV.
+const srvName = "_gossip._tcp.cluster.test"
+
+// startDnsmasq runs dnsmasq on the host, listening only on the test
+// network's gateway address, authoritative for nothing but the records
+// given: one A record per host and one SRV record per host on the gossip
+// port. It is stopped when the test ends, before the network is removed.
+func (c *cluster) startDnsmasq(hosts map[string]string) {
+	c.t.Helper()
+	bin, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		c.t.Fatalf("the SRV scenario needs dnsmasq (apt-get install dnsmasq-base): %v", err)
+	}
+	args := []string{"--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
+		"--bind-interfaces", "--listen-address=" + c.gateway(), "--port=53", "--pid-file=",
+		"--log-queries", "--log-facility=-", "--local=/cluster.test/"}
+	for h, ip := range hosts {
+		args = append(args,
+			fmt.Sprintf("--host-record=%s,%s", h, ip),
+			fmt.Sprintf("--srv-host=%s,%s,%d,0,10", srvName, h, gossipPort))
+	}
+	cmd := exec.Command(bin, args...)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("starting dnsmasq: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	c.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if c.t.Failed() {
+			c.t.Logf("--- dnsmasq output:\n%s", out.String())
+		}
+	})
+	// Wait until it answers (or fail if it exited: port 53 taken?).
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", net.JoinHostPort(c.gateway(), "53"))
+	}}
+	c.waitFor("dnsmasq answers "+srvName, 10*time.Second, func() error {
+		select {
+		case err := <-exited:
+			exited <- err
+			c.t.Fatalf("dnsmasq exited: %v\n%s", err, out.String())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, srvs, err := r.LookupSRV(ctx, "", "", srvName)
+		if err != nil {
+			return err
+		}
+		if len(srvs) != len(hosts) {
+			return fmt.Errorf("%d SRV records, want %d", len(srvs), len(hosts))
+		}
+		return nil
+	})
+}
+
+// TestConvergeFromSRV (discovery through SRV records): dnsmasq, on the
+// host, serves an SRV record set naming every node (target host name and
+// gossip port) and their A records; the nodes use it through Docker's
+// embedded DNS (docker run --dns <gateway>), have no network alias, and
+// are seeded only with GENCLUSTER_SEEDS=dnssrv+_gossip._tcp.cluster.test.
+// They form one cluster.
+func TestConvergeFromSRV(t *testing.T) {
+	const n = 4
+	c := newNetwork(t)
+	c.dns = c.gateway()
+	c.seedSpec = "dnssrv+" + srvName
+	hosts := map[string]string{}
+	for i := range n {
+		// The addresses startN hands out, in order.
+		hosts[fmt.Sprintf("node%d.cluster.test", i+1)] = fmt.Sprintf("%s%d", c.prefix, c.nextIP+i)
+	}
+	c.startDnsmasq(hosts)
+	start := time.Now()
+	c.startN(n)
+	took := c.waitWhole("all nodes see all nodes (seeded by SRV)", convergeTimeout)
+	// The addresses came from the SRV backend: its last run found them all.
+	for _, o := range c.names {
+		v, err := c.metric(o, "gencluster_discovery_peers", `backend="dnssrv`)
+		if err != nil || v != n {
+			t.Errorf("%s: gencluster_discovery_peers{backend=dnssrv...} = %v (err %v), want %d", o, v, err, n)
+		}
+	}
+	t.Logf("measured: SRV (dnsmasq) nodes=%d converge=%s (after the last container started) first-start-to-converged=%s",
+		n, secs(took), secs(time.Since(start)))
 }
