@@ -21,7 +21,22 @@ type delegate struct {
 	meta  []byte                       // encoded local metadata
 	user  map[string]string            // local metadata as given
 	known map[string]membership.Member // last event per live member, to drop no-op updates
+	// leavingPeers are the live members that told this node directly
+	// (msgLeaving) that they are leaving; see Gossip.Leave.
+	leavingPeers map[string]bool
 }
+
+// msgLeaving is the first byte of the user message a leaving node sends
+// every member over TCP before memberlist's leave: msgLeaving followed by
+// its name. The leaving flag in the metadata alone is not enough: in
+// memberlist's broadcast queues the leave (a dead message about the same
+// node) invalidates the metadata update it follows, so members that were
+// to hear of the update only through a relay hear of the leave alone and
+// would report a failure.
+const msgLeaving byte = 0x4c // 'L'
+
+// leavingMsg is the msgLeaving message for name.
+func leavingMsg(name string) []byte { return append([]byte{msgLeaving}, name...) }
 
 func (d *delegate) setMeta(meta map[string]string, flags byte) error {
 	b, err := encodeMeta(meta, flags)
@@ -63,9 +78,27 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return d.meta
 }
 
-// NotifyMsg, GetBroadcasts, LocalState and MergeRemoteState are unused:
-// gencluster gossips membership only.
-func (d *delegate) NotifyMsg([]byte) {}
+// GetBroadcasts, LocalState and MergeRemoteState are unused: gencluster
+// gossips membership only.
+
+// NotifyMsg handles the only user message gencluster sends, msgLeaving,
+// recorded for live members only (so a flood of names cannot grow the
+// map). memberlist passes messages that passed its key and label checks.
+func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) < 2 || b[0] != msgLeaving {
+		return
+	}
+	name := string(b[1:])
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.known[name]; !ok {
+		return
+	}
+	if d.leavingPeers == nil {
+		d.leavingPeers = make(map[string]bool)
+	}
+	d.leavingPeers[name] = true
+}
 
 // GetBroadcasts has nothing to send.
 func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
@@ -81,6 +114,7 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	m, _ := d.member(n, membership.StateAlive)
 	d.mu.Lock()
 	d.known[m.Name] = m
+	delete(d.leavingPeers, m.Name) // a new incarnation
 	d.mu.Unlock()
 	d.emit(membership.Event{Type: membership.EventJoin, Member: m})
 }
@@ -104,13 +138,15 @@ func (d *delegate) NotifyUpdate(n *memberlist.Node) {
 // leaving flag before going left; any other was declared failed.
 func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	m, leaving := d.member(n, membership.StateFailed)
+	d.mu.Lock()
+	leaving = leaving || d.leavingPeers[m.Name]
+	delete(d.known, m.Name)
+	delete(d.leavingPeers, m.Name)
+	d.mu.Unlock()
 	ev := membership.Event{Type: membership.EventFail, Member: m}
 	if leaving {
 		ev.Type, ev.Member.State = membership.EventLeave, membership.StateLeft
 	}
-	d.mu.Lock()
-	delete(d.known, m.Name)
-	d.mu.Unlock()
 	d.emit(ev)
 }
 

@@ -287,6 +287,7 @@ func (g *Gossip) Leave(ctx context.Context) error {
 		} else if err := g.ml.UpdateNode(timeout / 2); err != nil {
 			errs = append(errs, fmt.Errorf("gossip: announce leave: %w", err))
 		}
+		g.tellLeaving()
 		if d, ok := ctx.Deadline(); ok {
 			timeout = time.Until(d)
 		}
@@ -297,6 +298,28 @@ func (g *Gossip) Leave(ctx context.Context) error {
 		g.leaveErr = errors.Join(errs...)
 	})
 	return g.leaveErr
+}
+
+// tellLeaving sends msgLeaving to every other live member over TCP, in
+// parallel, so that each of them reports the coming leave as a leave even
+// when memberlist's gossip drops the leaving flag (see msgLeaving). A
+// member that cannot be reached in memberlist's TCPTimeout is skipped: it
+// may still learn of the flag by gossip. It waits for every send, each
+// bounded by TCPTimeout, so that no goroutine outlives Leave.
+func (g *Gossip) tellLeaving() {
+	msg := leavingMsg(g.name)
+	var wg sync.WaitGroup
+	for _, n := range g.ml.Members() {
+		if n.Name == g.name {
+			continue
+		}
+		wg.Go(func() {
+			if err := g.ml.SendReliable(n, msg); err != nil {
+				g.logger.Debug("leave notice not delivered", "peer", n.Name, "addr", n.Address(), "err", err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Close shuts down without a leave message, as a crash would: the others

@@ -237,3 +237,43 @@ func TestStartRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestLeavingNoticeWithoutFlag: a member that told this node directly
+// that it is leaving (msgLeaving) is reported as a leave even when the
+// leaving flag of its metadata never arrived (memberlist's queues drop
+// that update when the leave follows it); a notice about a non-member is
+// ignored, and a rejoin clears the notice.
+func TestLeavingNoticeWithoutFlag(t *testing.T) {
+	s := &sink{}
+	d := &delegate{onEvent: s.add, logger: slog.New(slog.DiscardHandler), known: map[string]membership.Member{}}
+	meta, err := encodeMeta(map[string]string{"k": "v"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &memberlist.Node{Name: "b", Meta: meta}
+	d.NotifyMsg(leavingMsg("b")) // not a member yet: ignored
+	d.NotifyJoin(n)
+	d.NotifyLeave(n)
+	if !s.has(membership.EventFail, "b") {
+		t.Fatal("a notice before the join was kept")
+	}
+	d.NotifyJoin(n)
+	d.NotifyMsg(leavingMsg("b"))
+	d.NotifyMsg([]byte{msgLeaving}) // no name: ignored
+	d.NotifyMsg([]byte("xb"))       // another message: ignored
+	d.NotifyLeave(n)
+	if !s.has(membership.EventLeave, "b") {
+		t.Fatal("the leaving notice did not turn the removal into a leave")
+	}
+	if len(d.leavingPeers) != 0 {
+		t.Fatalf("leavingPeers = %v after the leave, want empty", d.leavingPeers)
+	}
+	d.NotifyJoin(n) // a new incarnation, which fails
+	d.NotifyLeave(n)
+	s.mu.Lock()
+	last := s.evs[len(s.evs)-1]
+	s.mu.Unlock()
+	if last.Type != membership.EventFail {
+		t.Fatalf("after a rejoin: %v, want fail", last.Type)
+	}
+}

@@ -13,23 +13,26 @@ import (
 	"github.com/gencluster/gencluster/seeds"
 )
 
-// composeFile is the subset of examples/docker/compose.yaml the test reads.
+// composeFile is the subset of examples/compose/compose.yaml the test reads.
 type composeFile struct {
 	Services map[string]struct {
 		Image       string            `yaml:"image"`
 		Environment map[string]string `yaml:"environment"`
-		Networks    map[string]struct {
-			Aliases []string `yaml:"aliases"`
-		} `yaml:"networks"`
-		Ports []string `yaml:"ports"`
+		Networks    []string          `yaml:"networks"`
+		Ports       []string          `yaml:"ports"`
+		Command     []string          `yaml:"command"`
+		Hostname    string            `yaml:"hostname"`
+		Container   string            `yaml:"container_name"`
 	} `yaml:"services"`
 }
 
-// TestComposeFile checks the Docker example: every node uses only the
-// variables FromEnv reads, the seed spec parses and names the network
-// alias every node has, node names and published ports are unique.
+// TestComposeFile checks the Compose example: one service, "node", that
+// can be scaled (no fixed name, container name or host port); it uses only
+// the variables FromEnv reads, and its seed spec is the service's own DNS
+// name (Docker's embedded DNS answers it with one A record per replica) on
+// the gossip port.
 func TestComposeFile(t *testing.T) {
-	b, err := os.ReadFile("../examples/docker/compose.yaml")
+	b, err := os.ReadFile("../examples/compose/compose.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,56 +40,60 @@ func TestComposeFile(t *testing.T) {
 	if err := yaml.Unmarshal(b, &cf); err != nil {
 		t.Fatal(err)
 	}
-	if len(cf.Services) != 5 {
-		t.Errorf("%d services, want 5", len(cf.Services))
+	if len(cf.Services) != 1 {
+		t.Fatalf("%d services, want 1 (node, scaled with --scale node=N)", len(cf.Services))
 	}
-	names := map[string]string{}
-	ports := map[string]string{}
-	for svc, s := range cf.Services {
-		env := s.Environment
-		for k := range env {
-			if strings.HasPrefix(k, "GENCLUSTER_") && !slices.Contains(knownEnv, k) {
-				t.Errorf("%s: env %s: gencluster.FromEnv reads no such variable", svc, k)
-			}
+	s, ok := cf.Services["node"]
+	if !ok {
+		t.Fatal(`no service "node"`)
+	}
+	env := s.Environment
+	for k := range env {
+		if strings.HasPrefix(k, "GENCLUSTER_") && !slices.Contains(knownEnv, k) {
+			t.Errorf("env %s: gencluster.FromEnv reads no such variable", k)
 		}
-		spec := env[gencluster.EnvSeeds]
-		if _, err := seeds.Parse(spec); err != nil {
-			t.Errorf("%s: %s=%q: %v", svc, gencluster.EnvSeeds, spec, err)
+	}
+	if v, ok := env[gencluster.EnvName]; ok {
+		t.Errorf("%s=%q: replicas of a scaled service would share it; leave it unset", gencluster.EnvName, v)
+	}
+	if s.Hostname != "" || s.Container != "" {
+		t.Errorf("hostname %q / container_name %q: a scaled service cannot fix them", s.Hostname, s.Container)
+	}
+	spec := env[gencluster.EnvSeeds]
+	if _, err := seeds.Parse(spec); err != nil {
+		t.Errorf("%s=%q: %v", gencluster.EnvSeeds, spec, err)
+	}
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(spec, "dns+"))
+	if err != nil || !strings.HasPrefix(spec, "dns+") || host != "node" {
+		t.Errorf("%s=%q: want dns+node:port (the service name)", gencluster.EnvSeeds, spec)
+	}
+	if _, bport, err := net.SplitHostPort(env[gencluster.EnvBindAddr]); err != nil || bport != port {
+		t.Errorf("%s=%q: want the seed port %s (err %v)", gencluster.EnvBindAddr, env[gencluster.EnvBindAddr], port, err)
+	}
+	if len(s.Networks) == 0 {
+		t.Error("on no user-defined network (the default bridge has no DNS)")
+	}
+	for _, p := range s.Ports {
+		// host:container or ip:host:container with a fixed host port
+		// cannot be scaled; ip::container (ephemeral) can.
+		parts := strings.Split(p, ":")
+		if len(parts) >= 2 && parts[len(parts)-2] != "" {
+			t.Errorf("port %q publishes a fixed host port: a second replica cannot bind it", p)
 		}
-		host, _, err := net.SplitHostPort(strings.TrimPrefix(spec, "dns+"))
-		if err != nil || !strings.HasPrefix(spec, "dns+") {
-			t.Errorf("%s: %s=%q: want dns+alias:port", svc, gencluster.EnvSeeds, spec)
+	}
+	if i := slices.Index(s.Command, "-http"); i < 0 || i+1 >= len(s.Command) || !strings.HasSuffix(s.Command[i+1], ":8080") {
+		t.Errorf("command %q: want -http :8080, the published container port", s.Command)
+	}
+	// FromEnv accepts the rest; the bind template needs the container's
+	// eth0, so a host address stands in for it.
+	for _, k := range knownEnv {
+		v := env[k]
+		if k == gencluster.EnvBindAddr && strings.Contains(v, "{{") {
+			v = "127.0.0.1:7946"
 		}
-		for nw, n := range s.Networks {
-			if !slices.Contains(n.Aliases, host) {
-				t.Errorf("%s: network %s: aliases %v lack the seed name %q", svc, nw, n.Aliases, host)
-			}
-		}
-		if len(s.Networks) == 0 {
-			t.Errorf("%s: on no user-defined network (the default bridge has no DNS)", svc)
-		}
-		name := env[gencluster.EnvName]
-		if other, dup := names[name]; dup || name == "" {
-			t.Errorf("%s: %s=%q, also used by %s", svc, gencluster.EnvName, name, other)
-		}
-		names[name] = svc
-		for _, p := range s.Ports {
-			if other, dup := ports[p]; dup {
-				t.Errorf("%s: port %s also published by %s", svc, p, other)
-			}
-			ports[p] = svc
-		}
-		// FromEnv accepts the rest; the bind template needs the
-		// container's eth0, so a host address stands in for it.
-		for _, k := range knownEnv {
-			v := env[k]
-			if k == gencluster.EnvBindAddr && strings.Contains(v, "{{") {
-				v = "127.0.0.1:7946"
-			}
-			t.Setenv(k, v)
-		}
-		if _, err := gencluster.FromEnv(); err != nil {
-			t.Errorf("%s: FromEnv: %v", svc, err)
-		}
+		t.Setenv(k, v)
+	}
+	if _, err := gencluster.FromEnv(); err != nil {
+		t.Errorf("FromEnv: %v", err)
 	}
 }

@@ -1,5 +1,5 @@
 // Package test checks the deployment examples (examples/k8s and
-// examples/docker) without a cluster: the manifests parse, use the
+// examples/compose) without a cluster: the manifests parse, use the
 // environment variables gencluster.FromEnv reads, and agree with each
 // other on names and ports. The system tests, which run real clusters,
 // are in test/system.

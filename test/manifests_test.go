@@ -27,6 +27,7 @@ const k8sDir = "../examples/k8s"
 var knownEnv = []string{
 	gencluster.EnvName, gencluster.EnvBindAddr, gencluster.EnvAdvertiseAddr,
 	gencluster.EnvSeeds, gencluster.EnvRefreshInterval, gencluster.EnvMeta,
+	gencluster.EnvSecretKey, gencluster.EnvLabel,
 }
 
 // knownKinds are the apiVersion/kind pairs the examples may use.
@@ -105,12 +106,14 @@ type (
 			ContainerPort int    `yaml:"containerPort"`
 			Protocol      string `yaml:"protocol"`
 		} `yaml:"ports"`
-		ReadinessProbe *struct {
-			HTTPGet *struct {
-				Path string `yaml:"path"`
-				Port any    `yaml:"port"`
-			} `yaml:"httpGet"`
-		} `yaml:"readinessProbe"`
+		ReadinessProbe *probe `yaml:"readinessProbe"`
+		LivenessProbe  *probe `yaml:"livenessProbe"`
+	}
+	probe struct {
+		HTTPGet *struct {
+			Path string `yaml:"path"`
+			Port any    `yaml:"port"`
+		} `yaml:"httpGet"`
 	}
 	kustomization struct {
 		object    `yaml:",inline"`
@@ -378,15 +381,25 @@ func TestK8sPortsMatch(t *testing.T) {
 	if i := slices.Index(s.node.Args, "-http"); i >= 0 && i+1 < len(s.node.Args) {
 		httpPort = portOf(t, "-http", s.node.Args[i+1])
 	}
-	rp := s.node.ReadinessProbe
-	if rp == nil || rp.HTTPGet == nil {
-		t.Fatal("no readinessProbe.httpGet")
-	}
-	if rp.HTTPGet.Path != "/healthz" {
-		t.Errorf("readiness probe path %q, want /healthz", rp.HTTPGet.Path)
-	}
-	if cp, ok := s.containerPort(rp.HTTPGet.Port, "TCP"); !ok || cp != httpPort {
-		t.Errorf("readiness probe port %v is container port %d, want -http's %d", rp.HTTPGet.Port, cp, httpPort)
+	// Node.Handler's paths: /readyz (enough members) for readiness,
+	// /healthz (the node runs) for liveness.
+	for _, p := range []struct {
+		kind, path string
+		probe      *probe
+	}{
+		{"readiness", "/readyz", s.node.ReadinessProbe},
+		{"liveness", "/healthz", s.node.LivenessProbe},
+	} {
+		if p.probe == nil || p.probe.HTTPGet == nil {
+			t.Errorf("no %sProbe.httpGet", p.kind)
+			continue
+		}
+		if p.probe.HTTPGet.Path != p.path {
+			t.Errorf("%s probe path %q, want %s", p.kind, p.probe.HTTPGet.Path, p.path)
+		}
+		if cp, ok := s.containerPort(p.probe.HTTPGet.Port, "TCP"); !ok || cp != httpPort {
+			t.Errorf("%s probe port %v is container port %d, want -http's %d", p.kind, p.probe.HTTPGet.Port, cp, httpPort)
+		}
 	}
 
 	// SIGTERM leaves, bounded by -leave-timeout: the grace period must be

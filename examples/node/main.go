@@ -8,14 +8,17 @@
 //	-leave-timeout d    bound on the graceful leave after SIGTERM (default 10s)
 //	-start-timeout d    bound on the initial join (default 30s)
 //	-log-level level    debug, info, warn or error (default info)
+//	-min-members n      cluster size at which /readyz turns 200 (default 1)
 //	-fast               short memberlist timers, for tests only
 //
 // It logs JSON to stderr (one "event" record per membership change) and
-// serves:
+// serves, on the status port:
 //
-//	GET /members  the live members: [{"name","addr","state","meta"}]
+//	GET /members  the live members: [{"name","addr","state","meta"}] (Node.Handler)
+//	GET /healthz  200 while the node runs, 503 before it has joined and once it has left (Node.Handler)
+//	GET /readyz   200 once it sees -min-members members (Node.Handler)
 //	GET /events   the last events seen, oldest first
-//	GET /healthz  200 while the node runs, 503 once it is stopping
+//	GET /metrics  Prometheus metrics (gencluster.WithMetrics, Go and process collectors)
 //
 // SIGTERM or SIGINT leaves the cluster gracefully (the others see a
 // leave, not a failure) and exits 0; SIGKILL is a crash, which the others
@@ -43,6 +46,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gencluster/gencluster"
 )
@@ -60,16 +66,18 @@ type config struct {
 	leaveTimeout time.Duration
 	startTimeout time.Duration
 	logLevel     slog.Level
+	minMembers   int
 	fast         bool
 }
 
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
-	fs.StringVar(&c.httpAddr, "http", ":8080", "`addr`ess of the status endpoint (/members, /events, /healthz); empty disables it")
+	fs.StringVar(&c.httpAddr, "http", ":8080", "`addr`ess of the status endpoint (/members, /healthz, /readyz, /events, /metrics); empty disables it")
 	fs.DurationVar(&c.leaveTimeout, "leave-timeout", 10*time.Second, "bound on the graceful leave after SIGTERM")
 	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "bound on the initial join")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.IntVar(&c.minMembers, "min-members", 1, "cluster size, this node included, from which /readyz answers 200")
 	fs.BoolVar(&c.fast, "fast", false, "short memberlist timers (failure detection in about a second); for tests, not for production")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: node [flags]\n\nCluster settings come from the environment: %s, %s, %s, %s, %s, %s.\n\nFlags:\n",
@@ -84,6 +92,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.leaveTimeout <= 0 || c.startTimeout <= 0 {
 		return c, errors.New("-leave-timeout and -start-timeout must be positive")
+	}
+	if c.minMembers < 1 {
+		return c, errors.New("-min-members must be at least 1")
 	}
 	return c, nil
 }
@@ -104,7 +115,10 @@ func run(args []string) int {
 		logger.Error("bad configuration", "err", err)
 		return 2
 	}
-	opts = append(opts, gencluster.WithLogger(logger))
+	// A registry of the program's own: nothing registers on the global one.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts = append(opts, gencluster.WithLogger(logger), gencluster.WithMetrics(reg), gencluster.WithMinMembers(cfg.minMembers))
 	if cfg.fast {
 		opts = append(opts, gencluster.WithMemberlistConfig(fastTimers))
 	}
@@ -113,15 +127,26 @@ func run(args []string) int {
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stopSignals()
 
-	// Take the status port first: a busy port fails the program before it
-	// joins anything.
-	var ln net.Listener
+	// Take the status port and serve it first: a busy port fails the
+	// program before it joins anything, and /metrics and the probes answer
+	// while the initial join runs (/healthz and /readyz with 503).
+	st := &status{}
+	var srv *http.Server
+	httpErr := make(chan error, 1)
 	if cfg.httpAddr != "" {
-		if ln, err = net.Listen("tcp", cfg.httpAddr); err != nil {
+		ln, err := net.Listen("tcp", cfg.httpAddr)
+		if err != nil {
 			logger.Error("status endpoint", "addr", cfg.httpAddr, "err", err)
 			return 1
 		}
-		defer ln.Close()
+		srv = &http.Server{Handler: st.handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), ReadHeaderTimeout: 5 * time.Second}
+		go func() { httpErr <- srv.Serve(ln) }()
+		logger.Info("status endpoint", "addr", ln.Addr().String())
+		defer func() {
+			shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutCtx)
+		}()
 	}
 
 	startCtx, cancelStart := context.WithTimeout(sigCtx, cfg.startTimeout)
@@ -131,9 +156,7 @@ func run(args []string) int {
 		logger.Error("start failed", "err", err)
 		return 1
 	}
-
-	st := &status{node: node}
-	st.running.Store(true)
+	st.setNode(node)
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
@@ -142,14 +165,6 @@ func run(args []string) int {
 			st.record(ev)
 		}
 	}()
-
-	var srv *http.Server
-	httpErr := make(chan error, 1)
-	if ln != nil {
-		srv = &http.Server{Handler: st.handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { httpErr <- srv.Serve(ln) }()
-		logger.Info("status endpoint", "addr", ln.Addr().String())
-	}
 	logger.Info("running", "name", node.Name(), "addr", node.Addr())
 
 	code := 0
@@ -160,7 +175,6 @@ func run(args []string) int {
 		logger.Error("status endpoint stopped", "err", err)
 		code = 1
 	}
-	st.running.Store(false)
 
 	leaveCtx, cancelLeave := context.WithTimeout(context.Background(), cfg.leaveTimeout)
 	defer cancelLeave()
@@ -171,11 +185,6 @@ func run(args []string) int {
 		logger.Info("left the cluster")
 	}
 	<-eventsDone
-	if srv != nil {
-		shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutCtx)
-	}
 	return code
 }
 
@@ -193,16 +202,27 @@ func fastTimers(c *memberlist.Config) {
 	c.DeadNodeReclaimTime = time.Second
 }
 
-// status serves the node's view over HTTP.
+// status serves the node's view over HTTP: Node.Handler's /members,
+// /healthz and /readyz, plus /events and /metrics.
 type status struct {
-	node    *gencluster.Node
-	running atomic.Bool
+	node atomic.Pointer[joined] // nil until the node has joined
 
 	mu     sync.Mutex
 	events []eventJSON // ring of the last maxEvents, oldest first
 }
 
-// memberJSON is one member in /members and /events.
+// joined is the running node and its Handler.
+type joined struct {
+	node    *gencluster.Node
+	handler http.Handler
+}
+
+func (s *status) setNode(n *gencluster.Node) {
+	s.node.Store(&joined{node: n, handler: n.Handler()})
+}
+
+// memberJSON is one member in /events, shaped like Node.Handler's
+// /members entries.
 type memberJSON struct {
 	Name  string            `json:"name"`
 	Addr  string            `json:"addr"`
@@ -234,28 +254,24 @@ func (s *status) record(ev gencluster.Event) {
 	s.events = append(s.events, eventJSON{Time: time.Now().UTC(), Type: ev.Type.String(), Member: toJSON(ev.Member)})
 }
 
-func (s *status) handler() http.Handler {
+// handler routes /events and /metrics here and everything else to the
+// node's Handler, once the node has joined; before that, 503 "starting".
+func (s *status) handler(metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /members", func(w http.ResponseWriter, _ *http.Request) {
-		ms := s.node.Members()
-		out := make([]memberJSON, 0, len(ms))
-		for _, m := range ms {
-			out = append(out, toJSON(m))
-		}
-		writeJSON(w, http.StatusOK, out)
-	})
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
 		out := append([]eventJSON{}, s.events...)
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.running.Load() {
-			http.Error(w, "stopping", http.StatusServiceUnavailable)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		j := s.node.Load()
+		if j == nil {
+			http.Error(w, "starting: not joined yet", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ok\n"))
+		j.handler.ServeHTTP(w, r)
 	})
 	return mux
 }

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/gencluster/gencluster"
 )
 
@@ -33,12 +36,13 @@ func TestMain(m *testing.M) {
 
 func TestParseFlags(t *testing.T) {
 	c, err := parseFlags(nil)
-	if err != nil || c.httpAddr != ":8080" || c.leaveTimeout != 10*time.Second || c.fast {
+	if err != nil || c.httpAddr != ":8080" || c.leaveTimeout != 10*time.Second || c.fast || c.minMembers != 1 {
 		t.Fatalf("defaults: %+v, %v", c, err)
 	}
 	for _, args := range [][]string{
 		{"-leave-timeout", "0s"},
 		{"-log-level", "loud"},
+		{"-min-members", "0"},
 		{"extra"},
 		{"-nope"},
 	} {
@@ -71,10 +75,16 @@ func TestHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer node.Close()
-	st := &status{node: node}
-	st.running.Store(true)
+	st := &status{}
+	h := st.handler(promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{}))
+	if code := getJSON(t, h, "/healthz", nil); code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz before the join: %d, want 503", code)
+	}
+	if code := getJSON(t, h, "/metrics", nil); code != http.StatusOK {
+		t.Errorf("/metrics before the join: %d, want 200", code)
+	}
+	st.setNode(node)
 	st.record(<-node.Events()) // its own join
-	h := st.handler()
 
 	var ms []memberJSON
 	if code := getJSON(t, h, "/members", &ms); code != http.StatusOK {
@@ -92,9 +102,14 @@ func TestHandler(t *testing.T) {
 	if code := getJSON(t, h, "/healthz", nil); code != http.StatusOK {
 		t.Errorf("/healthz while running: %d", code)
 	}
-	st.running.Store(false)
+	if code := getJSON(t, h, "/readyz", nil); code != http.StatusOK {
+		t.Errorf("/readyz with -min-members 1: %d", code)
+	}
+	if err := node.Leave(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if code := getJSON(t, h, "/healthz", nil); code != http.StatusServiceUnavailable {
-		t.Errorf("/healthz while stopping: %d, want 503", code)
+		t.Errorf("/healthz after Leave: %d, want 503", code)
 	}
 	if code := getJSON(t, h, "/nope", nil); code != http.StatusNotFound {
 		t.Errorf("/nope: %d", code)
@@ -212,6 +227,15 @@ func TestSIGTERMLeaves(t *testing.T) {
 		var ms []memberJSON
 		return a.get("/members", &ms) == nil && len(ms) == 2
 	})
+	resp, err := http.Get("http://" + a.httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `gencluster_events_total{node="a",type="join"}`) || !strings.Contains(string(body), "go_goroutines") {
+		t.Errorf("/metrics lacks gencluster_events_total or go_goroutines:\n%.2000s", body)
+	}
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
