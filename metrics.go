@@ -28,7 +28,7 @@ import (
 //
 // With the default memberlist Dist, memberlist's own metrics are bridged
 // too (gencluster_memberlist_*). memberlist emits them through the
-// process-wide hashicorp/go-metrics global; see docs/operating.md for what
+// process-wide hashicorp/go-metrics global; see README.md (Operating a cluster) for what
 // the bridge does to that global.
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(c *config) error {

@@ -13,7 +13,7 @@ import (
 	"github.com/gencluster/gencluster/gossip"
 )
 
-// Security options. They configure memberlist (see docs/security.md): they
+// Security options. They configure memberlist (see README.md, Security): they
 // do not apply with WithDist. Like WithMemberlistConfig, they are applied in
 // order, so a later WithMemberlistConfig may still change what they set.
 

@@ -149,7 +149,7 @@ func TestAllowedCIDRsRefuseOtherAddresses(t *testing.T) {
 		WithSeeds(seeds.Static("127.0.0.3:"+port, "127.0.0.4:"+port)))...)
 	w.hold(t, quietWindow, addrsOf(cluster...))
 	// The filter is one-way: the outsider may have read the member list
-	// over TCP (docs/security.md), but it is not a member.
+	// over TCP (README.md, Security), but it is not a member.
 	t.Logf("the refused node sees %v", names(out.Members()))
 }
 
