@@ -81,7 +81,7 @@ type Gossip struct {
 
 	name  string
 	addr  string        // advertised host:port, fixed at Start
-	tr    *transport    // nil when Config.Memberlist installed another
+	tr    *recorder     // wraps whatever transport memberlist uses
 	probe time.Duration // memberlist's ProbeInterval
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
@@ -142,7 +142,6 @@ func Start(cfg Config) (*Gossip, error) {
 	if cfg.Memberlist != nil {
 		cfg.Memberlist(mc)
 	}
-	var ours *transport
 	if mc.Transport == nil {
 		tr, port, err := newTransport(mc.BindAddr, mc.BindPort, bridge, mc.MetricLabels)
 		if err != nil {
@@ -153,8 +152,9 @@ func Start(cfg Config) (*Gossip, error) {
 			mc.AdvertisePort = port
 		}
 		mc.Transport = tr
-		ours = tr
 	}
+	rec := &recorder{Transport: mc.Transport}
+	mc.Transport = rec
 	if err := checkOwnAddrAllowed(mc); err != nil {
 		_ = mc.Transport.Shutdown()
 		return nil, err
@@ -167,7 +167,7 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	// Create has built the keyring from SecretKey when only that was set.
-	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: ours, probe: mc.ProbeInterval, keyring: mc.Keyring}, nil
+	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec, probe: mc.ProbeInterval, keyring: mc.Keyring}, nil
 }
 
 // checkOwnAddrAllowed refuses a CIDRsAllowed that excludes the node's own
@@ -335,16 +335,14 @@ func (g *Gossip) Close() error {
 // memberlist's Shutdown does not wait for its goroutines: a probe started
 // just before it waits for an ack until one (health-scaled) probe interval
 // after its ping was sent, then gives up. With the adapter's transport we
-// know when the last packet left, so shutdown waits out exactly that
-// window (nothing when the node was idle) and every goroutine memberlist
-// started has ended when Close returns.
+// know when the last packet left (every transport is wrapped in a
+// recorder), so shutdown waits out exactly that window (nothing when the
+// node was idle) and every goroutine memberlist started has ended when
+// Close returns.
 func (g *Gossip) shutdown() error {
 	g.closeOnce.Do(func() {
 		health := g.ml.GetHealthScore()
 		g.closeErr = g.ml.Shutdown()
-		if g.tr == nil {
-			return
-		}
 		last := g.tr.lastSent()
 		if last.IsZero() {
 			return

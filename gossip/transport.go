@@ -20,29 +20,44 @@ type transport struct {
 	*memberlist.NetTransport
 	ctx    context.Context
 	cancel context.CancelFunc
+}
 
-	// lastWrite is when a packet was last sent (Unix ns). A probe that
-	// memberlist started before Shutdown waits for its ack until one
-	// probe interval after its ping was sent; Close uses this to wait for
-	// that goroutine instead of leaking it.
-	lastWrite atomic.Int64
+// recorder wraps the transport memberlist uses (the adapter's, or one
+// given through Config.Memberlist) and notes when a packet was last sent.
+// A probe that memberlist started before Shutdown waits for its ack until
+// one probe interval after its ping was sent; Close uses this to wait for
+// that goroutine instead of leaking it.
+type recorder struct {
+	memberlist.Transport
+	lastWrite atomic.Int64 // Unix ns
 }
 
 // WriteTo sends a packet and notes the time.
-func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
-	t.lastWrite.Store(time.Now().UnixNano())
-	return t.NetTransport.WriteTo(b, addr)
+func (r *recorder) WriteTo(b []byte, addr string) (time.Time, error) {
+	r.lastWrite.Store(time.Now().UnixNano())
+	return r.Transport.WriteTo(b, addr)
 }
 
 // WriteToAddress sends a packet and notes the time.
-func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
-	t.lastWrite.Store(time.Now().UnixNano())
-	return t.NetTransport.WriteToAddress(b, a)
+func (r *recorder) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	r.lastWrite.Store(time.Now().UnixNano())
+	if na, ok := r.Transport.(memberlist.NodeAwareTransport); ok {
+		return na.WriteToAddress(b, a)
+	}
+	return r.Transport.WriteTo(b, a.Addr)
+}
+
+// DialAddressTimeout dials through the wrapped transport.
+func (r *recorder) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	if na, ok := r.Transport.(memberlist.NodeAwareTransport); ok {
+		return na.DialAddressTimeout(a, timeout)
+	}
+	return r.Transport.DialTimeout(a.Addr, timeout)
 }
 
 // lastSent returns when the last packet was sent (zero if none).
-func (t *transport) lastSent() time.Time {
-	ns := t.lastWrite.Load()
+func (r *recorder) lastSent() time.Time {
+	ns := r.lastWrite.Load()
 	if ns == 0 {
 		return time.Time{}
 	}
