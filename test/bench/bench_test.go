@@ -58,3 +58,17 @@ func TestSmokeOverhead(t *testing.T) {
 		t.Logf("%+v", r)
 	}
 }
+
+func BenchmarkAdapter(b *testing.B)              { AdapterEvents(b) }
+func BenchmarkChannelEventDelegate(b *testing.B) { ChannelEvents(b) }
+
+func TestSmokeSim(t *testing.T) {
+	r, err := RunSim(context.Background(), 16, 0, 30*time.Second, Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	if !r.Formed || !r.Converged || !r.Detected {
+		t.Errorf("sim: %+v", r)
+	}
+}

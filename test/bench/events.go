@@ -50,11 +50,11 @@ func notifyLoop(b *testing.B, d memberlist.EventDelegate) {
 	b.StopTimer()
 }
 
-// BenchmarkAdapter measures gencluster's event path per memberlist
+// AdapterEvents measures gencluster's event path per memberlist
 // callback: the adapter converts the node, and the node's hub queues the
 // event for Events(), which a goroutine drains. The callback is the cost
 // memberlist pays under its lock.
-func BenchmarkAdapter(b *testing.B) {
+func AdapterEvents(b *testing.B) {
 	var del memberlist.EventDelegate
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -81,10 +81,10 @@ func BenchmarkAdapter(b *testing.B) {
 	b.ReportMetric(float64(got)/float64(b.N), "delivered/op")
 }
 
-// BenchmarkChannelEventDelegate is the baseline: memberlist's own
+// ChannelEvents is the baseline: memberlist's own
 // ChannelEventDelegate, with a goroutine draining its channel (buffer 16).
 // Unlike gencluster's queue it blocks memberlist when the reader lags.
-func BenchmarkChannelEventDelegate(b *testing.B) {
+func ChannelEvents(b *testing.B) {
 	ch := make(chan memberlist.NodeEvent, 16)
 	got := 0
 	done := make(chan struct{})

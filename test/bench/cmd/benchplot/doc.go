@@ -1,0 +1,235 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gencluster/gencluster/test/bench"
+)
+
+func fmtD(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	default:
+		return fmt.Sprintf("%.0f ms", float64(d)/1e6)
+	}
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func find(sts []stat, n int) (stat, bool) {
+	for _, s := range sts {
+		if s.n == n {
+			return s, true
+		}
+	}
+	return stat{}, false
+}
+
+// startTable renders median and slowest per N for both implementations,
+// with gencluster/memberlist ratios.
+func startTable(b *strings.Builder, res *Results, detect bool, timeout string) {
+	g, r := startStats(res, bench.Gencluster, detect), startStats(res, bench.Raw, detect)
+	var ns []int
+	for _, s := range append(slices.Clone(g), r...) {
+		if !slices.Contains(ns, s.n) {
+			ns = append(ns, s.n)
+		}
+	}
+	slices.Sort(ns)
+	ok := "converged"
+	if detect {
+		ok = "detected"
+	}
+	fmt.Fprintf(b, "| N | gencluster median | gencluster slowest | memberlist median | memberlist slowest | ratio median | ratio slowest | runs %s (g / m) |", ok)
+	if detect {
+		b.WriteString(" false failures (g / m) |")
+	}
+	b.WriteString("\n|---|---|---|---|---|---|---|---|")
+	if detect {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	cell := func(s stat, d time.Duration) string {
+		if s.ok < s.of && d == s.max {
+			return "≥ " + timeout + " (timeout)"
+		}
+		return fmtD(d)
+	}
+	for _, n := range ns {
+		gs, _ := find(g, n)
+		rs, _ := find(r, n)
+		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s | %d/%d / %d/%d |", n,
+			cell(gs, gs.median), cell(gs, gs.max), cell(rs, rs.median), cell(rs, rs.max),
+			ratio(gs.median.Seconds(), rs.median.Seconds()), ratio(gs.max.Seconds(), rs.max.Seconds()),
+			gs.ok, gs.of, rs.ok, rs.of)
+		if detect {
+			fmt.Fprintf(b, " %d / %d |", gs.falseFailure, rs.falseFailure)
+		}
+		b.WriteString("\n")
+	}
+}
+
+func writeDoc(c config, res *Results, plots map[string]string) error {
+	var b strings.Builder
+	rel, err := filepath.Rel(filepath.Dir(c.doc), c.out)
+	if err != nil {
+		rel = c.out
+	}
+	img := func(kind, alt string) {
+		if name, ok := plots[kind]; ok {
+			fmt.Fprintf(&b, "![%s](%s)\n\n", alt, filepath.ToSlash(filepath.Join(rel, name)))
+		}
+	}
+	timeout := fmtD(c.timeout)
+	m := res.Machine
+
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("This page answers two questions with numbers measured side by side, in one run, on one machine: what gencluster costs over wiring [hashicorp/memberlist](https://github.com/hashicorp/memberlist) by hand, and how fast a cluster forms, notices a death and heals. ")
+	b.WriteString("Every figure is given for gencluster and for the baseline together, with their ratio (gencluster ÷ memberlist); ratios measured in the same run are what to compare, the absolute times depend on the machine.\n\n")
+	b.WriteString("*This file is written by the benchmark program; edit `test/bench/cmd/benchplot/doc.go`, not this file.*\n\n")
+
+	b.WriteString("## How it was measured\n\n")
+	fmt.Fprintf(&b, "```\n%s\n```\n\n", res.Command)
+	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s, %s, %s.\n", m.CPUs, m.CPU, m.Kernel, m.OS, m.GoVersion)
+	fmt.Fprintf(&b, "- Run on %s; the whole run took %s. Raw data: [`results.json`](%s/results.json), [`results.csv`](%s/results.csv).\n",
+		res.When.Format("2006-01-02 15:04 MST"), res.Took.Round(time.Second), filepath.ToSlash(rel), filepath.ToSlash(rel))
+	b.WriteString("- Every node runs in the benchmark process on its own loopback address (127.x.y.z, port 7946), so that a DNS A record can list it; the DNS server is an in-process authoritative server (`internal/dnstest`).\n")
+	b.WriteString("- **gencluster**: `gencluster.Start` with `WithSeeds(seeds.DNS(name, 7946, seeds.WithResolver(...)))` as the only discovery configuration and a refresh interval of " + bench.RefreshInterval.String() + ".\n")
+	b.WriteString("- **memberlist** (the baseline): `memberlist.Create` and `Join` of the addresses the same DNS name resolves to, as memberlist's README suggests, retried every " + bench.RefreshInterval.String() + " until one join succeeds (most hand-wired code does this much), and never again after that. It counts every `NotifyLeave` as a failure: memberlist's callback does not tell a leave from a failure, and no benchmark node leaves gracefully.\n")
+	b.WriteString("- Both use the same gossip profile: memberlist's LAN configuration with GossipInterval 50ms, ProbeInterval 500ms, ProbeTimeout 250ms, SuspicionMult 3, PushPullInterval 5s, GossipToTheDeadTime 3s (`bench.Profile`).\n")
+	b.WriteString("- Times are taken from each node's own membership events (gencluster: `Node.Events()`; memberlist: its `EventDelegate`), so gencluster's figures include its event queue.\n")
+	b.WriteString("- Which implementation runs first alternates from run to run.\n\n")
+
+	b.WriteString("## 1. Simultaneous start\n\n")
+	b.WriteString("N nodes start at the same moment. Each publishes its address in the DNS zone just before it starts (the zone lists nodes as they come up, like a headless Service), and is configured with the DNS name only. The time is from the start until every node lists N alive members; the slowest run matters as much as the median.\n\n")
+	startTable(&b, res, false, timeout)
+	b.WriteString("\n")
+	img("convergence", "convergence time against N")
+	img("cdf", "fraction of nodes converged over time")
+
+	b.WriteString("## 2. Failure detection\n\n")
+	fmt.Fprintf(&b, "On each converged cluster of section 1 (at N = %s), one node crashes (its memberlist shuts down without leaving). The time is from the crash until every survivor has reported it failed. ", joinInts(c.detectN))
+	if c.load {
+		b.WriteString("A busy process (`sh -c 'while :; do :; done'`) spins on one of the cores for the whole measurement. ")
+	}
+	b.WriteString("False failures count every fail event, on every node over the whole run, for a member that had not crashed; there must be none.\n\n")
+	startTable(&b, res, true, timeout)
+	b.WriteString("\n")
+	img("detection", "detection time against N")
+
+	b.WriteString("## 3. Partition heal\n\n")
+	b.WriteString("A cluster forms, then a fault-injecting transport (`internal/faultnet`, wrapping memberlist's NetTransport) cuts it in two halves: packets between them are dropped, dials refused. Once each half has marked the other failed, the cut stays for memberlist's GossipToTheDeadTime more (after it, memberlist no longer gossips to members it declared dead, so only a new join can reconnect the halves), then the network heals. The time is from the heal until every node lists all N members again.\n\n")
+	b.WriteString("| implementation | N | runs | split (median) | healed | heal time (median) | heal time (slowest) |\n|---|---|---|---|---|---|---|\n")
+	for _, impl := range bench.Impls {
+		var split, heal []time.Duration
+		runs, healed, n := 0, 0, 0
+		for _, r := range res.Partition {
+			if r.Impl != impl {
+				continue
+			}
+			runs++
+			n = r.N
+			split = append(split, r.SplitTook)
+			if r.Healed {
+				healed++
+				heal = append(heal, r.HealTook)
+			}
+		}
+		if runs == 0 {
+			continue
+		}
+		sm, _ := summarize(split)
+		hm, hx := summarize(heal)
+		hmS, hxS := fmtD(hm), fmtD(hx)
+		if healed == 0 {
+			hmS, hxS = "never within "+fmtD(c.healTimeout), "–"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d/%d | %s | %s |\n", impl, n, runs, fmtD(sm), healed, runs, hmS, hxS)
+	}
+	b.WriteString("\n")
+
+	b.WriteString("## 4. Overhead\n\n")
+	if len(res.Overhead) > 0 {
+		b.WriteString("### Steady state\n\n")
+		fmt.Fprintf(&b, "A converged cluster of %d nodes, idle for a second, then measured: process CPU time (user + system) over %s per node, in-use heap after a GC and goroutines per node, both above what the process had before the cluster started.\n\n", res.Overhead[0].N, c.overheadWin)
+		b.WriteString("| implementation | CPU per node (ms per s) | heap per node | goroutines per node |\n|---|---|---|---|\n")
+		var g, r bench.OverheadResult
+		for _, o := range res.Overhead {
+			fmt.Fprintf(&b, "| %s | %.1f | %.0f KiB | %.1f |\n", o.Impl, o.CPU, o.HeapBytes/1024, o.Goroutines)
+			if o.Impl == bench.Gencluster {
+				g = o
+			} else {
+				r = o
+			}
+		}
+		fmt.Fprintf(&b, "| ratio | %s | %s | %s |\n\n", ratio(g.CPU, r.CPU), ratio(g.HeapBytes, r.HeapBytes), ratio(g.Goroutines, r.Goroutines))
+	}
+	if len(res.Events) > 0 {
+		b.WriteString("### Cost per event\n\n")
+		b.WriteString("A Go benchmark (`go test -bench . ./test/bench`) calls the memberlist `EventDelegate` directly, a join then a failure in turn, as memberlist does under its node lock, while a goroutine drains the stream. gencluster's adapter converts the node and queues the event for `Events()`; the baseline is memberlist's own `ChannelEventDelegate` with a channel of 16. delivered/op below 1 means the reader fell behind and gencluster's queue coalesced a member's pending events into its latest state (the ChannelEventDelegate blocks memberlist instead).\n\n")
+		b.WriteString("| event path | ns/op | allocs/op | B/op | delivered/op |\n|---|---|---|---|---|\n")
+		for _, e := range res.Events {
+			fmt.Fprintf(&b, "| %s | %.0f | %d | %d | %.2f |\n", e.Name, e.NsPerOp, e.AllocsPerOp, e.BytesPerOp, e.Delivered)
+		}
+		if len(res.Events) == 2 {
+			fmt.Fprintf(&b, "| ratio | %s | | | |\n", ratio(res.Events[0].NsPerOp, res.Events[1].NsPerOp))
+		}
+		b.WriteString("\n")
+	}
+
+	if len(res.Sim) > 0 {
+		b.WriteString("## 5. Scale by simulation\n\n")
+		b.WriteString("Memberlist nodes on an in-memory transport (`test/bench/sim.go`: packets through buffered channels, dropped when a receiver's buffer is full, as UDP would; streams through `net.Pipe`), all in one process, with memberlist's LAN timers (gossip every 200 ms, probe every 1 s, suspicion multiplier 4) except a push-pull every 5 s instead of 30 s (memberlist scales it up with N; `bench.SimProfile`). memberlist's own `MockNetwork` could not be used: a send to a node that has shut down blocks forever, so it cannot simulate a crash. gencluster takes no part in dissemination or detection (memberlist does both), so the simulation runs memberlist alone; it shows how the protocol scales, not what gencluster adds.\n\n")
+		b.WriteString("The nodes join one after the other, each through one random earlier node (*formed*: until every node lists all N). Then one more node joins (*one join known to all*: the dissemination of one alive message, which SWIM spreads in O(log N) gossip rounds), and one node crashes (*detected*).\n\n")
+		b.WriteString("| N | formed | one join known to all | crash reported by all | false failures | log2 N |\n|---|---|---|---|---|---|\n")
+		for _, r := range res.Sim {
+			f := func(ok bool, d time.Duration) string {
+				if !ok {
+					return "not within " + timeout
+				}
+				return fmtD(d)
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %d | %.1f |\n", r.N, f(r.Formed, r.Form), f(r.Converged, r.Converge), f(r.Detected, r.Detect), r.FalseFailures, log2(r.N))
+		}
+		b.WriteString("\n")
+		img("sim", "simulated dissemination and detection time against N")
+	}
+
+	b.WriteString("## Reading the numbers\n\n")
+	b.WriteString(interpretation)
+	return os.WriteFile(c.doc, []byte(b.String()), 0o644)
+}
+
+func joinInts(ns []int) string {
+	var s []string
+	for _, n := range ns {
+		s = append(s, fmt.Sprint(n))
+	}
+	return strings.Join(s, ", ")
+}
+
+func log2(n int) float64 { return math.Log2(float64(n)) }
+
+// interpretation is the part of the report that does not change from run
+// to run: what the numbers can and cannot say.
+const interpretation = `- **Noise.** The reference machine has 2 cores and runs every node, the DNS server and the measuring code in one process: with N = 200 that is 200 memberlists gossiping on 2 cores. Run-to-run differences of tens of percent are normal; compare the ratios of one run, and look at the slowest run as well as the median.
+- **Simultaneous start** is dominated by memberlist's push-pull joins and gossip, which both implementations share; gencluster adds a DNS lookup and its join loop. Its advantage is in the tail: a node whose first joins fail (a seed not yet bound, a refused push-pull) is retried with backoff and re-discovered every refresh interval, where hand-wired code that stops after its first successful join can be left with a partial view until gossip catches up.
+- **Failure detection** is memberlist's (probe, suspicion, Lifeguard) in both cases; the figures should be the same within noise, and gencluster's include the hop through its event queue.
+- **Partition heal** is where the two differ by construction: memberlist only gossips to, and push-pulls with, members it believes alive, so once both halves have declared each other dead and GossipToTheDeadTime has passed, nothing reconnects them. gencluster's refresh loop re-resolves the DNS name and joins every listed address that is not a live member, so it heals within about one refresh interval (plus the backoff of addresses that failed during the cut, capped at the interval).
+- **Overhead** per node is memberlist's plus gencluster's refresh loop (a DNS query per node per refresh interval), its event queue and a few goroutines.
+- **The simulation** runs thousands of memberlists on 2 cores; beyond a few thousand nodes the machine, not the protocol, sets the times (gossip ticks queue behind each other), so the largest sizes overstate the real figures.
+`
