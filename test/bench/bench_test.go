@@ -10,12 +10,22 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// smoke skips the scenario tests under -short: they form real clusters and
+// take about 40s together.
+func smoke(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("benchmark smoke test; runs without -short")
+	}
+}
+
 // The smoke tests run every scenario with a few nodes so that CI keeps the
 // benchmarks working. They assert what does not depend on timing: the
 // clusters form, the crash is detected, gencluster heals the partition.
 // Raw memberlist's heal is logged, not asserted.
 
 func TestSmokeStart(t *testing.T) {
+	smoke(t)
 	ctx := context.Background()
 	for _, impl := range Impls {
 		r, err := RunStart(ctx, impl, 4, 0, StartOptions{Timeout: 20 * time.Second, Detect: true, Load: true, FalseFailWait: 100 * time.Millisecond})
@@ -33,6 +43,7 @@ func TestSmokeStart(t *testing.T) {
 }
 
 func TestSmokePartition(t *testing.T) {
+	smoke(t)
 	ctx := context.Background()
 	for _, impl := range Impls {
 		r, err := RunPartition(ctx, impl, 4, 0, PartitionOptions{Timeout: 20 * time.Second, HealTimeout: 3 * RefreshInterval})
@@ -50,8 +61,9 @@ func TestSmokePartition(t *testing.T) {
 }
 
 func TestSmokeOverhead(t *testing.T) {
+	smoke(t)
 	for _, impl := range Impls {
-		r, err := RunOverhead(context.Background(), impl, 3, 20*time.Second, 200*time.Millisecond)
+		r, err := RunOverhead(context.Background(), impl, 3, 20*time.Second, 200*time.Millisecond, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", impl, err)
 		}
@@ -63,6 +75,7 @@ func BenchmarkAdapter(b *testing.B)              { AdapterEvents(b) }
 func BenchmarkChannelEventDelegate(b *testing.B) { ChannelEvents(b) }
 
 func TestSmokeSim(t *testing.T) {
+	smoke(t)
 	r, err := RunSim(context.Background(), 16, 0, 30*time.Second, Profile)
 	if err != nil {
 		t.Fatal(err)

@@ -41,8 +41,20 @@ const (
 // Impls are the implementations, in report order.
 var Impls = []Impl{Gencluster, Raw}
 
-// Profile is the gossip profile both implementations run with: memberlist's
-// LAN configuration with timers shortened so that a run takes seconds.
+// LANProfile is the gossip profile both implementations run with in the
+// start, detection and overhead scenarios: memberlist's DefaultLANConfig
+// as it is (gossip every 200ms, probe every 1s with a 500ms timeout,
+// suspicion multiplier 4, push-pull every 30s), which is what memberlist's
+// README suggests. Only DeadNodeReclaimTime is set, to gencluster's
+// default, so that the two differ in nothing.
+func LANProfile(mc *memberlist.Config) {
+	mc.DeadNodeReclaimTime = 5 * time.Second
+}
+
+// Profile is memberlist's LAN configuration with timers shortened so that a
+// run takes seconds: the partition scenario and the smoke tests use it. A
+// 2-core machine sustains it for a few dozen nodes, not for hundreds
+// (probes time out under the load and healthy members are declared dead).
 func Profile(mc *memberlist.Config) {
 	mc.GossipInterval = 50 * time.Millisecond
 	mc.ProbeInterval = 500 * time.Millisecond
@@ -174,13 +186,19 @@ type Node struct {
 
 	gc     *gencluster.Node
 	ml     *memberlist.Memberlist
+	kill   func() // cuts the node off the network
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// Close crashes the node: no leave is announced, so the others detect a
+// Close crashes the node: it is cut off the network first (memberlist's
+// Shutdown leaves a Join in progress dialling, which would resurrect a
+// crashed node), then shut down without a leave, so the others detect a
 // failure. It waits for the node's goroutines.
 func (n *Node) Close() {
+	if n.kill != nil {
+		n.kill()
+	}
 	if n.cancel != nil {
 		n.cancel()
 	}
@@ -201,10 +219,20 @@ type Env struct {
 	Resolver string
 	// AddA publishes a node's IP in the zone.
 	AddA func(ip string)
-	// Net, when set, wraps every node's transport.
+	// Net, when set, wraps every node's transport, and Node.Close
+	// isolates the node before shutting it down.
 	Net *faultnet.Network
 	// OnChange is called after every membership event of every node.
 	OnChange func()
+	// Profile sets the gossip timers of every node (default Profile).
+	Profile func(*memberlist.Config)
+}
+
+func (e *Env) profile() func(*memberlist.Config) {
+	if e.Profile == nil {
+		return Profile
+	}
+	return e.Profile
 }
 
 func (e *Env) seeds() seeds.Discoverer {
@@ -242,6 +270,9 @@ func (e *Env) StartNode(ctx context.Context, impl Impl, name string, want int) (
 	if err != nil {
 		return nil, err
 	}
+	if e.Net != nil {
+		n.kill = func() { e.Net.Isolate(addr) }
+	}
 	e.AddA(ip)
 	switch impl {
 	case Gencluster:
@@ -266,7 +297,7 @@ func (e *Env) startGencluster(ctx context.Context, n *Node, tr memberlist.Transp
 		gencluster.WithBindAddr(n.Addr),
 		gencluster.WithSeeds(e.seeds()),
 		gencluster.WithRefreshInterval(RefreshInterval),
-		gencluster.WithMemberlistConfig(Profile),
+		gencluster.WithMemberlistConfig(e.profile()),
 	}
 	if tr != nil {
 		opts = append(opts, gencluster.WithMemberlistConfig(func(mc *memberlist.Config) { mc.Transport = tr }))
@@ -307,7 +338,7 @@ func (e *Env) startRaw(n *Node, ip string, tr memberlist.Transport) error {
 	mc.AdvertisePort = Port
 	mc.LogOutput = io.Discard
 	mc.Events = rawEvents{n.Tracker}
-	Profile(mc)
+	e.profile()(mc)
 	if tr != nil {
 		mc.Transport = tr
 	}

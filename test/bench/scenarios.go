@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/gencluster/gencluster/internal/dnstest"
 	"github.com/gencluster/gencluster/internal/faultnet"
 )
@@ -29,10 +31,15 @@ type cluster struct {
 	changed chan struct{} // a membership event happened somewhere
 }
 
-func newCluster(impl Impl, fault *faultnet.Network) (*cluster, error) {
+func newCluster(impl Impl, fault *faultnet.Network, profile func(*memberlist.Config)) (*cluster, error) {
 	dns, err := dnstest.New()
 	if err != nil {
 		return nil, err
+	}
+	if fault == nil {
+		// Every node goes through a fault network, so that a crash
+		// (Node.Close) can cut it off at once.
+		fault = faultnet.New()
 	}
 	c := &cluster{impl: impl, dns: dns, changed: make(chan struct{}, 1)}
 	c.env = &Env{
@@ -40,6 +47,7 @@ func newCluster(impl Impl, fault *faultnet.Network) (*cluster, error) {
 		Resolver: dns.Addr(),
 		AddA:     func(ip string) { dns.AddA(zoneName, ip) },
 		Net:      fault,
+		Profile:  profile,
 		OnChange: func() {
 			select {
 			case c.changed <- struct{}{}:
@@ -158,6 +166,8 @@ type StartOptions struct {
 	Detect        bool          // crash one node and time its detection
 	Load          bool          // run a busy process during detection
 	FalseFailWait time.Duration // after detection, keep watching for false failures
+	// Profile sets the gossip timers (nil: Profile).
+	Profile func(*memberlist.Config)
 }
 
 // RunStart starts n nodes of impl at the same moment, configured with one
@@ -166,7 +176,7 @@ type StartOptions struct {
 // failed.
 func RunStart(ctx context.Context, impl Impl, n, run int, o StartOptions) (StartResult, error) {
 	r := StartResult{Impl: impl, N: n, Run: run}
-	c, err := newCluster(impl, nil)
+	c, err := newCluster(impl, nil, o.Profile)
 	if err != nil {
 		return r, err
 	}
@@ -286,7 +296,7 @@ type PartitionOptions struct {
 func RunPartition(ctx context.Context, impl Impl, n, run int, o PartitionOptions) (PartitionResult, error) {
 	r := PartitionResult{Impl: impl, N: n, Run: run, HealTimeout: o.HealTimeout}
 	fn := faultnet.New()
-	c, err := newCluster(impl, fn)
+	c, err := newCluster(impl, fn, Profile)
 	if err != nil {
 		return r, err
 	}
@@ -347,10 +357,12 @@ type OverheadResult struct {
 
 // RunOverhead forms a cluster of n nodes, lets it settle, and measures its
 // CPU, heap and goroutines at steady state.
-func RunOverhead(ctx context.Context, impl Impl, n int, timeout, window time.Duration) (OverheadResult, error) {
+//
+// profile sets the gossip timers (nil: Profile).
+func RunOverhead(ctx context.Context, impl Impl, n int, timeout, window time.Duration, profile func(*memberlist.Config)) (OverheadResult, error) {
 	r := OverheadResult{Impl: impl, N: n, Window: window}
 	heap0, gor0 := heapInUse(), runtime.NumGoroutine()
-	c, err := newCluster(impl, nil)
+	c, err := newCluster(impl, nil, profile)
 	if err != nil {
 		return r, err
 	}

@@ -140,7 +140,9 @@ func main() {
 	began := time.Now()
 	res := Results{When: began.UTC(), Machine: machine(), Command: command(), Config: flagValues()}
 	if err := run(ctx, c, &res); err != nil {
-		log.Fatal(err)
+		// Write what was measured: an interrupted run is still worth
+		// reading, and the report says which scenarios are missing.
+		log.Printf("stopped early: %v", err)
 	}
 	res.Took = time.Since(began)
 	if err := write(c, &res); err != nil {
@@ -159,7 +161,7 @@ func run(ctx context.Context, c config, res *Results) error {
 				slices.Reverse(order)
 			}
 			for _, impl := range order {
-				o := bench.StartOptions{Timeout: c.timeout, Detect: slices.Contains(c.detectN, n), Load: c.load, FalseFailWait: 2 * time.Second}
+				o := bench.StartOptions{Timeout: c.timeout, Detect: slices.Contains(c.detectN, n), Load: c.load, FalseFailWait: 2 * time.Second, Profile: bench.LANProfile}
 				r, err := bench.RunStart(ctx, impl, n, run, o)
 				if err != nil {
 					return fmt.Errorf("start %s n=%d run %d: %w", impl, n, run, err)
@@ -184,7 +186,7 @@ func run(ctx context.Context, c config, res *Results) error {
 	}
 	if c.overheadN > 0 {
 		for _, impl := range bench.Impls {
-			r, err := bench.RunOverhead(ctx, impl, c.overheadN, c.timeout, c.overheadWin)
+			r, err := bench.RunOverhead(ctx, impl, c.overheadN, c.timeout, c.overheadWin, bench.LANProfile)
 			if err != nil {
 				return err
 			}
