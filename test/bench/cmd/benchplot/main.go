@@ -55,8 +55,10 @@ type Results struct {
 	Overhead  []bench.OverheadResult  `json:"overhead"`
 	Events    []EventResult           `json:"events"`
 	Sim       []bench.SimResult       `json:"sim"`
-	Took      time.Duration           `json:"took_ns"`
-	Config    map[string]string       `json:"config"`
+	// SimCommand, when set, is the separate run the Sim results come from.
+	SimCommand string            `json:"sim_command,omitempty"`
+	Took       time.Duration     `json:"took_ns"`
+	Config     map[string]string `json:"config"`
 }
 
 // Machine describes where the numbers come from.
