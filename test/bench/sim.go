@@ -266,6 +266,9 @@ func RunSim(ctx context.Context, n, run int, timeout time.Duration, tune func(*m
 
 	began := time.Now()
 	for range n {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
 		if _, err := add(n); err != nil {
 			return r, fmt.Errorf("sim node %d: %w", len(nodes), err)
 		}

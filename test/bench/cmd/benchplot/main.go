@@ -56,9 +56,12 @@ type Results struct {
 	Events    []EventResult           `json:"events"`
 	Sim       []bench.SimResult       `json:"sim"`
 	// SimCommand, when set, is the separate run the Sim results come from.
-	SimCommand string            `json:"sim_command,omitempty"`
-	Took       time.Duration     `json:"took_ns"`
-	Config     map[string]string `json:"config"`
+	SimCommand string `json:"sim_command,omitempty"`
+	// Notes are remarks on the run, added by hand to results.json and
+	// rendered in the report.
+	Notes  []string          `json:"notes,omitempty"`
+	Took   time.Duration     `json:"took_ns"`
+	Config map[string]string `json:"config"`
 }
 
 // Machine describes where the numbers come from.
