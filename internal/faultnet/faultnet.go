@@ -30,8 +30,9 @@ var ErrBlocked = errors.New("faultnet: blocked")
 // Network holds the faults shared by the transports it wraps. The zero
 // value is not usable; make one with New. It is safe for concurrent use.
 type Network struct {
-	mu      sync.RWMutex
-	blocked map[[2]string]bool // ordered pairs from -> to
+	mu       sync.RWMutex
+	blocked  map[[2]string]bool // ordered pairs from -> to
+	isolated map[string]bool    // addresses cut from everyone
 
 	dropped atomic.Int64
 	refused atomic.Int64
@@ -39,7 +40,7 @@ type Network struct {
 
 // New returns a Network with no faults.
 func New() *Network {
-	return &Network{blocked: make(map[[2]string]bool)}
+	return &Network{blocked: make(map[[2]string]bool), isolated: make(map[string]bool)}
 }
 
 // Partition cuts the traffic, both ways, between every address of a and
@@ -66,18 +67,29 @@ func (n *Network) Block(from, to string) {
 	n.blocked[[2]string{from, to}] = true
 }
 
-// Heal removes every fault.
+// Isolate cuts every address from addr, both ways, as if its machine had
+// crashed: nothing it sends arrives, even from goroutines memberlist left
+// running after Shutdown (a Join in progress goes on dialling), and
+// nothing reaches it.
+func (n *Network) Isolate(addr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.isolated[addr] = true
+}
+
+// Heal removes every fault, isolations included.
 func (n *Network) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	clear(n.blocked)
+	clear(n.isolated)
 }
 
 // Blocked reports whether traffic from one address to another is cut.
 func (n *Network) Blocked(from, to string) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return n.blocked[[2]string{from, to}]
+	return n.blocked[[2]string{from, to}] || n.isolated[from] || n.isolated[to]
 }
 
 // Stats returns how many packets were dropped and dials refused so far.

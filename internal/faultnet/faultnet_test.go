@@ -172,3 +172,19 @@ func TestMemberlistPartition(t *testing.T) {
 	}
 	waitNum(2)
 }
+
+func TestIsolate(t *testing.T) {
+	n := New()
+	a, b := pair(t, n)
+	n.Isolate(a.Addr())
+	if !n.Blocked(a.Addr(), b.Addr()) || !n.Blocked(b.Addr(), a.Addr()) || !n.Blocked(a.Addr(), "127.0.0.9:9") {
+		t.Fatal("Isolate must cut every address both ways")
+	}
+	if _, err := b.DialTimeout(a.Addr(), time.Second); !errors.Is(err, ErrBlocked) {
+		t.Fatalf("dial to isolated: %v", err)
+	}
+	n.Heal()
+	if n.Blocked(a.Addr(), b.Addr()) {
+		t.Fatal("Heal kept the isolation")
+	}
+}
