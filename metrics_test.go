@@ -443,7 +443,7 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 		}
 	}
 	if lo == "" {
-		t.Skip("no loopback interface")
+		t.Fatal("no loopback interface that is up: the multicast test needs one")
 	}
 	mc := seeds.Multicast("metrics", seeds.WithMulticastInterface(lo), seeds.WithMulticastGroup("239.193.7.47:17947"), seeds.WithAnnounceInterval(20*time.Millisecond))
 	reg := prometheus.NewPedanticRegistry()
