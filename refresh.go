@@ -77,14 +77,23 @@ func newRefresher(c *config, d Dist, self string, obs observer) *refresher {
 	return r
 }
 
+// warmupFirst is the first gap of the refresh loop's warm-up (see run).
+const warmupFirst = 100 * time.Millisecond
+
 // run re-runs discovery every interval and retries failed addresses when
 // their backoff expires, until ctx is done.
 func (r *refresher) run(ctx context.Context) {
 	if r.interval <= 0 {
 		return // gen_cluster's `infinity`: join once, at Start.
 	}
-	nextDiscovery := time.Now().Add(r.interval)
-	timer := time.NewTimer(r.interval)
+	// Warm-up: right after Start, discovery re-runs after 100ms, then
+	// 200ms, 400ms, ... until the gap reaches the interval. Nodes that
+	// start together (a rollout, a join storm) each see only the peers
+	// published before them; the early re-runs let them find the rest in
+	// a fraction of a second instead of one full interval.
+	gap := min(warmupFirst, r.interval)
+	nextDiscovery := time.Now().Add(gap)
+	timer := time.NewTimer(gap)
 	defer timer.Stop()
 	for {
 		select {
@@ -95,7 +104,8 @@ func (r *refresher) run(ctx context.Context) {
 		now := time.Now()
 		discover := !now.Before(nextDiscovery)
 		if discover {
-			nextDiscovery = now.Add(r.interval)
+			gap = min(2*gap, r.interval)
+			nextDiscovery = now.Add(gap)
 		}
 		r.pass(ctx, discover)
 		wake := nextDiscovery

@@ -240,3 +240,19 @@ func TestRefreshHostNameSeedLive(t *testing.T) {
 		t.Errorf("gone.example: %d joins, want 1 (unresolvable names are tried)", n)
 	}
 }
+
+// TestRefreshWarmup: right after Start, discovery re-runs after 100ms,
+// 200ms, 400ms, ... so nodes that start together find each other well
+// before the first full interval.
+func TestRefreshWarmup(t *testing.T) {
+	f := newFakeDist("10.0.0.1:7946")
+	d := &mutableSeeds{}
+	start := time.Now()
+	startFake(t, f, WithSeeds(d), WithRefreshInterval(4*time.Second))
+	// Runs at 0 (Start), 0.1s, 0.3s and 0.7s: four before 1s, where a
+	// plain schedule would have run once until 4s.
+	waitFor(t, 3*time.Second, "four discovery runs", func() bool { return d.count() >= 4 })
+	if took := time.Since(start); took >= 4*time.Second {
+		t.Fatalf("four runs took %v, not less than one interval", took)
+	}
+}
