@@ -6,7 +6,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -146,39 +145,21 @@ func freePort(t testing.TB) int {
 // nothing, then makes discovery return the other: the refresh loop must
 // join them within a few intervals.
 func TestRefreshJoinsLateSeeds(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		addrs []string
-	)
-	disc := seeds.Func(func(context.Context) ([]string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(addrs), nil
-	})
+	disc := &mutableSeeds{}
 	a := startNode(t, append(testOpts(t, "late-a"), WithSeeds(disc))...)
 	b := startNode(t, append(testOpts(t, "late-b"), WithSeeds(disc))...)
 	if len(a.Members()) != 1 || len(b.Members()) != 1 {
 		t.Fatalf("nodes joined before discovery found anything")
 	}
-	mu.Lock()
-	addrs = []string{a.Addr(), b.Addr()}
-	mu.Unlock()
+	disc.set(nil, a.Addr(), b.Addr())
 	waitMembers(t, 10*time.Second, []*Node{a, b}, "late-a", "late-b")
 }
 
-// TestRefreshHealsAfterCrashAndRestart: a node that crashed and came back
+// TestRestartSameNameNewAddress: a node that crashed and came back
 // (same name, new address, as a rescheduled pod) is re-joined by the
 // refresh loop once discovery lists it.
 func TestRestartSameNameNewAddress(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		addrs []string
-	)
-	disc := seeds.Func(func(context.Context) ([]string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(addrs), nil
-	})
+	disc := &mutableSeeds{}
 	a := startNode(t, append(testOpts(t, "r-a"), WithSeeds(disc))...)
 	b := startNode(t, append(testOpts(t, "r-b"), WithSeeds(seeds.Static(a.Addr())))...)
 	waitMembers(t, 10*time.Second, []*Node{a, b}, "r-a", "r-b")
@@ -191,9 +172,7 @@ func TestRestartSameNameNewAddress(t *testing.T) {
 	if b2.Addr() == oldAddr {
 		t.Fatalf("restarted node got the old address %s", oldAddr)
 	}
-	mu.Lock()
-	addrs = []string{b2.Addr()}
-	mu.Unlock()
+	disc.set(nil, b2.Addr())
 	waitMembers(t, 15*time.Second, []*Node{a, b2}, "r-a", "r-b")
 	for _, m := range a.Members() {
 		if m.Name == "r-b" && m.Addr != b2.Addr() {
@@ -205,24 +184,12 @@ func TestRestartSameNameNewAddress(t *testing.T) {
 // TestRemovedFromDiscoveryNotDisconnected: gen_cluster does not disconnect
 // nodes that vanish from discovery; neither do we.
 func TestRemovedFromDiscoveryNotDisconnected(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		addrs []string
-	)
-	disc := seeds.Func(func(context.Context) ([]string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(addrs), nil
-	})
+	disc := &mutableSeeds{}
 	a := startNode(t, testOpts(t, "d-a")...)
-	mu.Lock()
-	addrs = []string{a.Addr()}
-	mu.Unlock()
+	disc.set(nil, a.Addr())
 	b := startNode(t, append(testOpts(t, "d-b"), WithSeeds(disc))...)
 	waitMembers(t, 10*time.Second, []*Node{a, b}, "d-a", "d-b")
-	mu.Lock()
-	addrs = nil
-	mu.Unlock()
+	disc.set(nil)
 	// Several refresh intervals with d-a gone from discovery.
 	deadline := time.Now().Add(1500 * time.Millisecond)
 	for time.Now().Before(deadline) {
@@ -267,21 +234,12 @@ func TestUnreachableSeedsRunAlone(t *testing.T) {
 }
 
 func TestRefreshInfinityJoinsOnce(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		calls int
-	)
-	disc := seeds.Func(func(context.Context) ([]string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		calls++
-		return nil, nil
-	})
+	disc := &mutableSeeds{}
 	startNode(t, append(testOpts(t, "inf"), WithRefreshInterval(0), WithSeeds(disc))...)
-	time.Sleep(600 * time.Millisecond) // three would-be intervals: nothing may happen
-	mu.Lock()
-	defer mu.Unlock()
-	if calls != 1 {
+	// Past the warm-up's first three runs and three would-be intervals:
+	// nothing may happen.
+	time.Sleep(800 * time.Millisecond)
+	if calls := disc.count(); calls != 1 {
 		t.Fatalf("discovery ran %d times with refresh disabled, want 1", calls)
 	}
 }

@@ -3,7 +3,6 @@ package gencluster
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -81,10 +80,7 @@ func leaveAll(nodes []*Node) {
 // Network, all discovering each other, and waits until they converge.
 func partitionCluster(t *testing.T, refresh time.Duration) ([]*Node, *faultnet.Network, []string) {
 	network := faultnet.New()
-	var (
-		mu    sync.Mutex
-		addrs []string
-	)
+	var addrs []string
 	disc := &mutableSeeds{}
 	var nodes []*Node
 	for _, name := range []string{"p-0", "p-1", "p-2", "p-3"} {
@@ -100,10 +96,8 @@ func partitionCluster(t *testing.T, refresh time.Duration) ([]*Node, *faultnet.N
 		})
 		n := startNode(t, append(testOpts(t, name), wrap, WithSeeds(disc), WithRefreshInterval(refresh))...)
 		nodes = append(nodes, n)
-		mu.Lock()
 		addrs = append(addrs, n.Addr())
 		disc.set(nil, slices.Clone(addrs)...)
-		mu.Unlock()
 	}
 	waitMembers(t, 10*time.Second, nodes, "p-0", "p-1", "p-2", "p-3")
 	return nodes, network, addrs
