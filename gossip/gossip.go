@@ -309,13 +309,21 @@ func (g *Gossip) Leave(ctx context.Context) error {
 func (g *Gossip) tellLeaving() {
 	msg := leavingMsg(g.name)
 	var wg sync.WaitGroup
-	for _, n := range g.ml.Members() {
-		if n.Name == g.name {
+	// The targets come from the delegate's copy of the view: the nodes
+	// memberlist's Members returns are its own, which it goes on writing.
+	for _, m := range g.del.members() {
+		if m.Name == g.name {
 			continue
 		}
+		host, port, err := net.SplitHostPort(m.Addr)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			continue
+		}
+		to := &memberlist.Node{Name: m.Name, Addr: net.ParseIP(host), Port: uint16(p)}
 		wg.Go(func() {
-			if err := g.ml.SendReliable(n, msg); err != nil {
-				g.logger.Debug("leave notice not delivered", "peer", n.Name, "addr", n.Address(), "err", err)
+			if err := g.ml.SendReliable(to, msg); err != nil {
+				g.logger.Debug("leave notice not delivered", "peer", m.Name, "addr", m.Addr, "err", err)
 			}
 		})
 	}

@@ -160,7 +160,15 @@ func (s *sink) has(typ membership.EventType, name string) bool {
 
 func start(t *testing.T, name string, s *sink) *Gossip {
 	t.Helper()
+	return startLogged(t, name, s, nil)
+}
+
+func startLogged(t *testing.T, name string, s *sink, h slog.Handler) *Gossip {
+	t.Helper()
 	cfg := Config{Name: name, BindAddr: "127.0.0.1:0", Memberlist: fast, Meta: map[string]string{"who": name}}
+	if h != nil {
+		cfg.Logger = slog.New(h)
+	}
 	if s != nil {
 		cfg.OnEvent = s.add
 	}
@@ -189,7 +197,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestAdapterLeaveVersusFail(t *testing.T) {
 	s := &sink{}
 	a := start(t, "a", s)
-	b := start(t, "b", nil)
+	bLog := &recordHandler{}
+	b := startLogged(t, "b", nil, bLog)
 	c := start(t, "c", nil)
 	ctx := context.Background()
 	for _, g := range []*Gossip{b, c} {
@@ -213,6 +222,14 @@ func TestAdapterLeaveVersusFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "leave of b", func() bool { return s.has(membership.EventLeave, "b") })
+	// The direct leave notices reached both members (see tellLeaving).
+	bLog.mu.Lock()
+	for _, r := range bLog.recs {
+		if r.Message == "leave notice not delivered" {
+			t.Errorf("b: %s", r.Message)
+		}
+	}
+	bLog.mu.Unlock()
 	c.Close()
 	eventually(t, "fail of c", func() bool { return s.has(membership.EventFail, "c") })
 	if s.has(membership.EventFail, "b") || s.has(membership.EventLeave, "c") {
