@@ -100,7 +100,7 @@ func TestHostileInput(t *testing.T) {
 }
 
 func testHostileInput(t *testing.T, opts []Option) {
-	recs := &logRecords{}
+	recs := newRecordHandler()
 	cluster := startCluster(t, "h", 2, append(opts, WithLogger(slog.New(recs)))...)
 	w := watchCluster(t, cluster, "h-0", "h-1")
 	target := cluster[0].Addr()
@@ -180,7 +180,7 @@ func testHostileInput(t *testing.T, opts []Option) {
 	recs.mu.Lock()
 	defer recs.mu.Unlock()
 	refused := 0
-	for _, r := range recs.recs {
+	for _, r := range *recs.recs {
 		if r.Level >= slog.LevelWarn {
 			refused++
 		}

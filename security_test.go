@@ -2,13 +2,10 @@ package gencluster
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -153,44 +150,13 @@ func TestAllowedCIDRsRefuseOtherAddresses(t *testing.T) {
 	t.Logf("the refused node sees %v", names(out.Members()))
 }
 
-// logRecords captures slog records.
-type logRecords struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	l.recs = append(l.recs, r.Clone())
-	l.mu.Unlock()
-	return nil
-}
-func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecords) WithGroup(string) slog.Handler      { return l }
-
-// find returns the attributes of the first record whose message contains
-// msg.
-func (l *logRecords) find(msg string) (map[string]string, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, r := range l.recs {
-		if strings.Contains(r.Message, msg) {
-			attrs := map[string]string{}
-			r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
-			return attrs, true
-		}
-	}
-	return nil, false
-}
-
 // TestLiveNameCannotBeStolen: a second node that takes the name of a live
 // member from another address is refused: the cluster keeps the
 // original's address, and logs the conflict with the claimant's address.
 // (TestRestartSameNameNewAddress is the other half: once the old node is
 // failed, the name is free.)
 func TestLiveNameCannotBeStolen(t *testing.T) {
-	recs := &logRecords{}
+	recs := newRecordHandler()
 	first := startNode(t, append(testOpts(t, "nm-0"), WithLogger(slog.New(recs)))...)
 	second := startNode(t, append(testOpts(t, "nm-1"), WithSeeds(seeds.Static(first.Addr())))...)
 	cluster := []*Node{first, second}
@@ -201,7 +167,7 @@ func TestLiveNameCannotBeStolen(t *testing.T) {
 	var attrs map[string]string
 	waitFor(t, 10*time.Second, "the conflict to be logged", func() bool {
 		var ok bool
-		attrs, ok = recs.find("name conflict")
+		attrs, ok = recs.find(slog.LevelWarn, "name conflict: another node claims a live member's name; keeping the member", nil)
 		return ok
 	})
 	if attrs["peer"] != "nm-1" || attrs["addr"] != thief.Addr() || attrs["member_addr"] != second.Addr() {
