@@ -465,24 +465,15 @@ func TestDNSValidate(t *testing.T) {
 }
 
 func TestParseDNS(t *testing.T) {
-	for _, tc := range []struct{ spec, name string }{
-		{"dns+web.ns.svc.cluster.local:7946", "dns+web.ns.svc.cluster.local:7946"},
-		{"dns+web.test.:1", "dns+web.test.:1"},
-		{"dns6+web.test:7946", "dns6+web.test:7946"},
-		{"dns46+web:65535", "dns46+web:65535"},
-		{"dnssrv+_gossip._tcp.web.ns.svc.cluster.local", "dnssrv+_gossip._tcp.web.ns.svc.cluster.local"},
-		{"dnssrvhost+_gossip._tcp.web.test.", "dnssrvhost+_gossip._tcp.web.test."},
-		{"dns+a.test:1 dnssrv+_b._udp.test", "dns+a.test:1 dnssrv+_b._udp.test"},
-	} {
-		d, err := Parse(tc.spec)
-		if err != nil {
-			t.Errorf("Parse(%q): %v", tc.spec, err)
-			continue
-		}
-		if got := Name(d); got != tc.name {
-			t.Errorf("Parse(%q): Name = %q, want %q", tc.spec, got, tc.name)
-		}
-	}
+	checkSpecNames(t, map[string]string{
+		"dns+web.ns.svc.cluster.local:7946":            "dns+web.ns.svc.cluster.local:7946",
+		"dns+web.test.:1":                              "dns+web.test.:1",
+		"dns6+web.test:7946":                           "dns6+web.test:7946",
+		"dns46+web:65535":                              "dns46+web:65535",
+		"dnssrv+_gossip._tcp.web.ns.svc.cluster.local": "dnssrv+_gossip._tcp.web.ns.svc.cluster.local",
+		"dnssrvhost+_gossip._tcp.web.test.":            "dnssrvhost+_gossip._tcp.web.test.",
+		"dns+a.test:1 dnssrv+_b._udp.test":             "dns+a.test:1 dnssrv+_b._udp.test",
+	})
 	d, _ := Parse("dns6+web.test:1")
 	if c := d.(*dnsA).cfg; !c.ipv6 || c.dual {
 		t.Errorf("dns6: config %+v", c)
@@ -496,25 +487,20 @@ func TestParseDNS(t *testing.T) {
 		t.Errorf("dnssrvhost: config %+v", c)
 	}
 
-	for _, tc := range []struct{ spec, want string }{
-		{"dns+web.test", `"web.test": want name:port`},
-		{"dns+web.test:", `port ""`},
-		{"dns+web.test:0", `port "0"`},
-		{"dns+web.test:99999", `port "99999"`},
-		{"dns+web.test:http", `port "http"`},
-		{"dns+:7946", "dns name is empty"},
-		{"dns6+10.0.0.1:7946", "IP address"},
-		{"dns46+[::1]:7946", "IP address"},
-		{"dns+we_b!.test:1", `"we_b!.test"`},
-		{"dns+", `nothing after "dns+"`},
-		{"dnssrv+_a._tcp.test:7946", "has no port"},
-		{"dnssrvhost+a..b", `"a..b"`},
-		{"dnssrv+", `nothing after "dnssrv+"`},
-		{"dnsx+web:1", `unknown scheme "dnsx"`},
-	} {
-		_, err := Parse(tc.spec)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.spec) {
-			t.Errorf("Parse(%q) = %v, want an error naming the spec and %q", tc.spec, err, tc.want)
-		}
-	}
+	checkSpecErrors(t, map[string]string{
+		"dns+web.test":             `"web.test": want name:port`,
+		"dns+web.test:":            `port ""`,
+		"dns+web.test:0":           `port "0"`,
+		"dns+web.test:99999":       `port "99999"`,
+		"dns+web.test:http":        `port "http"`,
+		"dns+:7946":                "dns name is empty",
+		"dns6+10.0.0.1:7946":       "IP address",
+		"dns46+[::1]:7946":         "IP address",
+		"dns+we_b!.test:1":         `"we_b!.test"`,
+		"dns+":                     `nothing after "dns+"`,
+		"dnssrv+_a._tcp.test:7946": "has no port",
+		"dnssrvhost+a..b":          `"a..b"`,
+		"dnssrv+":                  `nothing after "dnssrv+"`,
+		"dnsx+web:1":               `unknown scheme "dnsx"`,
+	})
 }

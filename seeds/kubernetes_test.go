@@ -288,24 +288,15 @@ func TestKubernetesValidate(t *testing.T) {
 
 func TestKubernetesSpec(t *testing.T) {
 	checkBackendLeaks(t)
-	for spec, want := range map[string]string{
+	checkSpecNames(t, map[string]string{
 		"k8s+prod/example:7946":                     "k8s+prod/example:7946",
 		"k8s+prod/example:gossip":                   "k8s+prod/example:gossip",
 		"k8s+example:7946":                          "k8s+example:7946",
 		"k8s+prod/app=chat,tier=x:7946":             "k8s+prod/app=chat,tier=x:7946",
 		"k8s+prod/app.kubernetes.io/name=chat:7946": "k8s+prod/app.kubernetes.io/name=chat:7946",
 		"k8s+prod/example:7946?notready=include":    "k8s+prod/example:7946?notready=include",
-	} {
-		d, err := Parse(spec)
-		if err != nil {
-			t.Errorf("Parse(%q): %v", spec, err)
-			continue
-		}
-		if Name(d) != want {
-			t.Errorf("Parse(%q): Name = %q, want %q", spec, Name(d), want)
-		}
-	}
-	for spec, want := range map[string]string{
+	})
+	checkSpecErrors(t, map[string]string{
 		"k8s+prod/example":                  "want namespace/service:port",
 		"k8s+prod/example:":                 "empty port",
 		"k8s+prod/example:0":                `port "0"`,
@@ -314,11 +305,7 @@ func TestKubernetesSpec(t *testing.T) {
 		"k8s+prod/example:7946?x=1":         "unknown option x=1",
 		"k8s+prod/example:7946?notready=no": "unknown option notready=no",
 		"k8s+prod/example:7946?%zz":         "bad options",
-	} {
-		if _, err := Parse(spec); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Parse(%q) = %v, want %q", spec, err, want)
-		}
-	}
+	})
 }
 
 // selfSignedPEM returns a new self-signed CA certificate that signs nothing

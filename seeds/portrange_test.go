@@ -65,21 +65,12 @@ func TestPortRangeErrors(t *testing.T) {
 
 func TestPortRangeSpec(t *testing.T) {
 	checkBackendLeaks(t)
-	for spec, want := range map[string]string{
+	checkSpecNames(t, map[string]string{
 		"ports+127.0.0.1:7946-7955": "ports+127.0.0.1:7946-7955",
 		"ports+[::1]:7946-7947":     "ports+[::1]:7946-7947",
 		"ports+localhost:7946":      "ports+localhost:7946-7946",
-	} {
-		d, err := Parse(spec)
-		if err != nil {
-			t.Errorf("Parse(%q): %v", spec, err)
-			continue
-		}
-		if Name(d) != want {
-			t.Errorf("Parse(%q): Name = %q, want %q", spec, Name(d), want)
-		}
-	}
-	for spec, want := range map[string]string{
+	})
+	checkSpecErrors(t, map[string]string{
 		"ports+127.0.0.1":             "want host:first-last",
 		"ports+h:x-2":                 `first port "x"`,
 		"ports+h:1-y":                 `last port "y"`,
@@ -88,9 +79,5 @@ func TestPortRangeSpec(t *testing.T) {
 		"ports+h:1-2000":              "more than the limit",
 		"ports+:1-2":                  "empty host",
 		"ports+127.0.0.1:7946-7955-7": `last port "7955-7"`,
-	} {
-		if _, err := Parse(spec); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), spec) {
-			t.Errorf("Parse(%q) = %v, want an error naming the spec and %q", spec, err, want)
-		}
-	}
+	})
 }
