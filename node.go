@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/memberlist"
 
@@ -233,17 +232,16 @@ func (n *Node) Subscribe() (snapshot []Member, events <-chan Event, cancel func(
 }
 
 // UpdateMeta replaces this node's metadata and gossips it; the others see
-// an EventUpdate. ctx bounds the wait for the broadcast. The limits of
-// WithMeta apply.
+// an EventUpdate. It waits until memberlist has broadcast the update or
+// ctx ends (then ctx's error is returned, wrapped: test with errors.Is);
+// a ctx with no deadline sets no limit. A ctx that has already ended
+// changes nothing. With no other live member there is nothing to wait
+// for. The limits of WithMeta apply.
 func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	if n.gossip == nil {
 		return errors.New("gencluster: UpdateMeta: the Dist given with WithDist owns metadata")
 	}
-	timeout := 5 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	if err := n.gossip.UpdateMeta(meta, timeout); err != nil {
+	if err := n.gossip.UpdateMeta(ctx, meta); err != nil {
 		return fmt.Errorf("gencluster: UpdateMeta: %w", err)
 	}
 	return nil
@@ -251,15 +249,31 @@ func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 
 // Leave leaves the cluster gracefully: the other members see an EventLeave
 // for this node, not an EventFail. It stops the refresh loop, announces the
-// leave (waiting for the broadcast until ctx ends), shuts gossip down, and
-// waits for every goroutine the node started. It is idempotent: later
-// calls, and Close after it, return the first result.
+// leave and waits for the broadcast until it is out or ctx ends, shuts
+// gossip down, and waits for every goroutine the node started.
+//
+// The node is stopped whatever Leave returns. A ctx that has already ended
+// announces nothing (the node stops as with Close) and its error is
+// returned, wrapped (test with errors.Is); so is the error of a ctx that
+// ends before the broadcast is out. Leaving a cluster that is itself going
+// away (every other member left or failed, as when a whole deployment
+// stops at once) is not an error: the leave is best effort, logged as a
+// warning, and Leave returns nil.
+//
+// It is idempotent: later calls, and Close after it, return the first
+// result.
 func (n *Node) Leave(ctx context.Context) error {
 	return n.stop(func() error {
 		if n.gossip == nil {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("gencluster: Leave: %w", err)
+			}
 			return nil
 		}
-		return n.gossip.Leave(ctx)
+		if err := n.gossip.Leave(ctx); err != nil {
+			return fmt.Errorf("gencluster: Leave: %w", err)
+		}
+		return nil
 	})
 }
 

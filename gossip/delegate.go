@@ -186,3 +186,15 @@ func (d *delegate) emit(ev membership.Event) {
 		d.onEvent(ev)
 	}
 }
+
+// othersLive reports whether any live member other than self is known.
+func (d *delegate) othersLive(self string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name := range d.known {
+		if name != self {
+			return true
+		}
+	}
+	return false
+}

@@ -83,6 +83,12 @@ type Gossip struct {
 	addr  string        // advertised host:port, fixed at Start
 	tr    *recorder     // wraps whatever transport memberlist uses
 	probe time.Duration // memberlist's ProbeInterval
+	// gossipEvery and retransmitMult size broadcastBound.
+	gossipEvery    time.Duration
+	retransmitMult int
+	waitMu         sync.Mutex     // orders waits.Add before waits.Wait
+	stopped        bool           // under waitMu: shutdown has begun
+	waits          sync.WaitGroup // memberlist waits for broadcasts (leave.go)
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
@@ -167,7 +173,8 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	// Create has built the keyring from SecretKey when only that was set.
-	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec, probe: mc.ProbeInterval, keyring: mc.Keyring}, nil
+	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec,
+		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult, keyring: mc.Keyring}, nil
 }
 
 // checkOwnAddrAllowed refuses a CIDRsAllowed that excludes the node's own
@@ -257,79 +264,6 @@ func (g *Gossip) HealthScore() int { return g.ml.GetHealthScore() }
 // not wrap. Do not call Leave or Shutdown on it; use the Gossip's.
 func (g *Gossip) Memberlist() *memberlist.Memberlist { return g.ml }
 
-// UpdateMeta replaces the gossiped metadata and waits, up to timeout, for
-// the update to be broadcast.
-func (g *Gossip) UpdateMeta(meta map[string]string, timeout time.Duration) error {
-	if err := g.del.setMeta(meta, 0); err != nil {
-		return fmt.Errorf("gossip: %w", err)
-	}
-	return g.ml.UpdateNode(timeout)
-}
-
-// Leave leaves the cluster gracefully and shuts down: it first gossips that
-// it is leaving (so the others report a leave, not a failure), then
-// broadcasts memberlist's leave, then shuts down. ctx bounds the wait for
-// the broadcasts. It is safe to call more than once; later calls return
-// the first call's result.
-func (g *Gossip) Leave(ctx context.Context) error {
-	g.leaveOnce.Do(func() {
-		if g.closing.Load() {
-			g.leaveErr = g.shutdown()
-			return
-		}
-		timeout := 5 * time.Second
-		if d, ok := ctx.Deadline(); ok {
-			timeout = time.Until(d)
-		}
-		var errs []error
-		if err := g.del.setLeaving(); err != nil {
-			errs = append(errs, err)
-		} else if err := g.ml.UpdateNode(timeout / 2); err != nil {
-			errs = append(errs, fmt.Errorf("gossip: announce leave: %w", err))
-		}
-		g.tellLeaving()
-		if d, ok := ctx.Deadline(); ok {
-			timeout = time.Until(d)
-		}
-		if err := g.ml.Leave(max(timeout, time.Millisecond)); err != nil {
-			errs = append(errs, fmt.Errorf("gossip: leave: %w", err))
-		}
-		errs = append(errs, g.shutdown())
-		g.leaveErr = errors.Join(errs...)
-	})
-	return g.leaveErr
-}
-
-// tellLeaving sends msgLeaving to every other live member over TCP, in
-// parallel, so that each of them reports the coming leave as a leave even
-// when memberlist's gossip drops the leaving flag (see msgLeaving). A
-// member that cannot be reached in memberlist's TCPTimeout is skipped: it
-// may still learn of the flag by gossip. It waits for every send, each
-// bounded by TCPTimeout, so that no goroutine outlives Leave.
-func (g *Gossip) tellLeaving() {
-	msg := leavingMsg(g.name)
-	var wg sync.WaitGroup
-	// The targets come from the delegate's copy of the view: the nodes
-	// memberlist's Members returns are its own, which it goes on writing.
-	for _, m := range g.del.members() {
-		if m.Name == g.name {
-			continue
-		}
-		host, port, err := net.SplitHostPort(m.Addr)
-		p, perr := strconv.Atoi(port)
-		if err != nil || perr != nil {
-			continue
-		}
-		to := &memberlist.Node{Name: m.Name, Addr: net.ParseIP(host), Port: uint16(p)}
-		wg.Go(func() {
-			if err := g.ml.SendReliable(to, msg); err != nil {
-				g.logger.Debug("leave notice not delivered", "peer", m.Name, "addr", m.Addr, "err", err)
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // Close shuts down without a leave message, as a crash would: the others
 // detect the failure by probing. It is safe to call more than once.
 func (g *Gossip) Close() error {
@@ -350,7 +284,11 @@ func (g *Gossip) Close() error {
 func (g *Gossip) shutdown() error {
 	g.closeOnce.Do(func() {
 		health := g.ml.GetHealthScore()
+		g.stopWaits()
 		g.closeErr = g.ml.Shutdown()
+		// A broadcast wait that a context cut short ends by its own
+		// bound (see awaitBroadcast).
+		g.waits.Wait()
 		last := g.tr.lastSent()
 		if last.IsZero() {
 			return

@@ -1,0 +1,53 @@
+package gencluster
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestLeaveCancelledContext: Leave with a context that has already ended
+// returns that context's error (errors.Is) instead of announcing, and
+// the node is stopped all the same.
+func TestLeaveCancelledContext(t *testing.T) {
+	nodes := startCluster(t, "lc", 2)
+	waitMembers(t, 10*time.Second, nodes, "lc-0", "lc-1")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := nodes[1].Leave(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Leave(cancelled ctx) = %v, want context.Canceled", err)
+	}
+	if again := nodes[1].Leave(context.Background()); !errors.Is(again, context.Canceled) {
+		t.Errorf("second Leave = %v, want the first result", again)
+	}
+	if ok, _ := nodes[1].Ready(); ok {
+		t.Error("the node still runs after Leave with a cancelled context")
+	}
+}
+
+// TestUpdateMetaCancelledContext: UpdateMeta with an ended context
+// returns its error at once and changes nothing.
+func TestUpdateMetaCancelledContext(t *testing.T) {
+	n := startNode(t, append(testOpts(t, "umc"), WithMeta(map[string]string{"v": "1"}))...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := n.UpdateMeta(ctx, map[string]string{"v": "2"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("UpdateMeta(cancelled ctx) = %v, want context.Canceled", err)
+	}
+	dctx, dcancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer dcancel()
+	if err := n.UpdateMeta(dctx, map[string]string{"v": "3"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UpdateMeta(expired ctx) = %v, want context.DeadlineExceeded", err)
+	}
+	if got := n.LocalMember().Meta["v"]; got != "1" {
+		t.Errorf("meta v = %q after refused updates, want 1", got)
+	}
+	// A live context with no deadline: no hidden timeout, the update is
+	// made.
+	if err := n.UpdateMeta(context.Background(), map[string]string{"v": "4"}); err != nil {
+		t.Fatalf("UpdateMeta(Background) = %v", err)
+	}
+	waitFor(t, 5*time.Second, "meta v=4", func() bool { return n.LocalMember().Meta["v"] == "4" })
+}
