@@ -51,3 +51,37 @@ func TestUpdateMetaCancelledContext(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "meta v=4", func() bool { return n.LocalMember().Meta["v"] == "4" })
 }
+
+// TestStoppedNodeMethods: every method that can fail returns ErrStopped
+// (errors.Is) once the node is stopped, and Done is closed.
+func TestStoppedNodeMethods(t *testing.T) {
+	n := startNode(t, append(testOpts(t, "stopped"), WithSecretKey(key(7, 32)))...)
+	select {
+	case <-n.Done():
+		t.Fatal("Done closed while the node runs")
+	default:
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.Done():
+	default:
+		t.Fatal("Done not closed after Close")
+	}
+	ctx := context.Background()
+	for what, err := range map[string]error{
+		"UpdateMeta":     n.UpdateMeta(ctx, map[string]string{"k": "v"}),
+		"InstallKey":     n.InstallKey(key(8, 32)),
+		"UseKey":         n.UseKey(key(7, 32)),
+		"RemoveKey":      n.RemoveKey(key(8, 32)),
+		"WaitForMembers": n.WaitForMembers(ctx, 1),
+	} {
+		if !errors.Is(err, ErrStopped) {
+			t.Errorf("%s on a stopped node = %v, want ErrStopped", what, err)
+		}
+	}
+	if ok, _ := n.Ready(); ok {
+		t.Error("a stopped node is ready")
+	}
+}

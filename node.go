@@ -42,6 +42,25 @@ type Node struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	done     chan struct{} // closed when stop has finished
+}
+
+// ErrStopped is returned (wrapped; test with errors.Is) by every method of
+// a Node that was stopped by Leave or Close, except Leave and Close
+// themselves, which return their first result.
+var ErrStopped = gossip.ErrStopped
+
+// Done returns a channel that is closed once the node has stopped (Leave
+// or Close returned, or is returning, and every goroutine of the node has
+// ended), for owners that supervise a Node.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// stopped returns ErrStopped, wrapped with op, once the node is stopping.
+func (n *Node) stopped(op string) error {
+	if n.ctx.Err() != nil {
+		return fmt.Errorf("gencluster: %s: %w", op, ErrStopped)
+	}
+	return nil
 }
 
 // Start validates every option, binds the gossip port, joins the addresses
@@ -60,7 +79,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, obs: nopObserver{}}
+	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, obs: nopObserver{}, done: make(chan struct{})}
 	n.logger = cfg.logger.With("node", cfg.name)
 	n.hub = newHub(lctx, &n.wg)
 	n.hub.observe = n.observeEvent
@@ -241,6 +260,9 @@ func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	if n.gossip == nil {
 		return errors.New("gencluster: UpdateMeta: the Dist given with WithDist owns metadata")
 	}
+	if err := n.stopped("UpdateMeta"); err != nil {
+		return err
+	}
 	if err := n.gossip.UpdateMeta(ctx, meta); err != nil {
 		return fmt.Errorf("gencluster: UpdateMeta: %w", err)
 	}
@@ -303,6 +325,7 @@ func (n *Node) stop(shutdown func() error) error {
 		n.wg.Wait()
 		n.met.unregister()
 		n.logger.Info("stopped")
+		close(n.done)
 	})
 	return n.stopErr
 }

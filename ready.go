@@ -2,7 +2,6 @@ package gencluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
 
@@ -32,15 +31,18 @@ func (n *Node) Ready() (ready bool, members int) {
 
 // WaitForMembers waits until this node sees at least want live members,
 // itself included (want 0 means MinMembers). It watches the event stream
-// of Subscribe rather than polling. It returns nil once there are enough,
-// an error when the node stops first, and when ctx ends first, ctx's error
-// wrapped with how many members were seen.
+// of Subscribe rather than polling. It returns nil once there are enough;
+// ErrStopped (wrapped) when the node is stopped or stops first; and when
+// ctx ends first, ctx's error wrapped with how many members were seen.
 func (n *Node) WaitForMembers(ctx context.Context, want int) error {
 	if want < 0 {
 		return fmt.Errorf("gencluster: WaitForMembers %d: negative", want)
 	}
 	if want == 0 {
 		want = n.MinMembers()
+	}
+	if err := n.stopped("WaitForMembers"); err != nil {
+		return err
 	}
 	snap, events, cancel := n.Subscribe()
 	defer cancel()
@@ -52,7 +54,7 @@ func (n *Node) WaitForMembers(ctx context.Context, want int) error {
 		select {
 		case ev, ok := <-events:
 			if !ok {
-				return fmt.Errorf("gencluster: WaitForMembers: saw %d of %d members: %w", len(live), want, errStopped)
+				return fmt.Errorf("gencluster: WaitForMembers: saw %d of %d members: %w", len(live), want, ErrStopped)
 			}
 			if ev.Gone() {
 				delete(live, ev.Member.Name)
@@ -65,6 +67,3 @@ func (n *Node) WaitForMembers(ctx context.Context, want int) error {
 	}
 	return nil
 }
-
-// errStopped is returned when the node stopped while waiting.
-var errStopped = errors.New("node stopped")

@@ -15,7 +15,7 @@ import (
 
 // ErrStopped is returned by the methods that need a running memberlist
 // after Close or Leave.
-var ErrStopped = errors.New("gossip stopped")
+var ErrStopped = errors.New("node stopped")
 
 // errUnconfirmed: memberlist could not confirm that a broadcast went out,
 // because no other member is live to send it to (the cluster is going
@@ -30,6 +30,9 @@ var errUnconfirmed = errors.New("no live member to send the broadcast to")
 func (g *Gossip) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if g.isStopped() {
+		return ErrStopped
 	}
 	if err := g.del.setMeta(meta, 0); err != nil {
 		return fmt.Errorf("gossip: %w", err)
@@ -196,6 +199,12 @@ func (g *Gossip) stopWaits() {
 		return // Leave's own leave superseded the updates
 	}
 	_ = g.ml.UpdateNode(time.Nanosecond)
+}
+
+func (g *Gossip) isStopped() bool {
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	return g.stopped
 }
 
 // tellLeaving sends msgLeaving to every other live member over TCP, in
