@@ -3,6 +3,9 @@ package gencluster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -83,5 +86,35 @@ func TestStoppedNodeMethods(t *testing.T) {
 	}
 	if ok, _ := n.Ready(); ok {
 		t.Error("a stopped node is ready")
+	}
+}
+
+// TestSubscribeRacingClose: Subscribe and WaitForMembers called while the
+// node stops neither panic nor race (run with -race), and their streams
+// close.
+func TestSubscribeRacingClose(t *testing.T) {
+	for i := range 30 {
+		n := startNode(t, testOpts(t, fmt.Sprintf("race-%d", i))...)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 20 {
+					_, evs, cancel := n.Subscribe()
+					if n.ctx.Err() != nil {
+						for range evs { // closes once the node stopped
+						}
+					}
+					cancel()
+					ctx, c := context.WithTimeout(context.Background(), time.Millisecond)
+					_ = n.WaitForMembers(ctx, 2)
+					c()
+				}
+			})
+		}
+		runtime.Gosched()
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
 	}
 }

@@ -90,23 +90,28 @@ func (h *hub) sync(members []Member) {
 
 // subscribe returns the current view and a queue that will receive every
 // later event; both are taken under one lock, so nothing falls between
-// them. The queue's pump runs until cancel or the Node stops.
+// them. The queue's pump runs until cancel or the Node stops. Once the hub
+// is closed no pump starts (the Node may already wait for its goroutines:
+// the WaitGroup must not grow then) and the queue comes back closed.
 func (h *hub) subscribe() (snapshot []Member, q *eventq.Queue, cancel func()) {
 	ctx, stop := context.WithCancel(h.ctx)
 	q = eventq.New()
 	h.mu.Lock()
 	snapshot = h.snapshotLocked()
-	if h.closed {
-		stop()
-	} else {
+	closed := h.closed
+	if !closed {
 		h.subs[q] = struct{}{}
+		h.wg.Add(1) // under the lock: before close, so before the Wait
+		go func() {
+			defer h.wg.Done()
+			q.Run(ctx)
+		}()
 	}
 	h.mu.Unlock()
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		q.Run(ctx)
-	}()
+	if closed {
+		stop()
+		q.Run(ctx) // returns at once, closing the queue's channel
+	}
 	var once sync.Once
 	cancel = func() {
 		once.Do(func() {
