@@ -196,18 +196,24 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 		next    int
 		wg      sync.WaitGroup
 	)
-	// take returns the next candidate that still needs a join.
+	// take returns the next candidate that still needs a join. The
+	// look-up of a host-name seed runs outside the lock, so that the
+	// workers resolve in parallel; live is replaced, never modified, so
+	// the copy read under the lock stays valid.
 	take := func() (string, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		for next < len(cands) {
-			a := cands[next]
+		for {
+			mu.Lock()
+			if next == len(cands) {
+				mu.Unlock()
+				return "", false
+			}
+			a, l := cands[next], live
 			next++
-			if !r.isLive(ctx, a, live) {
+			mu.Unlock()
+			if !r.isLive(ctx, a, l) {
 				return a, true
 			}
 		}
-		return "", false
 	}
 	for range max(1, r.workers) {
 		wg.Add(1)

@@ -256,3 +256,40 @@ func TestRefreshWarmup(t *testing.T) {
 		t.Fatalf("four runs took %v, not less than one interval", took)
 	}
 }
+
+// TestRefreshResolvesInParallel: the join workers resolve host-name seeds
+// outside their shared lock, so four slow look-ups overlap.
+func TestRefreshResolvesInParallel(t *testing.T) {
+	f := newFakeDist("10.0.0.1:7946")
+	c := defaultConfig()
+	c.refreshInterval = time.Second
+	var (
+		mu            sync.Mutex
+		inFlight, top int
+		all4          = make(chan struct{})
+	)
+	c.lookupHost = func(ctx context.Context, host string) ([]string, error) {
+		mu.Lock()
+		inFlight++
+		top = max(top, inFlight)
+		if inFlight == 4 {
+			close(all4)
+		}
+		mu.Unlock()
+		// Wait for the others (bounded: without overlap they never come).
+		select {
+		case <-all4:
+		case <-time.After(300 * time.Millisecond):
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return nil, errors.New("no such host")
+	}
+	c.seeds = []seeds.Discoverer{seeds.Static("a.example:7946", "b.example:7946", "c.example:7946", "d.example:7946")}
+	r := newRefresher(&c, f, f.self, nopObserver{})
+	r.pass(context.Background(), true)
+	if top != 4 {
+		t.Fatalf("at most %d look-ups ran at once, want 4 (one per worker)", top)
+	}
+}
