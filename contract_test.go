@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,5 +117,27 @@ func TestSubscribeRacingClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		wg.Wait()
+	}
+}
+
+// TestSecurityOptionsRefusedWithDist: asking for encryption, a label or an
+// address filter and getting none is an error naming both options.
+func TestSecurityOptionsRefusedWithDist(t *testing.T) {
+	f := newFakeDist("10.0.0.1:7946")
+	for name, o := range map[string]Option{
+		"WithSecretKey":    WithSecretKey(key(1, 32)),
+		"WithKeyring":      WithKeyring(key(1, 32), key(2, 16)),
+		"WithLabel":        WithLabel("prod"),
+		"WithAllowedCIDRs": WithAllowedCIDRs("10.0.0.0/8"),
+	} {
+		n, err := Start(context.Background(), WithName("sd"), WithDist(f), WithAdvertiseAddr(f.self), o)
+		if err == nil {
+			n.Close()
+			t.Errorf("%s with WithDist: Start succeeded", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "WithDist") {
+			t.Errorf("%s with WithDist: error %q does not name both options", name, err)
+		}
 	}
 }

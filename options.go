@@ -61,6 +61,9 @@ type config struct {
 	connectConcurrent int
 	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
 	minMembers        int                   // WithMinMembers; 0 means 1
+	// memberlistOnly names the options given that only the memberlist
+	// Dist can honour (security): Start refuses them with WithDist.
+	memberlistOnly []string
 }
 
 func defaultConfig() config {
@@ -91,6 +94,14 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, err
+	}
+	if c.dist != nil {
+		for _, opt := range c.memberlistOnly {
+			errs = append(errs, fmt.Errorf("gencluster: %s cannot apply with WithDist: it configures memberlist, and the Dist given with WithDist owns its transport (secure that transport itself, and drop %s)", opt, opt))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return c, err
+		}
 	}
 	if c.name == "" {
 		name, err := defaultName()
@@ -276,7 +287,9 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithDist replaces the memberlist adapter with another Dist. The Node then
 // binds nothing itself: the Dist owns its transport, and the Node does not
-// close it. WithBindAddr, WithMeta and WithMemberlistConfig do not apply.
+// close it. WithBindAddr, WithMeta and WithMemberlistConfig do not apply;
+// the security options (WithSecretKey, WithKeyring, WithLabel,
+// WithAllowedCIDRs) make Start fail, since the Dist would not honour them.
 func WithDist(d Dist) Option {
 	return func(c *config) error {
 		if d == nil {

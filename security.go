@@ -13,8 +13,9 @@ import (
 	"github.com/gencluster/gencluster/gossip"
 )
 
-// Security options. They configure memberlist (see README.md, Security): they
-// do not apply with WithDist. Like WithMemberlistConfig, they are applied in
+// Security options. They configure memberlist (see README.md, Security):
+// Start refuses them with WithDist, since asking for encryption and getting
+// none must not pass silently. Like WithMemberlistConfig, they are applied in
 // order, so a later WithMemberlistConfig may still change what they set.
 
 // MaxLabelSize is the longest label WithLabel accepts, in bytes
@@ -62,6 +63,7 @@ func withKeyring(opt string, primary []byte, others [][]byte) Option {
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		c.memberlistOnly = append(c.memberlistOnly, opt)
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
 			// A new Keyring per Start: a keyring is changed in place by
 			// the rotation methods, and must not be shared by two nodes.
@@ -99,6 +101,7 @@ func WithLabel(label string) Option {
 		if len(label) > MaxLabelSize {
 			return fmt.Errorf("gencluster: WithLabel: label is %d bytes, over memberlist's limit of %d", len(label), MaxLabelSize)
 		}
+		c.memberlistOnly = append(c.memberlistOnly, "WithLabel")
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
 			mc.Label = label
 			mc.SkipInboundLabelCheck = false
@@ -133,6 +136,7 @@ func WithAllowedCIDRs(cidrs ...string) Option {
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		c.memberlistOnly = append(c.memberlistOnly, "WithAllowedCIDRs")
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
 			mc.CIDRsAllowed = slices.Clone(nets)
 		})
