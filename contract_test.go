@@ -141,3 +141,26 @@ func TestSecurityOptionsRefusedWithDist(t *testing.T) {
 		}
 	}
 }
+
+// TestAddrTemplateIPv6: a template that renders an IPv6 address gets
+// brackets, whether the port follows the template or the template renders
+// it too.
+func TestAddrTemplateIPv6(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{{ "fd00::2" }}:7946`, "[fd00::2]:7946"},
+		{`{{ GetAllInterfaces | include "address" "::1" | attr "address" }}:7946`, "[::1]:7946"},
+		{`{{ "fd00::2:7946" }}`, "[fd00::2]:7946"},
+		{`{{ "[fd00::2]:7946" }}`, "[fd00::2]:7946"},
+		{`{{ "10.0.0.2" }}:7946`, "10.0.0.2:7946"},
+	} {
+		got, err := resolveAddrTemplate("WithBindAddr", tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("resolveAddrTemplate(%s) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	// And a node binds it.
+	n := startNode(t, append(testOpts(t, "v6"), WithBindAddr(`{{ GetAllInterfaces | include "address" "::1" | attr "address" }}:0`))...)
+	if !strings.HasPrefix(n.Addr(), "[::1]:") {
+		t.Errorf("Addr = %s, want [::1]:port", n.Addr())
+	}
+}

@@ -182,7 +182,9 @@ func WithAdvertiseAddr(addr string) Option {
 }
 
 // resolveAddrTemplate renders a go-sockaddr template and checks that the
-// result is IP:port.
+// result is IP:port. An IPv6 address a template renders gets its brackets
+// ("{{ GetPrivateIP }}:7946" on a host whose address is fd00::2 is
+// [fd00::2]:7946), as net.JoinHostPort writes it.
 func resolveAddrTemplate(opt, addr string) (string, error) {
 	if addr == "" {
 		return "", fmt.Errorf("gencluster: %s: empty address", opt)
@@ -193,7 +195,7 @@ func resolveAddrTemplate(opt, addr string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("gencluster: %s %q: template: %w", opt, addr, err)
 		}
-		out = strings.TrimSpace(r)
+		out = bracketIPv6(strings.TrimSpace(r))
 	}
 	host, port, err := net.SplitHostPort(out)
 	if err != nil {
@@ -209,6 +211,25 @@ func resolveAddrTemplate(opt, addr string) (string, error) {
 		return "", fmt.Errorf("gencluster: %s %q: port %q is not 0 to 65535", opt, addr, port)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// bracketIPv6 turns a rendered "fd00::2:7946" (an IPv6 address, then the
+// port the template appended) into "[fd00::2]:7946". The port is what
+// follows the last colon: a template yields host:port, so an address
+// without a port is an error either way. Anything else is returned as is.
+func bracketIPv6(s string) string {
+	if _, _, err := net.SplitHostPort(s); err == nil {
+		return s
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s
+	}
+	host, port := s[:i], s[i+1:]
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil && port != "" {
+		return net.JoinHostPort(host, port)
+	}
+	return s
 }
 
 // WithSeeds sets the discovery backends that seed the join list, such as
