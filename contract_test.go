@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -162,5 +163,32 @@ func TestAddrTemplateIPv6(t *testing.T) {
 	n := startNode(t, append(testOpts(t, "v6"), WithBindAddr(`{{ GetAllInterfaces | include "address" "::1" | attr "address" }}:0`))...)
 	if !strings.HasPrefix(n.Addr(), "[::1]:") {
 		t.Errorf("Addr = %s, want [::1]:port", n.Addr())
+	}
+}
+
+// TestEveryoneLeavesAtOnce: when every node of a cluster leaves at the same
+// moment (docker compose down), each leaves a cluster that is going away:
+// that is not an error, and nobody waits for a broadcast nobody can take.
+func TestEveryoneLeavesAtOnce(t *testing.T) {
+	recs := newRecordHandler()
+	nodes := startCluster(t, "all", 5, WithLogger(slog.New(recs)))
+	waitMembers(t, 10*time.Second, nodes, "all-0", "all-1", "all-2", "all-3", "all-4")
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() { errs[i] = n.Leave(context.Background()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("%s: Leave = %v, want nil", nodes[i].Name(), err)
+		}
+	}
+	recs.mu.Lock()
+	defer recs.mu.Unlock()
+	for _, r := range *recs.recs {
+		if r.Level >= slog.LevelError {
+			t.Errorf("logged at %v: %s", r.Level, r.Message)
+		}
 	}
 }

@@ -78,6 +78,7 @@ type Gossip struct {
 	ml     *memberlist.Memberlist
 	del    *delegate
 	logger *slog.Logger
+	bridge *logBridge
 
 	name  string
 	addr  string        // advertised host:port, fixed at Start
@@ -173,7 +174,7 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	// Create has built the keyring from SecretKey when only that was set.
-	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec,
+	return &Gossip{ml: ml, del: del, logger: logger, bridge: bridge, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec,
 		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult, keyring: mc.Keyring}, nil
 }
 
@@ -285,6 +286,7 @@ func (g *Gossip) shutdown() error {
 	g.closeOnce.Do(func() {
 		health := g.ml.GetHealthScore()
 		g.stopWaits()
+		g.bridge.stopping.Store(true)
 		g.closeErr = g.ml.Shutdown()
 		// A broadcast wait that a context cut short ends by its own
 		// bound (see awaitBroadcast).

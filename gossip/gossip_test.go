@@ -191,6 +191,28 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// TestLogBridgeShutdownNoise: once the Gossip shuts down, memberlist's
+// "use of closed network connection" errors are debug records; other
+// errors keep their level.
+func TestLogBridgeShutdownNoise(t *testing.T) {
+	h := &recordHandler{}
+	b := &logBridge{logger: slog.New(h)}
+	l := b.std()
+	l.Printf("[ERR] memberlist: Failed to send gossip to x: write udp: use of closed network connection")
+	b.stopping.Store(true)
+	l.Printf("[ERR] memberlist: Failed to send gossip to x: write udp: use of closed network connection")
+	l.Printf("[ERR] memberlist: Failed to receive: boom")
+	want := []slog.Level{slog.LevelError, slog.LevelDebug, slog.LevelError}
+	if len(h.recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(h.recs), len(want))
+	}
+	for i, w := range want {
+		if h.recs[i].Level != w {
+			t.Errorf("record %d (%s): level %v, want %v", i, h.recs[i].Message, h.recs[i].Level, w)
+		}
+	}
+}
+
 // TestAdapterLeaveVersusFail checks the contract at the adapter: connect
 // joins, members reports the view with metadata, a Leave is EventLeave
 // and a Close is EventFail, and Disconnect is ignored.

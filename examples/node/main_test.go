@@ -279,3 +279,39 @@ func TestBadEnv(t *testing.T) {
 		t.Errorf("the error does not name the variable:\n%s", out)
 	}
 }
+
+// TestSIGTERMAllAtOnce: every node of the deployment gets SIGTERM at once
+// (docker compose down). Each leaves a cluster that is going away, which
+// is not an error: every process exits 0 and logs nothing at ERROR.
+func TestSIGTERMAllAtOnce(t *testing.T) {
+	a := startProc(t, "GENCLUSTER_NAME=a")
+	procs := []*proc{a}
+	for _, name := range []string{"b", "c"} {
+		procs = append(procs, startProc(t, "GENCLUSTER_NAME="+name, "GENCLUSTER_SEEDS=static+"+a.gossipAddr, "GENCLUSTER_REFRESH_INTERVAL=200ms"))
+	}
+	for _, p := range procs {
+		waitFor(t, "a cluster of 3", func() bool {
+			var ms []memberJSON
+			return p.get("/members", &ms) == nil && len(ms) == 3
+		})
+	}
+	for _, p := range procs {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range procs {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			if err != nil {
+				t.Errorf("node %d after SIGTERM: %v, want exit 0\n%s", i, err, p.logText())
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("node %d did not exit within 20s of SIGTERM", i)
+		}
+		if strings.Contains(p.logText(), `"level":"ERROR"`) {
+			t.Errorf("node %d logged at ERROR:\n%s", i, p.logText())
+		}
+	}
+}
