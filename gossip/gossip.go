@@ -87,9 +87,11 @@ type Gossip struct {
 	// gossipEvery and retransmitMult size broadcastBound.
 	gossipEvery    time.Duration
 	retransmitMult int
-	waitMu         sync.Mutex     // orders waits.Add before waits.Wait
-	stopped        bool           // under waitMu: shutdown has begun
-	waits          sync.WaitGroup // memberlist waits for broadcasts (leave.go)
+	waitMu         sync.Mutex             // orders waits.Add before waits.Wait
+	stopped        bool                   // under waitMu: shutdown has begun
+	waits          sync.WaitGroup         // memberlist waits for broadcasts (leave.go), re-joins (reclaim.go)
+	reclaimTime    time.Duration          // memberlist's DeadNodeReclaimTime
+	reclaims       map[string]*time.Timer // under waitMu: pending re-joins by name
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
@@ -166,6 +168,10 @@ func Start(cfg Config) (*Gossip, error) {
 		_ = mc.Transport.Shutdown()
 		return nil, err
 	}
+	g := &Gossip{del: del, logger: logger, bridge: bridge, name: cfg.Name, tr: rec,
+		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
+		reclaimTime: mc.DeadNodeReclaimTime}
+	del.onReclaim = g.scheduleReclaim
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if mc.Transport != nil {
@@ -173,9 +179,12 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
+	g.waitMu.Lock() // the re-join timers read ml under it (reclaim.go)
+	g.ml, g.addr = ml, ml.LocalNode().Address()
 	// Create has built the keyring from SecretKey when only that was set.
-	return &Gossip{ml: ml, del: del, logger: logger, bridge: bridge, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec,
-		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult, keyring: mc.Keyring}, nil
+	g.keyring = mc.Keyring
+	g.waitMu.Unlock()
+	return g, nil
 }
 
 // checkOwnAddrAllowed refuses a CIDRsAllowed that excludes the node's own

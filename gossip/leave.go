@@ -194,6 +194,7 @@ func (g *Gossip) broadcastBound() time.Duration {
 func (g *Gossip) stopWaits() {
 	g.waitMu.Lock()
 	g.stopped = true
+	g.stopReclaimsLocked()
 	g.waitMu.Unlock()
 	if !g.closing.Load() {
 		return // Leave's own leave superseded the updates
