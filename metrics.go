@@ -119,7 +119,7 @@ func (n *Node) initMetrics() {
 	}
 	m.collectors = append(m.collectors,
 		&membersCollector{n: n, desc: prometheus.NewDesc("gencluster_members",
-			"Live members as this node sees them, by state (alive, suspect).", []string{"state"}, prometheus.Labels{"node": n.name})},
+			"Live members as this node sees them, by state (alive: memberlist does not expose suspects).", []string{"state"}, prometheus.Labels{"node": n.name})},
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "gencluster_events_coalesced_total", Help: "Events merged into a newer event of the same member because a subscriber was behind.",
 			ConstLabels: prometheus.Labels{"node": n.name},
@@ -216,13 +216,13 @@ type membersCollector struct {
 func (c *membersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *membersCollector) Collect(ch chan<- prometheus.Metric) {
-	counts := map[State]int{StateAlive: 0, StateSuspect: 0}
+	alive := 0
 	for _, m := range c.n.Members() {
-		counts[m.State]++
+		if m.State == StateAlive {
+			alive++
+		}
 	}
-	for _, s := range []State{StateAlive, StateSuspect} {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), s.String())
-	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(alive), StateAlive.String())
 }
 
 // multicastCollector exports a MulticastDiscovery's Stats.

@@ -225,8 +225,9 @@ func (n *Node) LocalMember() Member {
 	return Member{Name: n.name, Addr: n.addr, Meta: n.cfg.meta, State: StateAlive}
 }
 
-// Members returns the live members, this node included, sorted by name:
-// those alive and those suspected but not yet declared failed.
+// Members returns the live members, this node included, sorted by name. A
+// member memberlist suspects is live (StateAlive) until it is declared
+// failed: memberlist does not expose suspicion.
 func (n *Node) Members() []Member {
 	ms := n.dist.Members()
 	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })

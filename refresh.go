@@ -258,7 +258,7 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 func (r *refresher) liveAddrs() map[string]bool {
 	live := map[string]bool{r.self: true}
 	for _, m := range r.dist.Members() {
-		if m.State == StateAlive || m.State == StateSuspect {
+		if m.State == StateAlive {
 			live[m.Addr] = true
 		}
 	}

@@ -360,7 +360,7 @@ func (c *cluster) members(name string) ([]string, error) {
 	}
 	var out []string
 	for _, m := range ms {
-		if m.State != "alive" && m.State != "suspect" {
+		if m.State != "alive" {
 			return nil, fmt.Errorf("%s lists %s in state %q", name, m.Name, m.State)
 		}
 		out = append(out, m.Name)
