@@ -425,9 +425,8 @@ func TestWaitForMembers(t *testing.T) {
 // refusingDist is a Dist of one member that refuses every join.
 type refusingDist struct{ self Member }
 
-func (d refusingDist) Connect(context.Context, string) error    { return errors.New("refused") }
-func (d refusingDist) Disconnect(context.Context, string) error { return nil }
-func (d refusingDist) Members() []Member                        { return []Member{d.self} }
+func (d refusingDist) Connect(context.Context, string) error { return errors.New("refused") }
+func (d refusingDist) Members() []Member                     { return []Member{d.self} }
 
 // TestMetricsWithDistAndMulticast: without memberlist there is no bridge
 // and no health score; failed joins count as errors; a multicast backend

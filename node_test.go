@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -181,22 +183,31 @@ func TestRestartSameNameNewAddress(t *testing.T) {
 	}
 }
 
-// TestRemovedFromDiscoveryNotDisconnected: gen_cluster does not disconnect
-// nodes that vanish from discovery; neither do we.
-func TestRemovedFromDiscoveryNotDisconnected(t *testing.T) {
+// TestRemovedFromDiscoveryStaysMember: gen_cluster does not disconnect
+// nodes that vanish from discovery; neither do we. d-a and d-c both drop
+// out of d-b's discovery; d-a stays a member, listed by d-b, through
+// several refreshes, while d-c, which also crashes, is reported failed
+// (the control: d-b's view does change when a member really goes).
+func TestRemovedFromDiscoveryStaysMember(t *testing.T) {
 	disc := &mutableSeeds{}
 	a := startNode(t, testOpts(t, "d-a")...)
-	disc.set(nil, a.Addr())
+	c := startNode(t, append(testOpts(t, "d-c"), WithSeeds(seeds.Static(a.Addr())))...)
+	disc.set(nil, a.Addr(), c.Addr())
 	b := startNode(t, append(testOpts(t, "d-b"), WithSeeds(disc))...)
-	waitMembers(t, 10*time.Second, []*Node{a, b}, "d-a", "d-b")
+	waitMembers(t, 10*time.Second, []*Node{a, b, c}, "d-a", "d-b", "d-c")
+	_, evs, cancel := b.Subscribe()
+	defer cancel()
+	log := collect(evs)
 	disc.set(nil)
-	// Several refresh intervals with d-a gone from discovery.
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		if got := names(b.Members()); !slices.Equal(got, []string{"d-a", "d-b"}) {
-			t.Fatalf("members changed to %v after d-a left discovery", got)
-		}
-		time.Sleep(50 * time.Millisecond)
+	c.Close()
+	waitFor(t, 10*time.Second, "d-b to see d-c fail", func() bool { return log.has(EventFail, "d-c") })
+	runs := disc.count()
+	waitFor(t, 10*time.Second, "three more refreshes", func() bool { return disc.count() >= runs+3 })
+	if got := names(b.Members()); !slices.Equal(got, []string{"d-a", "d-b"}) {
+		t.Fatalf("d-b lists %v after d-a left discovery, want d-a still there", got)
+	}
+	if log.has(EventFail, "d-a") || log.has(EventLeave, "d-a") {
+		t.Fatalf("d-a was removed after it left discovery: %v", log.all())
 	}
 }
 
@@ -268,10 +279,27 @@ func TestUpdateMeta(t *testing.T) {
 	}
 }
 
-// TestTwoNodesOneProcessIndependent: no global state between Nodes.
+// TestTwoClustersOneProcess: no global state between Nodes. Two clusters
+// in one process, all four nodes registered on one Prometheus registry
+// (and so all four routed through the one go-metrics bridge): the
+// clusters stay apart, and each node's series count its own cluster and
+// its own memberlist traffic.
 func TestTwoClustersOneProcess(t *testing.T) {
-	c1 := startCluster(t, "x", 2)
-	c2 := startCluster(t, "y", 2)
+	reg := prometheus.NewPedanticRegistry()
+	c1 := startCluster(t, "x", 2, WithMetrics(reg))
+	c2 := startCluster(t, "y", 2, WithMetrics(reg))
 	waitMembers(t, 10*time.Second, c1, "x-0", "x-1")
 	waitMembers(t, 10*time.Second, c2, "y-0", "y-1")
+	for _, n := range append(c1, c2...) {
+		if v, ok := sample(t, reg, "gencluster_members", n.Name(), "state", "alive"); !ok || v != 2 {
+			t.Errorf("%s: gencluster_members = %v (found %v), want 2: its own cluster only", n.Name(), v, ok)
+		}
+		waitFor(t, 10*time.Second, n.Name()+"'s memberlist traffic", func() bool {
+			v, _ := sample(t, reg, "gencluster_memberlist_udp_sent_bytes_total", n.Name())
+			return v > 0
+		})
+		if v, _ := sample(t, reg, "gencluster_events_total", n.Name(), "type", "join"); v != 2 {
+			t.Errorf("%s: %v join events, want 2 (itself and its peer)", n.Name(), v)
+		}
+	}
 }

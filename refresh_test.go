@@ -16,11 +16,10 @@ import (
 type fakeDist struct {
 	self string
 
-	mu          sync.Mutex
-	ok          map[string]bool
-	calls       map[string][]time.Time
-	members     map[string]Member
-	disconnects int
+	mu      sync.Mutex
+	ok      map[string]bool
+	calls   map[string][]time.Time
+	members map[string]Member
 }
 
 func newFakeDist(self string, ok ...string) *fakeDist {
@@ -40,13 +39,6 @@ func (f *fakeDist) Connect(ctx context.Context, addr string) error {
 		return errors.New("connection refused")
 	}
 	f.members[addr] = Member{Name: "m-" + addr, Addr: addr, State: StateAlive}
-	return nil
-}
-
-func (f *fakeDist) Disconnect(context.Context, string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.disconnects++
 	return nil
 }
 
@@ -84,13 +76,22 @@ type mutableSeeds struct {
 	addrs []string
 	err   error
 	runs  int
+	at    []time.Time
 }
 
 func (m *mutableSeeds) Discover(context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.runs++
+	m.at = append(m.at, time.Now())
 	return slices.Clone(m.addrs), m.err
+}
+
+// times returns when each run started.
+func (m *mutableSeeds) times() []time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.at)
 }
 
 func (m *mutableSeeds) set(err error, addrs ...string) {
@@ -180,23 +181,33 @@ func TestRefreshDiscoveryErrorNotFatal(t *testing.T) {
 	waitFor(t, 5*time.Second, "join of the partial result", func() bool { return len(f.callTimes("10.0.0.3:7946")) == 1 })
 }
 
-func TestRefreshNeverDisconnects(t *testing.T) {
-	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946")
+// TestRefreshKeepsPeerGoneFromDiscovery: a peer that drops out of
+// discovery stays a member and stays listed (the Node never forces it
+// out), and is not joined again; once the Dist loses it, it is gone for
+// good (nothing re-joins an address discovery no longer lists).
+func TestRefreshKeepsPeerGoneFromDiscovery(t *testing.T) {
+	const peer = "10.0.0.2:7946"
+	f := newFakeDist("10.0.0.1:7946", peer)
 	d := &mutableSeeds{}
-	d.set(nil, "10.0.0.2:7946")
+	d.set(nil, peer)
 	n := startFake(t, f, WithSeeds(d))
-	waitFor(t, 5*time.Second, "join", func() bool { return len(f.callTimes("10.0.0.2:7946")) == 1 })
+	log := collect(n.Events())
+	waitFor(t, 5*time.Second, "join", func() bool { return log.has(EventJoin, "m-"+peer) })
 	d.set(nil)
 	runs := d.count()
 	waitFor(t, 5*time.Second, "three more refreshes", func() bool { return d.count() >= runs+3 })
-	f.mu.Lock()
-	disc := f.disconnects
-	f.mu.Unlock()
-	if disc != 0 {
-		t.Fatalf("Disconnect called %d times for a peer that left discovery", disc)
+	if got := names(n.Members()); !slices.Equal(got, []string{"m-" + peer, "self"}) {
+		t.Fatalf("members = %v after the peer left discovery, want it still listed", got)
 	}
-	if len(n.Members()) != 2 {
-		t.Fatalf("members = %v", n.Members())
+	if log.has(EventFail, "m-"+peer) {
+		t.Fatal("the peer was reported failed because it left discovery")
+	}
+	f.drop(peer) // the peer really goes
+	waitFor(t, 5*time.Second, "the fail event", func() bool { return log.has(EventFail, "m-"+peer) })
+	runs = d.count()
+	waitFor(t, 5*time.Second, "three more refreshes", func() bool { return d.count() >= runs+3 })
+	if calls := len(f.callTimes(peer)); calls != 1 {
+		t.Fatalf("%d joins of a peer discovery no longer lists, want the first only", calls)
 	}
 }
 
@@ -245,15 +256,25 @@ func TestRefreshHostNameSeedLive(t *testing.T) {
 // 200ms, 400ms, ... so nodes that start together find each other well
 // before the first full interval.
 func TestRefreshWarmup(t *testing.T) {
+	const interval = 4 * time.Second
 	f := newFakeDist("10.0.0.1:7946")
 	d := &mutableSeeds{}
 	start := time.Now()
-	startFake(t, f, WithSeeds(d), WithRefreshInterval(4*time.Second))
+	startFake(t, f, WithSeeds(d), WithRefreshInterval(interval))
 	// Runs at 0 (Start), 0.1s, 0.3s and 0.7s: four before 1s, where a
-	// plain schedule would have run once until 4s.
-	waitFor(t, 3*time.Second, "four discovery runs", func() bool { return d.count() >= 4 })
-	if took := time.Since(start); took >= 4*time.Second {
+	// plain schedule would have run once until 4s. The wait may last two
+	// intervals, so that a schedule without the warm-up reaches the
+	// check below and fails it.
+	waitFor(t, 2*interval, "four discovery runs", func() bool { return d.count() >= 4 })
+	if took := time.Since(start); took >= interval {
 		t.Fatalf("four runs took %v, not less than one interval", took)
+	}
+	// The gaps grow: the warm-up doubles them towards the interval.
+	ts := d.times()
+	for i := 2; i < 4; i++ {
+		if prev, gap := ts[i-1].Sub(ts[i-2]), ts[i].Sub(ts[i-1]); gap <= prev {
+			t.Errorf("gap %d is %v, not longer than the one before (%v): runs at %v", i, gap, prev, ts)
+		}
 	}
 }
 

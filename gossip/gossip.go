@@ -5,10 +5,10 @@
 //
 //   - connect: memberlist Join of one address (a TCP push-pull of state).
 //   - members: memberlist's view of the live members.
-//   - disconnect: ignored. memberlist owns failure detection: it probes every
-//     member and declares it failed on its own, and a forced removal of a
-//     live peer would only be refuted by that peer. gc_dist allows a
-//     connection module to answer `ignored` for exactly this case.
+//
+// There is no disconnect: memberlist owns failure detection (it probes
+// every member and declares it failed on its own), and a forced removal of
+// a live peer would only be refuted by that peer.
 //
 // The adapter also turns memberlist's NotifyJoin, NotifyUpdate and
 // NotifyLeave callbacks into membership.Events. memberlist calls them while
@@ -232,11 +232,6 @@ func (g *Gossip) Connect(ctx context.Context, addr string) error {
 	}
 	return nil
 }
-
-// Disconnect is gc_dist's disconnect, and is ignored: memberlist owns
-// failure detection, and a live peer removed by force would refute its own
-// death and come straight back. It always returns nil.
-func (g *Gossip) Disconnect(context.Context, string) error { return nil }
 
 // Members returns memberlist's live members, sorted by name.
 //
