@@ -14,9 +14,9 @@ type State = membership.State
 
 // The member states.
 const (
-	StateAlive   = membership.StateAlive
-	StateFailed  = membership.StateFailed
-	StateLeft    = membership.StateLeft
+	StateAlive  = membership.StateAlive
+	StateFailed = membership.StateFailed
+	StateLeft   = membership.StateLeft
 )
 
 // Event is one change of one member, delivered by Node.Events and
