@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 // TestLeaveCancelledContext: Leave with a context that has already ended
@@ -54,7 +56,7 @@ func TestUpdateMetaCancelledContext(t *testing.T) {
 	if err := n.UpdateMeta(context.Background(), map[string]string{"v": "4"}); err != nil {
 		t.Fatalf("UpdateMeta(Background) = %v", err)
 	}
-	waitFor(t, 5*time.Second, "meta v=4", func() bool { return n.LocalMember().Meta["v"] == "4" })
+	testutil.Eventually(t, 5*time.Second, func() bool { return n.LocalMember().Meta["v"] == "4" }, "meta v=4")
 }
 
 // TestStoppedNodeMethods: every method that can fail returns ErrStopped
@@ -170,7 +172,7 @@ func TestAddrTemplateIPv6(t *testing.T) {
 // moment (docker compose down), each leaves a cluster that is going away:
 // that is not an error, and nobody waits for a broadcast nobody can take.
 func TestEveryoneLeavesAtOnce(t *testing.T) {
-	recs := newRecordHandler()
+	recs := testutil.NewRecordHandler()
 	nodes := startCluster(t, "all", 5, WithLogger(slog.New(recs)))
 	waitMembers(t, 10*time.Second, nodes, "all-0", "all-1", "all-2", "all-3", "all-4")
 	errs := make([]error, len(nodes))
@@ -184,9 +186,7 @@ func TestEveryoneLeavesAtOnce(t *testing.T) {
 			t.Errorf("%s: Leave = %v, want nil", nodes[i].Name(), err)
 		}
 	}
-	recs.mu.Lock()
-	defer recs.mu.Unlock()
-	for _, r := range *recs.recs {
+	for _, r := range recs.Records() {
 		if r.Level >= slog.LevelError {
 			t.Errorf("logged at %v: %s", r.Level, r.Message)
 		}

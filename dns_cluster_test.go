@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/gencluster/gencluster/internal/dnstest"
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestDNSCluster(t *testing.T) {
 	srv := dnstest.Start(t)
 	const name = "gossip.cluster.test"
-	port := freePort(t)
+	port := testutil.FreePort(t, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
 	ip := func(i int) string { return "127.0.0." + strconv.Itoa(i) }
 	shortDeadGossip := WithMemberlistConfig(func(c *memberlist.Config) { c.GossipToTheDeadTime = 300 * time.Millisecond })
 
@@ -48,7 +49,7 @@ func TestDNSCluster(t *testing.T) {
 	lone := startNode(t, append(testOpts(t, "dns-6-again"),
 		WithBindAddr(net.JoinHostPort(ip(6), strconv.Itoa(port))), shortDeadGossip)...)
 	before := srv.Count(name, dns.TypeA)
-	waitFor(t, 10*time.Second, "five more DNS refreshes", func() bool { return srv.Count(name, dns.TypeA) >= before+5 })
+	testutil.Eventually(t, 10*time.Second, func() bool { return srv.Count(name, dns.TypeA) >= before+5 }, "five more DNS refreshes")
 	if got := names(lone.Members()); !slices.Equal(got, []string{"dns-6-again"}) {
 		t.Errorf("the removed address was joined again: %v", got)
 	}
@@ -69,7 +70,7 @@ func TestDNSCluster(t *testing.T) {
 func TestDNSClusterFromEnv(t *testing.T) {
 	srv := dnstest.Start(t)
 	const name = "env.cluster.test"
-	port := freePort(t)
+	port := testutil.FreePort(t, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
 	conf := srv.ResolvConf(t, 1)
 	var nodes []*Node
 	for i := 2; i <= 4; i++ {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 // churnMeta makes each node update its metadata rounds times; UpdateMeta
@@ -33,14 +35,14 @@ func TestEventsNeverBlockAndStayBounded(t *testing.T) {
 	const rounds = 50
 	churnMeta(t, nodes[1:], rounds)
 	want := strconv.Itoa(rounds - 1)
-	waitFor(t, 10*time.Second, "node 0 to see the last round", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, m := range nodes[0].Members() {
 			if m.Name != "b-0" && m.Meta["round"] != want {
 				return false
 			}
 		}
 		return true
-	})
+	}, "node 0 to see the last round")
 	pending := 0
 	nodes[0].hub.mu.Lock()
 	for q := range nodes[0].hub.subs {
@@ -152,12 +154,12 @@ func TestSubscribeCancel(t *testing.T) {
 	}
 	cancel()
 	cancel() // idempotent
-	waitFor(t, 5*time.Second, "cancelled stream to close", func() bool {
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		select {
 		case _, ok := <-ch:
 			return !ok
 		default:
 			return false
 		}
-	})
+	}, "cancelled stream to close")
 }

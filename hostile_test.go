@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -100,7 +101,7 @@ func TestHostileInput(t *testing.T) {
 }
 
 func testHostileInput(t *testing.T, opts []Option) {
-	recs := newRecordHandler()
+	recs := testutil.NewRecordHandler()
 	cluster := startCluster(t, "h", 2, append(opts, WithLogger(slog.New(recs)))...)
 	w := watchCluster(t, cluster, "h-0", "h-1")
 	target := cluster[0].Addr()
@@ -166,7 +167,7 @@ func testHostileInput(t *testing.T, opts []Option) {
 	n := startNode(t, append(append(testOpts(t, "h-2"), WithSeeds(seeds.Static(target))), opts...)...)
 	waitMembers(t, 10*time.Second, append(cluster, n), "h-0", "h-1", "h-2")
 	for i, l := range w.logs {
-		for _, ev := range l.all() {
+		for _, ev := range l.All() {
 			if ev.Type != EventJoin || ev.Member.Name != "h-2" {
 				t.Errorf("%s saw %v", cluster[i].Name(), ev)
 			}
@@ -177,10 +178,8 @@ func testHostileInput(t *testing.T, opts []Option) {
 	}
 	// The garbage did reach memberlist's parsers, which refused it (a
 	// warning or error per stream, and per packet that was not lost).
-	recs.mu.Lock()
-	defer recs.mu.Unlock()
 	refused := 0
-	for _, r := range *recs.recs {
+	for _, r := range recs.Records() {
 		if r.Level >= slog.LevelWarn {
 			refused++
 		}

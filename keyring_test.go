@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -22,11 +23,11 @@ func TestKeyRotation(t *testing.T) {
 	nodes := startCluster(t, "rot", 3, WithSecretKey(oldKey), WithLabel("rot"))
 	all := []string{"rot-0", "rot-1", "rot-2"}
 	waitMembers(t, 10*time.Second, nodes, all...)
-	var logs []*eventLog
+	var logs []*testutil.EventLog
 	watch := func(n *Node) {
 		_, evs, cancel := n.Subscribe()
 		t.Cleanup(cancel)
-		logs = append(logs, collect(evs))
+		logs = append(logs, testutil.Collect(evs))
 	}
 	for _, n := range nodes {
 		watch(n)
@@ -34,7 +35,7 @@ func TestKeyRotation(t *testing.T) {
 	noneGone := func(step string) {
 		t.Helper()
 		for i, l := range logs {
-			for _, ev := range l.all() {
+			for _, ev := range l.All() {
 				if ev.Type == EventFail || ev.Type == EventLeave {
 					t.Fatalf("%s: %s saw %v", step, nodes[i].Name(), ev)
 				}
@@ -61,7 +62,7 @@ func TestKeyRotation(t *testing.T) {
 				t.Fatalf("%s: UpdateMeta: %v", step, err)
 			}
 		}
-		waitFor(t, 10*time.Second, step+": every node to see round "+val, func() bool {
+		testutil.Eventually(t, 10*time.Second, func() bool {
 			for _, n := range nodes {
 				for _, m := range n.Members() {
 					if m.Meta["round"] != val {
@@ -70,7 +71,7 @@ func TestKeyRotation(t *testing.T) {
 				}
 			}
 			return true
-		})
+		}, step+": every node to see round "+val)
 		noneGone(step)
 	}
 	step := func(name string, f func(*Node) error, wantKeys ...[]byte) {
@@ -115,7 +116,7 @@ func TestKeyRotation(t *testing.T) {
 	for end := time.Now().Add(quietWindow); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		noneGone("stale join")
 		for _, l := range logs {
-			if l.has(EventJoin, "rot-stale") {
+			if l.Has(EventJoin, "rot-stale") {
 				t.Fatal("the node with the old key joined")
 			}
 		}

@@ -13,10 +13,11 @@ import (
 
 	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -87,7 +88,7 @@ func TestMetricsTwoNodesOneRegistry(t *testing.T) {
 	nodes := startCluster(t, "m", 2, WithMetrics(reg))
 	waitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
 
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+	if err := promtestutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP gencluster_members Live members as this node sees them, by state (alive: memberlist does not expose suspects).
 # TYPE gencluster_members gauge
 gencluster_members{node="m-0",state="alive"} 2
@@ -96,7 +97,7 @@ gencluster_members{node="m-1",state="alive"} 2
 		t.Error(err)
 	}
 	backend := seeds.Name(seeds.Static(nodes[0].Addr()))
-	waitFor(t, 10*time.Second, "metrics of both nodes", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, c := range []struct {
 			name, node string
 			labels     []string
@@ -122,7 +123,7 @@ gencluster_members{node="m-1",state="alive"} 2
 			}
 		}
 		return true
-	})
+	}, "metrics of both nodes")
 	if v, _ := sample(t, reg, "gencluster_events_total", "m-0", "type", "join"); v != 2 {
 		t.Errorf("m-0 join events = %v, want 2", v)
 	}
@@ -147,7 +148,7 @@ gencluster_members{node="m-1",state="alive"} 2
 	if err := nodes[0].Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(reg); n != 0 {
+	if n := promtestutil.CollectAndCount(reg); n != 0 {
 		t.Errorf("%d series left after Close", n)
 	}
 }
@@ -222,7 +223,7 @@ func TestMetricsScrapeDuringChurn(t *testing.T) {
 		cancel()
 		ns[0].Leave(context.Background())
 		ns[1].Close()
-		waitFor(t, 10*time.Second, "seed alone again", func() bool { return len(seed.Members()) == 1 })
+		testutil.Eventually(t, 10*time.Second, func() bool { return len(seed.Members()) == 1 }, "seed alone again")
 	}
 	close(stop)
 	wg.Wait()
@@ -261,21 +262,21 @@ func TestBridgeRouting(t *testing.T) {
 	s.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, 5, lbl("unknown"))
 	s.IncrCounterWithLabels([]string{"other", "thing"}, 5, lbl(ida))
 
-	if v := testutil.ToFloat64(a.udpSent); v != 100 {
+	if v := promtestutil.ToFloat64(a.udpSent); v != 100 {
 		t.Errorf("a udp sent = %v", v)
 	}
-	if v := testutil.ToFloat64(b.udpSent); v != 7 {
+	if v := promtestutil.ToFloat64(b.udpSent); v != 7 {
 		t.Errorf("b udp sent = %v", v)
 	}
-	if v := testutil.ToFloat64(b.messages.WithLabelValues("dead")); v != 1 {
+	if v := promtestutil.ToFloat64(b.messages.WithLabelValues("dead")); v != 1 {
 		t.Errorf("b dead messages = %v", v)
 	}
-	if v := testutil.ToFloat64(a.nodes.WithLabelValues("alive")); v != 3 {
+	if v := promtestutil.ToFloat64(a.nodes.WithLabelValues("alive")); v != 3 {
 		t.Errorf("a alive nodes = %v", v)
 	}
 	r.remove(ida)
 	s.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, 100, lbl(ida))
-	if v := testutil.ToFloat64(a.udpSent); v != 100 {
+	if v := promtestutil.ToFloat64(a.udpSent); v != 100 {
 		t.Errorf("a udp sent after remove = %v, want 100", v)
 	}
 
@@ -297,7 +298,7 @@ func TestBridgeRouting(t *testing.T) {
 func TestMulticastCollector(t *testing.T) {
 	mc := seeds.Multicast("test")
 	c := newMulticastCollector(mc, seeds.Name(mc), "n")
-	if n := testutil.CollectAndCount(c, "gencluster_multicast_packets_total"); n != 10 {
+	if n := promtestutil.CollectAndCount(c, "gencluster_multicast_packets_total"); n != 10 {
 		t.Errorf("series = %d, want 10", n)
 	}
 	reg := prometheus.NewPedanticRegistry()
@@ -305,59 +306,8 @@ func TestMulticastCollector(t *testing.T) {
 	lint(t, reg)
 }
 
-// recordHandler is a slog.Handler that keeps records.
-type recordHandler struct {
-	mu    *sync.Mutex
-	recs  *[]slog.Record
-	attrs []slog.Attr
-}
-
-func newRecordHandler() *recordHandler {
-	return &recordHandler{mu: new(sync.Mutex), recs: new([]slog.Record)}
-}
-
-func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
-	r = r.Clone()
-	r.AddAttrs(h.attrs...)
-	h.mu.Lock()
-	*h.recs = append(*h.recs, r)
-	h.mu.Unlock()
-	return nil
-}
-func (h *recordHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	h2 := *h
-	h2.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
-	return &h2
-}
-func (h *recordHandler) WithGroup(string) slog.Handler { return h }
-
-// find returns the attributes of the first record with msg and level
-// whose attributes include want.
-func (h *recordHandler) find(level slog.Level, msg string, want map[string]string) (map[string]string, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, r := range *h.recs {
-		if r.Level != level || r.Message != msg {
-			continue
-		}
-		got := map[string]string{}
-		r.Attrs(func(a slog.Attr) bool { got[a.Key] = a.Value.String(); return true })
-		ok := true
-		for k, v := range want {
-			if got[k] != v {
-				ok = false
-			}
-		}
-		if ok {
-			return got, true
-		}
-	}
-	return nil, false
-}
-
 func TestMemberEventsLogged(t *testing.T) {
-	h := newRecordHandler()
+	h := testutil.NewRecordHandler()
 	a := startNode(t, append(testOpts(t, "log-0"), WithLogger(slog.New(h)))...)
 	b := startNode(t, append(testOpts(t, "log-1"), WithSeeds(seeds.Static(a.Addr())))...)
 	c := startNode(t, append(testOpts(t, "log-2"), WithSeeds(seeds.Static(a.Addr())))...)
@@ -369,10 +319,10 @@ func TestMemberEventsLogged(t *testing.T) {
 		{"member leave", "log-1", b.Addr()},
 		{"member fail", "log-2", c.Addr()},
 	} {
-		waitFor(t, 10*time.Second, want.msg+" "+want.peer, func() bool {
-			_, ok := h.find(slog.LevelInfo, want.msg, map[string]string{"node": "log-0", "peer": want.peer, "addr": want.addr})
+		testutil.Eventually(t, 10*time.Second, func() bool {
+			_, ok := h.Find(slog.LevelInfo, want.msg, map[string]string{"node": "log-0", "peer": want.peer, "addr": want.addr})
 			return ok
-		})
+		}, want.msg+" "+want.peer)
 	}
 }
 
@@ -451,10 +401,10 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 		WithRefreshInterval(20*time.Millisecond), WithRetryBackoff(10*time.Millisecond),
 		WithMetrics(reg),
 	)
-	waitFor(t, 10*time.Second, "failed connect attempts", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		v, _ := sample(t, reg, "gencluster_connect_attempts_total", "fd", "result", "error")
 		return v >= 2
-	})
+	}, "failed connect attempts")
 	if _, ok := sample(t, reg, "gencluster_health_score", "fd"); ok {
 		t.Error("health score without memberlist")
 	}
@@ -469,7 +419,7 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 	}
 	lint(t, reg)
 	n.Close()
-	if c := testutil.CollectAndCount(reg); c != 0 {
+	if c := promtestutil.CollectAndCount(reg); c != 0 {
 		t.Errorf("%d series after Close", c)
 	}
 }
@@ -477,10 +427,10 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 // TestRefreshLogKeys: the refresh loop logs through the node's logger,
 // with the stable keys node, addr, err.
 func TestRefreshLogKeys(t *testing.T) {
-	h := newRecordHandler()
+	h := testutil.NewRecordHandler()
 	startNode(t, append(testOpts(t, "rl"), WithLogger(slog.New(h)), WithSeeds(seeds.Static("127.0.0.1:1")))...)
-	waitFor(t, 10*time.Second, "join failed record", func() bool {
-		got, ok := h.find(slog.LevelInfo, "join failed", map[string]string{"node": "rl", "addr": "127.0.0.1:1"})
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		got, ok := h.Find(slog.LevelInfo, "join failed", map[string]string{"node": "rl", "addr": "127.0.0.1:1"})
 		return ok && got["err"] != ""
-	})
+	}, "join failed record")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/gossip"
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -51,7 +52,7 @@ func restartAfter(t *testing.T, pause time.Duration) time.Duration {
 	}
 	start := time.Now()
 	b2 := startNode(t, opts("nr-b", WithBindAddr("127.0.0.2:0"), WithSeeds(seeds.Static(a.Addr())))...)
-	waitFor(t, 60*time.Second, "both peers to list the restarted nr-b", func() bool {
+	testutil.Eventually(t, 60*time.Second, func() bool {
 		for _, n := range []*Node{a, c} {
 			ok := false
 			for _, m := range n.Members() {
@@ -62,7 +63,7 @@ func restartAfter(t *testing.T, pause time.Duration) time.Duration {
 			}
 		}
 		return true
-	})
+	}, "both peers to list the restarted nr-b")
 	return time.Since(start)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/internal/faultnet"
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 // TestPartitionHeals splits a 4-node cluster in two until each half has
@@ -81,7 +82,7 @@ func leaveAll(nodes []*Node) {
 func partitionCluster(t *testing.T, refresh time.Duration) ([]*Node, *faultnet.Network, []string) {
 	network := faultnet.New()
 	var addrs []string
-	disc := &mutableSeeds{}
+	disc := &testutil.Seeds{}
 	var nodes []*Node
 	for _, name := range []string{"p-0", "p-1", "p-2", "p-3"} {
 		wrap := WithMemberlistConfig(func(mc *memberlist.Config) {
@@ -97,7 +98,7 @@ func partitionCluster(t *testing.T, refresh time.Duration) ([]*Node, *faultnet.N
 		n := startNode(t, append(testOpts(t, name), wrap, WithSeeds(disc), WithRefreshInterval(refresh))...)
 		nodes = append(nodes, n)
 		addrs = append(addrs, n.Addr())
-		disc.set(nil, slices.Clone(addrs)...)
+		disc.Set(nil, slices.Clone(addrs)...)
 	}
 	waitMembers(t, 10*time.Second, nodes, "p-0", "p-1", "p-2", "p-3")
 	return nodes, network, addrs

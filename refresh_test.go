@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -70,42 +71,6 @@ func (f *fakeDist) drop(addr string) {
 	delete(f.members, addr)
 }
 
-// mutableSeeds is a Discoverer whose answer the test changes.
-type mutableSeeds struct {
-	mu    sync.Mutex
-	addrs []string
-	err   error
-	runs  int
-	at    []time.Time
-}
-
-func (m *mutableSeeds) Discover(context.Context) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.runs++
-	m.at = append(m.at, time.Now())
-	return slices.Clone(m.addrs), m.err
-}
-
-// times returns when each run started.
-func (m *mutableSeeds) times() []time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.at)
-}
-
-func (m *mutableSeeds) set(err error, addrs ...string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.addrs, m.err = addrs, err
-}
-
-func (m *mutableSeeds) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.runs
-}
-
 func startFake(t *testing.T, f *fakeDist, opts ...Option) *Node {
 	t.Helper()
 	base := []Option{WithName("self"), WithDist(f), WithAdvertiseAddr(f.self),
@@ -115,10 +80,10 @@ func startFake(t *testing.T, f *fakeDist, opts ...Option) *Node {
 
 func TestRefreshSkipsSelfAndLiveMembers(t *testing.T) {
 	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946")
-	d := &mutableSeeds{}
-	d.set(nil, "10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946")
+	d := &testutil.Seeds{}
+	d.Set(nil, "10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946")
 	startFake(t, f, WithSeeds(d))
-	waitFor(t, 5*time.Second, "three discovery runs", func() bool { return d.count() >= 4 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return d.Count() >= 4 }, "three discovery runs")
 	if n := len(f.callTimes("10.0.0.1:7946")); n != 0 {
 		t.Errorf("connected to itself %d times", n)
 	}
@@ -129,17 +94,17 @@ func TestRefreshSkipsSelfAndLiveMembers(t *testing.T) {
 	}
 	// A member that dies is re-joined on the next refresh.
 	f.drop("10.0.0.2:7946")
-	waitFor(t, 5*time.Second, "re-join of 10.0.0.2", func() bool { return len(f.callTimes("10.0.0.2:7946")) == 2 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(f.callTimes("10.0.0.2:7946")) == 2 }, "re-join of 10.0.0.2")
 }
 
 func TestRefreshBacksOffFailingSeed(t *testing.T) {
 	const dead = "10.0.0.9:7946"
 	f := newFakeDist("10.0.0.1:7946")
-	d := &mutableSeeds{}
-	d.set(nil, dead)
+	d := &testutil.Seeds{}
+	d.Set(nil, dead)
 	// Backoff from 20ms up to the 400ms refresh interval.
 	startFake(t, f, WithSeeds(d), WithRefreshInterval(400*time.Millisecond))
-	waitFor(t, 10*time.Second, "7 attempts", func() bool { return len(f.callTimes(dead)) >= 7 })
+	testutil.Eventually(t, 10*time.Second, func() bool { return len(f.callTimes(dead)) >= 7 }, "7 attempts")
 	ts := f.callTimes(dead)
 	for i := 1; i < len(ts); i++ {
 		// The i-th failure waits at least half of min(20ms*2^(i-1), 400ms).
@@ -158,27 +123,27 @@ func TestRefreshBacksOffFailingSeed(t *testing.T) {
 	}
 	// Once the seed comes back, the next attempt joins it.
 	f.setOK(dead, true)
-	waitFor(t, 5*time.Second, "the healed seed to be joined", func() bool {
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		for _, m := range f.Members() {
 			if m.Addr == dead {
 				return true
 			}
 		}
 		return false
-	})
+	}, "the healed seed to be joined")
 }
 
 func TestRefreshDiscoveryErrorNotFatal(t *testing.T) {
 	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946")
-	bad := &mutableSeeds{}
-	bad.set(errors.New("SERVFAIL"))
-	good := &mutableSeeds{}
-	good.set(nil, "10.0.0.2:7946")
+	bad := &testutil.Seeds{}
+	bad.Set(errors.New("SERVFAIL"))
+	good := &testutil.Seeds{}
+	good.Set(nil, "10.0.0.2:7946")
 	startFake(t, f, WithSeeds(bad, good))
-	waitFor(t, 5*time.Second, "join of the good backend's seed", func() bool { return len(f.callTimes("10.0.0.2:7946")) == 1 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(f.callTimes("10.0.0.2:7946")) == 1 }, "join of the good backend's seed")
 	// A backend that fails and returns partial results still counts.
-	bad.set(errors.New("one of two names failed"), "10.0.0.3:7946")
-	waitFor(t, 5*time.Second, "join of the partial result", func() bool { return len(f.callTimes("10.0.0.3:7946")) == 1 })
+	bad.Set(errors.New("one of two names failed"), "10.0.0.3:7946")
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(f.callTimes("10.0.0.3:7946")) == 1 }, "join of the partial result")
 }
 
 // TestRefreshKeepsPeerGoneFromDiscovery: a peer that drops out of
@@ -188,24 +153,24 @@ func TestRefreshDiscoveryErrorNotFatal(t *testing.T) {
 func TestRefreshKeepsPeerGoneFromDiscovery(t *testing.T) {
 	const peer = "10.0.0.2:7946"
 	f := newFakeDist("10.0.0.1:7946", peer)
-	d := &mutableSeeds{}
-	d.set(nil, peer)
+	d := &testutil.Seeds{}
+	d.Set(nil, peer)
 	n := startFake(t, f, WithSeeds(d))
-	log := collect(n.Events())
-	waitFor(t, 5*time.Second, "join", func() bool { return log.has(EventJoin, "m-"+peer) })
-	d.set(nil)
-	runs := d.count()
-	waitFor(t, 5*time.Second, "three more refreshes", func() bool { return d.count() >= runs+3 })
+	log := testutil.Collect(n.Events())
+	testutil.Eventually(t, 5*time.Second, func() bool { return log.Has(EventJoin, "m-"+peer) }, "join")
+	d.Set(nil)
+	runs := d.Count()
+	testutil.Eventually(t, 5*time.Second, func() bool { return d.Count() >= runs+3 }, "three more refreshes")
 	if got := names(n.Members()); !slices.Equal(got, []string{"m-" + peer, "self"}) {
 		t.Fatalf("members = %v after the peer left discovery, want it still listed", got)
 	}
-	if log.has(EventFail, "m-"+peer) {
+	if log.Has(EventFail, "m-"+peer) {
 		t.Fatal("the peer was reported failed because it left discovery")
 	}
 	f.drop(peer) // the peer really goes
-	waitFor(t, 5*time.Second, "the fail event", func() bool { return log.has(EventFail, "m-"+peer) })
-	runs = d.count()
-	waitFor(t, 5*time.Second, "three more refreshes", func() bool { return d.count() >= runs+3 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return log.Has(EventFail, "m-"+peer) }, "the fail event")
+	runs = d.Count()
+	testutil.Eventually(t, 5*time.Second, func() bool { return d.Count() >= runs+3 }, "three more refreshes")
 	if calls := len(f.callTimes(peer)); calls != 1 {
 		t.Fatalf("%d joins of a peer discovery no longer lists, want the first only", calls)
 	}
@@ -215,17 +180,17 @@ func TestRefreshKeepsPeerGoneFromDiscovery(t *testing.T) {
 // derives events from Members() after each pass.
 func TestPlainDistEvents(t *testing.T) {
 	f := newFakeDist("10.0.0.1:7946", "10.0.0.2:7946")
-	d := &mutableSeeds{}
-	d.set(nil, "10.0.0.2:7946")
+	d := &testutil.Seeds{}
+	d.Set(nil, "10.0.0.2:7946")
 	n := startFake(t, f, WithSeeds(d))
-	log := collect(n.Events())
-	waitFor(t, 5*time.Second, "join event", func() bool { return log.has(EventJoin, "m-10.0.0.2:7946") })
-	if !log.has(EventJoin, "self") {
-		t.Errorf("no join event for self: %v", log.all())
+	log := testutil.Collect(n.Events())
+	testutil.Eventually(t, 5*time.Second, func() bool { return log.Has(EventJoin, "m-10.0.0.2:7946") }, "join event")
+	if !log.Has(EventJoin, "self") {
+		t.Errorf("no join event for self: %v", log.All())
 	}
-	d.set(nil) // stop re-joining it
+	d.Set(nil) // stop re-joining it
 	f.drop("10.0.0.2:7946")
-	waitFor(t, 5*time.Second, "fail event", func() bool { return log.has(EventFail, "m-10.0.0.2:7946") })
+	testutil.Eventually(t, 5*time.Second, func() bool { return log.Has(EventFail, "m-10.0.0.2:7946") }, "fail event")
 }
 
 // TestRefreshHostNameSeedLive: a seed given by host name whose IP is a
@@ -258,19 +223,19 @@ func TestRefreshHostNameSeedLive(t *testing.T) {
 func TestRefreshWarmup(t *testing.T) {
 	const interval = 4 * time.Second
 	f := newFakeDist("10.0.0.1:7946")
-	d := &mutableSeeds{}
+	d := &testutil.Seeds{}
 	start := time.Now()
 	startFake(t, f, WithSeeds(d), WithRefreshInterval(interval))
 	// Runs at 0 (Start), 0.1s, 0.3s and 0.7s: four before 1s, where a
 	// plain schedule would have run once until 4s. The wait may last two
 	// intervals, so that a schedule without the warm-up reaches the
 	// check below and fails it.
-	waitFor(t, 2*interval, "four discovery runs", func() bool { return d.count() >= 4 })
+	testutil.Eventually(t, 2*interval, func() bool { return d.Count() >= 4 }, "four discovery runs")
 	if took := time.Since(start); took >= interval {
 		t.Fatalf("four runs took %v, not less than one interval", took)
 	}
 	// The gaps grow: the warm-up doubles them towards the interval.
-	ts := d.times()
+	ts := d.Times()
 	for i := 2; i < 4; i++ {
 		if prev, gap := ts[i-1].Sub(ts[i-2]), ts[i].Sub(ts[i-1]); gap <= prev {
 			t.Errorf("gap %d is %v, not longer than the one before (%v): runs at %v", i, gap, prev, ts)

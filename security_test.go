@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -25,7 +26,7 @@ func key(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
 type watch struct {
 	nodes []*Node
 	want  []string
-	logs  []*eventLog
+	logs  []*testutil.EventLog
 }
 
 func watchCluster(t *testing.T, nodes []*Node, want ...string) *watch {
@@ -38,7 +39,7 @@ func watchCluster(t *testing.T, nodes []*Node, want ...string) *watch {
 		if got := names(snap); !slices.Equal(got, w.want) {
 			t.Fatalf("%s: snapshot %v, want %v", n.Name(), got, w.want)
 		}
-		w.logs = append(w.logs, collect(evs))
+		w.logs = append(w.logs, testutil.Collect(evs))
 	}
 	return w
 }
@@ -57,7 +58,7 @@ func (w *watch) check(t *testing.T, addrs map[string]string) {
 				t.Fatalf("%s: member %s at %s, want %s", n.Name(), m.Name, m.Addr, a)
 			}
 		}
-		if evs := w.logs[i].all(); len(evs) > 0 {
+		if evs := w.logs[i].All(); len(evs) > 0 {
 			t.Fatalf("%s: events %v, want none", n.Name(), evs)
 		}
 	}
@@ -137,9 +138,9 @@ func TestLabelsKeepClustersApart(t *testing.T) {
 // and says so; a node from an allowed address (another port on
 // 127.0.0.4) does join, so the refusal is the filter's doing.
 func TestAllowedCIDRsRefuseOtherAddresses(t *testing.T) {
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testutil.FreePort(t, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"))
 	allow := WithAllowedCIDRs("127.0.0.3/32", "127.0.0.4/32")
-	recs := newRecordHandler()
+	recs := testutil.NewRecordHandler()
 	var cluster []*Node
 	for _, ip := range []string{"127.0.0.3", "127.0.0.4"} {
 		cluster = append(cluster, startNode(t, append(testOpts(t, "cidr-"+ip), allow, WithLogger(slog.New(recs)),
@@ -152,12 +153,10 @@ func TestAllowedCIDRsRefuseOtherAddresses(t *testing.T) {
 	// The outsider's joins reached the cluster and the filter refused it.
 	// (The filter is one-way: the outsider may have read the member list
 	// over TCP, see README.md, Security; it is not a member.)
-	recs.mu.Lock()
 	refused := false
-	for _, r := range *recs.recs {
+	for _, r := range recs.Records() {
 		refused = refused || (strings.Contains(r.Message, "Rejected node cidr-127.0.0.2") && r.Level == slog.LevelWarn)
 	}
-	recs.mu.Unlock()
 	if !refused {
 		t.Error("no cluster node logged that it rejected cidr-127.0.0.2")
 	}
@@ -172,7 +171,7 @@ func TestAllowedCIDRsRefuseOtherAddresses(t *testing.T) {
 // (TestRestartSameNameNewAddress is the other half: once the old node is
 // failed, the name is free.)
 func TestLiveNameCannotBeStolen(t *testing.T) {
-	recs := newRecordHandler()
+	recs := testutil.NewRecordHandler()
 	first := startNode(t, append(testOpts(t, "nm-0"), WithLogger(slog.New(recs)))...)
 	second := startNode(t, append(testOpts(t, "nm-1"), WithSeeds(seeds.Static(first.Addr())))...)
 	cluster := []*Node{first, second}
@@ -181,11 +180,11 @@ func TestLiveNameCannotBeStolen(t *testing.T) {
 
 	thief := startNode(t, append(testOpts(t, "nm-1"), WithSeeds(seeds.Static(first.Addr())))...)
 	var attrs map[string]string
-	waitFor(t, 10*time.Second, "the conflict to be logged", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		var ok bool
-		attrs, ok = recs.find(slog.LevelWarn, "name conflict: another node claims a live member's name; keeping the member", nil)
+		attrs, ok = recs.Find(slog.LevelWarn, "name conflict: another node claims a live member's name; keeping the member", nil)
 		return ok
-	})
+	}, "the conflict to be logged")
 	if attrs["peer"] != "nm-1" || attrs["addr"] != thief.Addr() || attrs["member_addr"] != second.Addr() {
 		t.Errorf("conflict logged with %v, want peer nm-1 addr %s member_addr %s", attrs, thief.Addr(), second.Addr())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/membership"
 )
 
@@ -180,17 +181,6 @@ func startLogged(t *testing.T, name string, s *sink, h slog.Handler) *Gossip {
 	return g
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestLogBridgeShutdownNoise: once the Gossip shuts down, memberlist's
 // "use of closed network connection" errors are debug records; other
 // errors keep their level.
@@ -228,7 +218,7 @@ func TestAdapterLeaveVersusFail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "3 members", func() bool { return len(a.Members()) == 3 })
+	testutil.Eventually(t, 10*time.Second, func() bool { return len(a.Members()) == 3 }, "3 members")
 	for _, m := range a.Members() {
 		if m.Meta["who"] != m.Name || m.State != membership.StateAlive {
 			t.Errorf("member %v: wrong meta or state", m)
@@ -237,7 +227,7 @@ func TestAdapterLeaveVersusFail(t *testing.T) {
 	if err := b.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "leave of b", func() bool { return s.has(membership.EventLeave, "b") })
+	testutil.Eventually(t, 10*time.Second, func() bool { return s.has(membership.EventLeave, "b") }, "leave of b")
 	// The direct leave notices reached both members (see tellLeaving).
 	bLog.mu.Lock()
 	for _, r := range bLog.recs {
@@ -247,7 +237,7 @@ func TestAdapterLeaveVersusFail(t *testing.T) {
 	}
 	bLog.mu.Unlock()
 	c.Close()
-	eventually(t, "fail of c", func() bool { return s.has(membership.EventFail, "c") })
+	testutil.Eventually(t, 10*time.Second, func() bool { return s.has(membership.EventFail, "c") }, "fail of c")
 	if s.has(membership.EventFail, "b") || s.has(membership.EventLeave, "c") {
 		t.Fatal("leave and fail mixed up")
 	}
