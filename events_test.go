@@ -43,16 +43,10 @@ func TestEventsNeverBlockAndStayBounded(t *testing.T) {
 		}
 		return true
 	}, "node 0 to see the last round")
-	pending := 0
-	nodes[0].hub.mu.Lock()
-	for q := range nodes[0].hub.subs {
-		pending = max(pending, q.Len())
-	}
-	nodes[0].hub.mu.Unlock()
-	if pending > 4 {
+	if pending := nodes[0].hub.Pending(); pending > 4 {
 		t.Fatalf("%d events pending for an unread stream of 4 members, want at most 4", pending)
 	}
-	if c := nodes[0].hub.coalesced(); c < uint64(rounds) {
+	if c := nodes[0].hub.Coalesced(); c < uint64(rounds) {
 		t.Fatalf("only %d events coalesced after %d updates of 3 members", c, 3*rounds)
 	}
 }

@@ -123,7 +123,7 @@ func (n *Node) initMetrics() {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "gencluster_events_coalesced_total", Help: "Events merged into a newer event of the same member because a subscriber was behind.",
 			ConstLabels: prometheus.Labels{"node": n.name},
-		}, func() float64 { return float64(n.hub.coalesced()) }),
+		}, func() float64 { return float64(n.hub.Coalesced()) }),
 	)
 	n.met = m
 	n.obs = m

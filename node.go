@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/gossip"
+	"github.com/gencluster/gencluster/internal/hub"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -30,7 +31,7 @@ type Node struct {
 	addr   string
 	dist   Dist
 	gossip *gossip.Gossip // nil when WithDist replaced it
-	hub    *hub
+	hub    *hub.Hub
 	events <-chan Event
 	obs    observer
 	met    *nodeMetrics // nil without WithMetrics
@@ -81,12 +82,11 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, obs: nopObserver{}, done: make(chan struct{})}
 	n.logger = cfg.logger.With("node", cfg.name)
-	n.hub = newHub(lctx, &n.wg)
-	n.hub.observe = n.observeEvent
+	n.hub = hub.New(lctx, &n.wg, n.observeEvent)
 	n.initMetrics()
 	// Subscribe before gossip starts, so Events() sees the node's own join
 	// and every change after it.
-	_, q, _ := n.hub.subscribe()
+	_, q, _ := n.hub.Subscribe()
 	n.events = q.C()
 	n.logEvents()
 
@@ -102,8 +102,8 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	r := newRefresher(&cfg, n.dist, n.addr, n.obs)
 	r.logger = n.logger // records carry node=<name>
 	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
-		r.afterPass = func() { n.hub.sync(n.dist.Members()) }
-		n.hub.sync(n.dist.Members())
+		r.afterPass = func() { n.hub.Sync(n.dist.Members()) }
+		n.hub.Sync(n.dist.Members())
 	}
 	if err := n.initialJoin(ctx, r); err != nil {
 		n.stop(nil)
@@ -135,7 +135,7 @@ func (n *Node) startDist() error {
 	if n.cfg.dist != nil {
 		n.dist = n.cfg.dist
 		if es, ok := n.dist.(EventSource); ok {
-			es.Notify(n.hub.publish)
+			es.Notify(n.hub.Publish)
 		}
 		n.addr = n.cfg.advertiseAddr
 		return nil
@@ -146,7 +146,7 @@ func (n *Node) startDist() error {
 		AdvertiseAddr: n.cfg.advertiseAddr,
 		Meta:          n.cfg.meta,
 		Logger:        n.logger,
-		OnEvent:       n.hub.publish,
+		OnEvent:       n.hub.Publish,
 		Memberlist: func(mc *memberlist.Config) {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)
@@ -187,7 +187,7 @@ func (n *Node) initialJoin(ctx context.Context, r *refresher) error {
 // its own subscription: a slow log handler then never holds up
 // memberlist's callbacks (it only makes this subscription coalesce).
 func (n *Node) logEvents() {
-	_, q, _ := n.hub.subscribe()
+	_, q, _ := n.hub.Subscribe()
 	n.goRun(func(context.Context) {
 		for ev := range q.C() {
 			switch ev.Type {
@@ -247,7 +247,7 @@ func (n *Node) Events() <-chan Event { return n.events }
 // stream; cancel ends it (closing the channel) and is safe to call more
 // than once. Streams also close when the node stops.
 func (n *Node) Subscribe() (snapshot []Member, events <-chan Event, cancel func()) {
-	snap, q, cancel := n.hub.subscribe()
+	snap, q, cancel := n.hub.Subscribe()
 	return snap, q.C(), cancel
 }
 
@@ -322,7 +322,7 @@ func (n *Node) stop(shutdown func() error) error {
 		} else if n.gossip != nil {
 			n.stopErr = n.gossip.Close()
 		}
-		n.hub.close()
+		n.hub.Close()
 		n.wg.Wait()
 		n.met.unregister()
 		n.logger.Info("stopped")
