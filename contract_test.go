@@ -126,14 +126,14 @@ func TestSubscribeRacingClose(t *testing.T) {
 // TestSecurityOptionsRefusedWithDist: asking for encryption, a label or an
 // address filter and getting none is an error naming both options.
 func TestSecurityOptionsRefusedWithDist(t *testing.T) {
-	f := newFakeDist("10.0.0.1:7946")
+	f := testutil.NewDist("10.0.0.1:7946")
 	for name, o := range map[string]Option{
 		"WithSecretKey":    WithSecretKey(key(1, 32)),
 		"WithKeyring":      WithKeyring(key(1, 32), key(2, 16)),
 		"WithLabel":        WithLabel("prod"),
 		"WithAllowedCIDRs": WithAllowedCIDRs("10.0.0.0/8"),
 	} {
-		n, err := Start(context.Background(), WithName("sd"), WithDist(f), WithAdvertiseAddr(f.self), o)
+		n, err := Start(context.Background(), WithName("sd"), WithDist(f), WithAdvertiseAddr(f.Self), o)
 		if err == nil {
 			n.Close()
 			t.Errorf("%s with WithDist: Start succeeded", name)

@@ -189,7 +189,8 @@ func (m *nodeMetrics) event(ev Event) {
 	m.events.WithLabelValues(ev.Type.String()).Inc()
 }
 
-func (m *nodeMetrics) discovered(backend string, found int, took time.Duration, err error) {
+// Discovered counts one backend run.
+func (m *nodeMetrics) Discovered(backend string, found int, took time.Duration, err error) {
 	m.discDur.WithLabelValues(backend).Observe(took.Seconds())
 	m.discPeers.WithLabelValues(backend).Set(float64(found))
 	if err != nil {
@@ -197,7 +198,8 @@ func (m *nodeMetrics) discovered(backend string, found int, took time.Duration, 
 	}
 }
 
-func (m *nodeMetrics) connected(_ string, err error) {
+// Connected counts one join attempt.
+func (m *nodeMetrics) Connected(_ string, err error) {
 	if err != nil {
 		m.connects.WithLabelValues("error").Inc()
 		return
@@ -205,7 +207,8 @@ func (m *nodeMetrics) connected(_ string, err error) {
 	m.connects.WithLabelValues("ok").Inc()
 }
 
-func (m *nodeMetrics) refreshed(took time.Duration) { m.refresh.Observe(took.Seconds()) }
+// Refreshed times one refresh pass.
+func (m *nodeMetrics) Refreshed(took time.Duration) { m.refresh.Observe(took.Seconds()) }
 
 // membersCollector counts the live members at scrape time.
 type membersCollector struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gencluster/gencluster/gossip"
 	"github.com/gencluster/gencluster/internal/hub"
+	"github.com/gencluster/gencluster/internal/refresh"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -33,8 +34,8 @@ type Node struct {
 	gossip *gossip.Gossip // nil when WithDist replaced it
 	hub    *hub.Hub
 	events <-chan Event
-	obs    observer
-	met    *nodeMetrics // nil without WithMetrics
+	obs    refresh.Observer // nil without metrics
+	met    *nodeMetrics     // nil without WithMetrics
 	logger *slog.Logger
 
 	ctx    context.Context // cancelled when the node stops
@@ -80,7 +81,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, obs: nopObserver{}, done: make(chan struct{})}
+	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, done: make(chan struct{})}
 	n.logger = cfg.logger.With("node", cfg.name)
 	n.hub = hub.New(lctx, &n.wg, n.observeEvent)
 	n.initMetrics()
@@ -99,17 +100,22 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 
-	r := newRefresher(&cfg, n.dist, n.addr, n.obs)
-	r.logger = n.logger // records carry node=<name>
+	rc := refresh.Config{
+		Dist: n.dist, Seeds: cfg.seeds, Self: n.addr,
+		Interval: cfg.refreshInterval, MinBackoff: cfg.minBackoff, Timeout: cfg.discoveryTimeout,
+		Workers: cfg.connectConcurrent, LookupHost: cfg.lookupHost,
+		Logger: n.logger, Observer: n.obs, // records carry node=<name>
+	}
 	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
-		r.afterPass = func() { n.hub.Sync(n.dist.Members()) }
+		rc.AfterPass = func() { n.hub.Sync(n.dist.Members()) }
 		n.hub.Sync(n.dist.Members())
 	}
+	r := refresh.New(rc)
 	if err := n.initialJoin(ctx, r); err != nil {
 		n.stop(nil)
 		return nil, err
 	}
-	n.goRun(func(ctx context.Context) { r.run(ctx) })
+	n.goRun(r.Run)
 	for _, run := range runnersOf(cfg.seeds) {
 		n.goRun(func(ctx context.Context) {
 			if err := run.Run(ctx, n.addr); err != nil {
@@ -117,7 +123,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 			}
 		})
 	}
-	n.logger.Info("started", "addr", n.addr, "seeds", len(r.backends), "refresh", cfg.refreshInterval)
+	n.logger.Info("started", "addr", n.addr, "seeds", r.Backends(), "refresh", cfg.refreshInterval)
 	return n, nil
 }
 
@@ -163,16 +169,16 @@ func (n *Node) startDist() error {
 
 // initialJoin runs the first discovery and joins in a goroutine, so that
 // ctx can cut it short: stopping the node then cancels the pending dials.
-func (n *Node) initialJoin(ctx context.Context, r *refresher) error {
-	if len(r.backends) == 0 {
+func (n *Node) initialJoin(ctx context.Context, r *refresh.Loop) error {
+	if r.Backends() == 0 {
 		return nil
 	}
 	done := make(chan struct{})
 	n.goRun(func(lctx context.Context) {
 		defer close(done)
-		joined, tried := r.pass(lctx, true)
+		joined, tried := r.Pass(lctx, true)
 		if tried && !joined {
-			n.logger.Warn("no seed could be joined; running alone until the refresh loop reaches one", "seeds", strings.Join(r.addrs, ","))
+			n.logger.Warn("no seed could be joined; running alone until the refresh loop reaches one", "seeds", strings.Join(r.Addrs(), ","))
 		}
 	})
 	select {

@@ -1,6 +1,7 @@
 package gencluster
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -57,7 +58,7 @@ type config struct {
 	logger            *slog.Logger
 	dist              Dist
 	tuneMemberlist    []func(*memberlist.Config)
-	lookupHost        lookupHostFunc
+	lookupHost        func(ctx context.Context, host string) ([]string, error) // resolves host-name seeds
 	connectConcurrent int
 	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
 	minMembers        int                   // WithMinMembers; 0 means 1
