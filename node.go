@@ -153,11 +153,11 @@ func (n *Node) startDist() error {
 		Meta:          n.cfg.meta,
 		Logger:        n.logger,
 		OnEvent:       n.hub.Publish,
+		Metrics:       n.met.gossipMetrics(),
 		Memberlist: func(mc *memberlist.Config) {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)
 			}
-			n.met.tuneMemberlist(mc)
 		},
 	})
 	if err != nil {

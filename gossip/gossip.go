@@ -26,12 +26,14 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/membership"
@@ -57,6 +59,10 @@ type Config struct {
 	// memberlist's node lock held: it must not block and must not call
 	// back into this Gossip.
 	OnEvent func(membership.Event)
+	// Metrics, when set, receive memberlist's metrics: Start routes the
+	// samples memberlist emits through the go-metrics global to them
+	// (bridge.go), until Close or Leave.
+	Metrics *Metrics
 	// Memberlist, when set, is called with the memberlist configuration
 	// just before the memberlist is created, after every field above was
 	// applied. It is the place to tune timers (ProbeInterval, ...), set a
@@ -92,6 +98,7 @@ type Gossip struct {
 	waits          sync.WaitGroup         // memberlist waits for broadcasts (leave.go), re-joins (reclaim.go)
 	reclaimTime    time.Duration          // memberlist's DeadNodeReclaimTime
 	reclaims       map[string]*time.Timer // under waitMu: pending re-joins by name
+	routeID        string                 // go-metrics bridge route, "" without Config.Metrics
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
@@ -151,6 +158,20 @@ func Start(cfg Config) (*Gossip, error) {
 	if cfg.Memberlist != nil {
 		cfg.Memberlist(mc)
 	}
+	routeID := ""
+	if cfg.Metrics != nil {
+		routeID = metricsBridge.add(cfg.Metrics)
+		metricsBridge.install()
+		// Clip: memberlist appends to this slice from several
+		// goroutines, which would race on spare capacity.
+		mc.MetricLabels = slices.Clip(append(slices.Clone(mc.MetricLabels), gometrics.Label{Name: bridgeLabel, Value: routeID}))
+	}
+	started := false
+	defer func() {
+		if !started && routeID != "" {
+			metricsBridge.remove(routeID)
+		}
+	}()
 	if mc.Transport == nil {
 		tr, port, err := newTransport(mc.BindAddr, mc.BindPort, bridge, mc.MetricLabels)
 		if err != nil {
@@ -170,7 +191,7 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	g := &Gossip{del: del, logger: logger, bridge: bridge, name: cfg.Name, tr: rec,
 		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
-		reclaimTime: mc.DeadNodeReclaimTime}
+		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID}
 	del.onReclaim = g.scheduleReclaim
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -184,6 +205,7 @@ func Start(cfg Config) (*Gossip, error) {
 	// Create has built the keyring from SecretKey when only that was set.
 	g.keyring = mc.Keyring
 	g.waitMu.Unlock()
+	started = true
 	return g, nil
 }
 
@@ -295,6 +317,9 @@ func (g *Gossip) shutdown() error {
 		// A broadcast wait that a context cut short ends by its own
 		// bound (see awaitBroadcast).
 		g.waits.Wait()
+		if g.routeID != "" {
+			metricsBridge.remove(g.routeID)
+		}
 		last := g.tr.lastSent()
 		if last.IsZero() {
 			return
