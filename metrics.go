@@ -1,7 +1,6 @@
 package gencluster
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,30 +10,6 @@ import (
 	"github.com/gencluster/gencluster/gossip"
 	"github.com/gencluster/gencluster/seeds"
 )
-
-// WithMetrics registers the node's Prometheus collectors on reg, and only
-// on reg: gencluster touches no global Prometheus registry. Every series
-// carries the constant label node=<the node's name>, so several Nodes of
-// one process can share one Registerer (their names differ, as they must
-// in a cluster anyway). To add labels of your own, pass
-// prometheus.WrapRegistererWith(labels, reg). Start fails if a collector
-// cannot be registered (say, another running Node with the same name on
-// reg); Leave and Close unregister them, so a Node restarted under its old
-// name can register again.
-//
-// With the default memberlist Dist, memberlist's own metrics are bridged
-// too (gencluster_memberlist_*, by package gossip). memberlist emits them
-// through the process-wide hashicorp/go-metrics global; see README.md
-// (Operating a cluster) for what the bridge does to that global.
-func WithMetrics(reg prometheus.Registerer) Option {
-	return func(c *config) error {
-		if reg == nil {
-			return errors.New("gencluster: WithMetrics: nil Registerer")
-		}
-		c.registerer = reg
-		return nil
-	}
-}
 
 // nodeMetrics holds one Node's collectors. It is the refresh loop's
 // observer. Its methods are safe on a nil receiver (no WithMetrics).

@@ -5,20 +5,6 @@ import (
 	"fmt"
 )
 
-// WithMinMembers sets how many members, this node included, the cluster
-// must have for the node to be ready: /readyz of Handler answers 200 from
-// then on, and WaitForMembers(ctx, 0) waits for that many. n must be at
-// least 1. Default 1 (a node is ready as soon as it runs).
-func WithMinMembers(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("gencluster: WithMinMembers %d: want at least 1", n)
-		}
-		c.minMembers = n
-		return nil
-	}
-}
-
 // MinMembers returns the minimum cluster size set with WithMinMembers.
 func (n *Node) MinMembers() int { return max(1, n.cfg.minMembers) }
 
