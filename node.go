@@ -19,13 +19,7 @@ import (
 
 // Node is this process's membership in a cluster. Start one with Start and
 // stop it with Leave (graceful) or Close (abrupt). Its methods are safe for
-// concurrent use.
-//
-// The data path: discovery backends (WithSeeds) yield addresses; the
-// refresh loop joins those that are not live members through the Dist
-// (memberlist by default); memberlist gossips membership and detects
-// failures; its callbacks become Events on Events() and Subscribe(), and
-// its view is Members().
+// concurrent use. The package documentation shows its data path.
 type Node struct {
 	cfg    config
 	name   string
