@@ -1,5 +1,9 @@
-// Package gossip implements gencluster's Dist contract (gen_cluster's gc_dist
-// behaviour) on hashicorp/memberlist.
+// Package gossip is gencluster's memberlist adapter: it implements the
+// Node's Dist contract (gen_cluster's gc_dist behaviour) on
+// hashicorp/memberlist, and is the only package that imports memberlist.
+// It is not a user API: programs use package gencluster, whose Node drives
+// this adapter; its exported names are what the Node needs, and may
+// change with it.
 //
 // The mapping is:
 //
@@ -270,10 +274,6 @@ func (g *Gossip) Members() []membership.Member {
 	return out
 }
 
-// NumMembers returns how many members are live, more cheaply than
-// len(Members()).
-func (g *Gossip) NumMembers() int { return g.ml.NumMembers() }
-
 // LocalMember returns this node as the cluster sees it.
 func (g *Gossip) LocalMember() membership.Member {
 	return g.del.local(g.name, g.addr)
@@ -286,10 +286,6 @@ func (g *Gossip) Addr() string { return g.addr }
 // higher means this node is slow to answer probes (see memberlist's
 // GetHealthScore).
 func (g *Gossip) HealthScore() int { return g.ml.GetHealthScore() }
-
-// Memberlist returns the underlying memberlist, for what this package does
-// not wrap. Do not call Leave or Shutdown on it; use the Gossip's.
-func (g *Gossip) Memberlist() *memberlist.Memberlist { return g.ml }
 
 // Close shuts down without a leave message, as a crash would: the others
 // detect the failure by probing. It is safe to call more than once.

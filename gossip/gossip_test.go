@@ -28,9 +28,9 @@ func TestMetaRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("EncodeMeta(%v): %v", m, err)
 		}
-		got, err := DecodeMeta(b)
+		got, _, err := decodeMeta(b)
 		if err != nil {
-			t.Fatalf("DecodeMeta: %v", err)
+			t.Fatalf("decodeMeta: %v", err)
 		}
 		if len(got) != len(m) {
 			t.Fatalf("round trip of %v gave %v", m, got)
@@ -70,12 +70,12 @@ func TestMetaRejects(t *testing.T) {
 		{metaVersion, 0, 5}, // key length past the end
 		{metaVersion, 0, 1, 'k', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge varint
 	} {
-		if _, err := DecodeMeta(b); err == nil {
-			t.Errorf("DecodeMeta(%x) accepted garbage", b)
+		if _, _, err := decodeMeta(b); err == nil {
+			t.Errorf("decodeMeta(%x) accepted garbage", b)
 		}
 	}
-	if m, err := DecodeMeta(nil); err != nil || len(m) != 0 {
-		t.Errorf("DecodeMeta(nil) = %v, %v; want empty (a peer with no metadata)", m, err)
+	if m, _, err := decodeMeta(nil); err != nil || len(m) != 0 {
+		t.Errorf("decodeMeta(nil) = %v, %v; want empty (a peer with no metadata)", m, err)
 	}
 }
 
