@@ -1,6 +1,7 @@
 package gencluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -94,3 +95,6 @@ func waitMembers(t testing.TB, d time.Duration, nodes []*Node, want ...string) {
 		return true
 	}, "members "+strings.Join(want, ","))
 }
+
+// key returns an n-byte key of b.
+func key(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }

@@ -1,4 +1,4 @@
-package gencluster
+package cluster
 
 import (
 	"flag"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/gencluster/gencluster"
 	"github.com/gencluster/gencluster/gossip"
 	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
@@ -35,25 +36,25 @@ func reuseTimers(mc *memberlist.Config) {
 // its new address.
 func restartAfter(t *testing.T, pause time.Duration) time.Duration {
 	t.Helper()
-	opts := func(name string, extra ...Option) []Option {
+	opts := func(name string, extra ...gencluster.Option) []gencluster.Option {
 		if *reuseDefaults {
-			return append([]Option{WithName(name), WithBindAddr("127.0.0.1:0")}, extra...)
+			return append([]gencluster.Option{gencluster.WithName(name), gencluster.WithBindAddr("127.0.0.1:0")}, extra...)
 		}
-		return append(append(testOpts(t, name), WithMemberlistConfig(reuseTimers)), extra...)
+		return append(append(testOpts(t, name), gencluster.WithMemberlistConfig(reuseTimers)), extra...)
 	}
 	a := startNode(t, opts("nr-a")...)
-	c := startNode(t, opts("nr-c", WithSeeds(seeds.Static(a.Addr())))...)
-	b := startNode(t, opts("nr-b", WithSeeds(seeds.Static(a.Addr())))...)
-	waitMembers(t, 30*time.Second, []*Node{a, b, c}, "nr-a", "nr-b", "nr-c")
+	c := startNode(t, opts("nr-c", gencluster.WithSeeds(seeds.Static(a.Addr())))...)
+	b := startNode(t, opts("nr-b", gencluster.WithSeeds(seeds.Static(a.Addr())))...)
+	waitMembers(t, 30*time.Second, []*gencluster.Node{a, b, c}, "nr-a", "nr-b", "nr-c")
 	b.Close()
-	waitMembers(t, 60*time.Second, []*Node{a, c}, "nr-a", "nr-c")
+	waitMembers(t, 60*time.Second, []*gencluster.Node{a, c}, "nr-a", "nr-c")
 	if pause > 0 {
 		time.Sleep(pause) // the scenario: the restart comes this late
 	}
 	start := time.Now()
-	b2 := startNode(t, opts("nr-b", WithBindAddr("127.0.0.2:0"), WithSeeds(seeds.Static(a.Addr())))...)
+	b2 := startNode(t, opts("nr-b", gencluster.WithBindAddr("127.0.0.2:0"), gencluster.WithSeeds(seeds.Static(a.Addr())))...)
 	testutil.Eventually(t, 60*time.Second, func() bool {
-		for _, n := range []*Node{a, c} {
+		for _, n := range []*gencluster.Node{a, c} {
 			ok := false
 			for _, m := range n.Members() {
 				ok = ok || (m.Name == "nr-b" && m.Addr == b2.Addr())
