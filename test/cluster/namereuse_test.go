@@ -17,7 +17,7 @@ import (
 // timers and gencluster's default reclaim time instead of the test timers,
 // to measure what a deployment sees:
 //
-//	go test -run TestNameReuseAfterRestart -v . -args -reuse-defaults
+//	go test -run TestNameReuseAfterRestart -v ./test/cluster -args -reuse-defaults
 var reuseDefaults = flag.Bool("reuse-defaults", false, "TestNameReuseAfterRestart: memberlist's LAN timers, the default 5s reclaim time")
 
 // reuseTimers are the test timers with a reclaim time and a push-pull
