@@ -107,7 +107,7 @@ func (n *Node) initMetrics() {
 			m.discDur.WithLabelValues(name)
 			m.discErrs.WithLabelValues(name)
 			m.discPeers.WithLabelValues(name)
-			if mc, ok := b.(*seeds.MulticastDiscovery); ok {
+			if mc, ok := b.(multicastStatser); ok {
 				m.collectors = append(m.collectors, newMulticastCollector(mc, name, n.name))
 			}
 		}
@@ -225,13 +225,16 @@ func (c *membersCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// multicastCollector exports a MulticastDiscovery's Stats.
+// multicastStatser is the multicast backend's Stats method.
+type multicastStatser interface{ Stats() seeds.MulticastStats }
+
+// multicastCollector exports a multicast backend's Stats.
 type multicastCollector struct {
-	mc   *seeds.MulticastDiscovery
+	mc   multicastStatser
 	desc *prometheus.Desc
 }
 
-func newMulticastCollector(mc *seeds.MulticastDiscovery, backend, node string) *multicastCollector {
+func newMulticastCollector(mc multicastStatser, backend, node string) *multicastCollector {
 	return &multicastCollector{mc: mc, desc: prometheus.NewDesc("gencluster_multicast_packets_total",
 		"Multicast discovery packets, by result: received, accepted, malformed, bad_mac, other_cluster, stale, rate_limited, table_full (received); sent, send_error (sent).",
 		[]string{"result"}, prometheus.Labels{"node": node, "backend": backend})}

@@ -31,14 +31,14 @@ const (
 	// which routers do not forward out of a site; port 7947 sits next to
 	// memberlist's 7946.
 	DefaultMulticastGroup = "239.193.7.46:7947"
-	// DefaultAnnounceInterval is how often a node announces itself.
-	DefaultAnnounceInterval = 5 * time.Second
+	// DefaultMulticastInterval is how often a node announces itself.
+	DefaultMulticastInterval = 5 * time.Second
 	// DefaultMulticastMaxPeers bounds the peer table.
 	DefaultMulticastMaxPeers = 1024
-	// MinMulticastSecret is the shortest secret WithSecret accepts.
+	// MinMulticastSecret is the shortest secret MulticastSecret accepts.
 	MinMulticastSecret = 16
-	// MaxClusterName is the longest cluster name Multicast accepts.
-	MaxClusterName = 64
+	// MaxMulticastClusterName is the longest cluster name Multicast accepts.
+	MaxMulticastClusterName = 64
 )
 
 const (
@@ -54,7 +54,7 @@ const (
 	// behind one address.
 )
 
-// MulticastStats counts what a MulticastDiscovery has sent and received.
+// MulticastStats counts what a multicast has sent and received.
 // Every received packet is counted in Received and in at most one of the
 // other receive counters; a node's own announcements, which come back on the
 // loopback, are counted in Received only.
@@ -71,9 +71,9 @@ type MulticastStats struct {
 	SendErrors   uint64 // announcements that could not be sent
 }
 
-// MulticastDiscovery is the Discoverer and Runner returned by Multicast. It
+// multicast is the Discoverer and Runner returned by Multicast. It
 // is safe for concurrent use.
-type MulticastDiscovery struct {
+type multicast struct {
 	cluster  string
 	group    string
 	iface    string
@@ -108,60 +108,60 @@ type mcBucket struct {
 	at     time.Time
 }
 
-// MulticastOption configures a MulticastDiscovery.
-type MulticastOption func(*MulticastDiscovery)
+// MulticastOption configures a multicast.
+type MulticastOption func(*multicast)
 
-// WithMulticastGroup sets the IPv4 multicast group and UDP port, "ip:port";
+// MulticastGroup sets the IPv4 multicast group and UDP port, "ip:port";
 // the default is DefaultMulticastGroup. Every node of a cluster must use the
 // same group.
-func WithMulticastGroup(hostPort string) MulticastOption {
-	return func(m *MulticastDiscovery) { m.group = hostPort }
+func MulticastGroup(hostPort string) MulticastOption {
+	return func(m *multicast) { m.group = hostPort }
 }
 
-// WithMulticastInterface sends and listens on the named network interface,
+// MulticastInterface sends and listens on the named network interface,
 // such as "eth0"; by default the system picks one from its routing table.
-func WithMulticastInterface(name string) MulticastOption {
-	return func(m *MulticastDiscovery) { m.iface = name }
+func MulticastInterface(name string) MulticastOption {
+	return func(m *multicast) { m.iface = name }
 }
 
-// WithAnnounceInterval sets how often the node announces itself; the default
-// is DefaultAnnounceInterval. Each wait is jittered by ±20%.
-func WithAnnounceInterval(d time.Duration) MulticastOption {
-	return func(m *MulticastDiscovery) { m.interval = d }
+// MulticastInterval sets how often the node announces itself; the default
+// is DefaultMulticastInterval. Each wait is jittered by ±20%.
+func MulticastInterval(d time.Duration) MulticastOption {
+	return func(m *multicast) { m.interval = d }
 }
 
-// WithPeerTTL sets how long a peer is returned after its last announcement;
+// MulticastPeerTTL sets how long a peer is returned after its last announcement;
 // the default is three announce intervals.
-func WithPeerTTL(d time.Duration) MulticastOption {
-	return func(m *MulticastDiscovery) { m.peerTTL = d }
+func MulticastPeerTTL(d time.Duration) MulticastOption {
+	return func(m *multicast) { m.peerTTL = d }
 }
 
-// WithMulticastTTL sets the IP time-to-live of announcements; the default 1
+// MulticastTTL sets the IP time-to-live of announcements; the default 1
 // keeps them on the local network segment, 0 on the host.
-func WithMulticastTTL(hops int) MulticastOption {
-	return func(m *MulticastDiscovery) { m.hops = hops }
+func MulticastTTL(hops int) MulticastOption {
+	return func(m *multicast) { m.hops = hops }
 }
 
-// WithSecret authenticates announcements with HMAC-SHA256 under secret, which
+// MulticastSecret authenticates announcements with HMAC-SHA256 under secret, which
 // must be at least MinMulticastSecret bytes. Every node of the cluster needs
 // the same secret; announcements without a valid MAC are dropped, so a
 // stranger on the network cannot inject peers.
-func WithSecret(secret []byte) MulticastOption {
-	return func(m *MulticastDiscovery) { m.secret = bytes.Clone(secret) }
+func MulticastSecret(secret []byte) MulticastOption {
+	return func(m *multicast) { m.secret = bytes.Clone(secret) }
 }
 
-// WithMaxPeers bounds the number of peers remembered; announcements of new
+// MulticastMaxPeers bounds the number of peers remembered; announcements of new
 // peers beyond it are dropped and counted in MulticastStats.TableFull. The
 // default is DefaultMulticastMaxPeers.
-func WithMaxPeers(n int) MulticastOption {
-	return func(m *MulticastDiscovery) { m.maxPeers = n }
+func MulticastMaxPeers(n int) MulticastOption {
+	return func(m *multicast) { m.maxPeers = n }
 }
 
 // Multicast returns a backend that finds the peers of cluster on the local
 // network by UDP multicast, with no configuration server: each node announces
 // its gossip address to a multicast group and listens for the others'.
 //
-//	d := seeds.Multicast("chat", seeds.WithSecret(secret))
+//	d := seeds.Multicast("chat", seeds.MulticastSecret(secret))
 //
 // or the spec "mcast+chat?secret-file=/etc/chat/mcast.key". The spec
 // options are group=ip:port, iface=name, interval=5s, peer-ttl=15s, ttl=1,
@@ -175,12 +175,12 @@ func WithMaxPeers(n int) MulticastOption {
 // Run it returns nothing.
 //
 // An announcement carries a version, the cluster name, the address, a
-// timestamp and a nonce, and with WithSecret an HMAC-SHA256 over all of it.
+// timestamp and a nonce, and with MulticastSecret an HMAC-SHA256 over all of it.
 // A receiver drops packets that are malformed, of another cluster, lack a
 // valid MAC (when either side has a secret), carry a timestamp more than 30
 // seconds from its clock (keep the hosts' clocks in sync) or not newer than
 // the last one from that address (a replay), exceed a per-source rate limit, or
-// would grow the peer table beyond WithMaxPeers. Stats counts each case.
+// would grow the peer table beyond MulticastMaxPeers. Stats counts each case.
 // Without a secret anyone on the network segment can announce peers; since
 // discovery only seeds joins, that lets them make the node try to join
 // arbitrary addresses, so set a secret outside a trusted lab.
@@ -190,11 +190,16 @@ func WithMaxPeers(n int) MulticastOption {
 // between hosts, on Kubernetes pod networks, or on most cloud VPCs (AWS,
 // GCP and Azure do not route multicast), so use Kubernetes, DNS or File
 // discovery there.
-func Multicast(cluster string, opts ...MulticastOption) *MulticastDiscovery {
-	m := &MulticastDiscovery{
+func Multicast(cluster string, opts ...MulticastOption) Discoverer {
+	return newMulticast(cluster, opts...)
+}
+
+// newMulticast is Multicast with the concrete type, for the tests.
+func newMulticast(cluster string, opts ...MulticastOption) *multicast {
+	m := &multicast{
 		cluster:  cluster,
 		group:    DefaultMulticastGroup,
-		interval: DefaultAnnounceInterval,
+		interval: DefaultMulticastInterval,
 		hops:     1,
 		maxPeers: DefaultMulticastMaxPeers,
 		srcBurst: mcSrcBurst,
@@ -214,7 +219,7 @@ func Multicast(cluster string, opts ...MulticastOption) *MulticastDiscovery {
 }
 
 // Validate checks the configuration.
-func (m *MulticastDiscovery) Validate() error {
+func (m *multicast) Validate() error {
 	var errs []error
 	if err := checkClusterName(m.cluster); err != nil {
 		errs = append(errs, err)
@@ -241,8 +246,8 @@ func (m *MulticastDiscovery) Validate() error {
 }
 
 func checkClusterName(s string) error {
-	if s == "" || len(s) > MaxClusterName {
-		return fmt.Errorf("multicast: cluster name %q: want 1 to %d characters", s, MaxClusterName)
+	if s == "" || len(s) > MaxMulticastClusterName {
+		return fmt.Errorf("multicast: cluster name %q: want 1 to %d characters", s, MaxMulticastClusterName)
 	}
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
@@ -252,7 +257,7 @@ func checkClusterName(s string) error {
 	return nil
 }
 
-func (m *MulticastDiscovery) groupAddr() (*net.UDPAddr, error) {
+func (m *multicast) groupAddr() (*net.UDPAddr, error) {
 	host, port, err := net.SplitHostPort(m.group)
 	if err != nil {
 		return nil, fmt.Errorf("multicast: group %q: want ip:port: %w", m.group, err)
@@ -269,7 +274,7 @@ func (m *MulticastDiscovery) groupAddr() (*net.UDPAddr, error) {
 }
 
 // String returns "mcast+cluster", with the group when it is not the default.
-func (m *MulticastDiscovery) String() string {
+func (m *multicast) String() string {
 	s := "mcast+" + m.cluster
 	if m.group != DefaultMulticastGroup {
 		s += "?group=" + m.group
@@ -278,7 +283,7 @@ func (m *MulticastDiscovery) String() string {
 }
 
 // Stats returns a snapshot of the counters.
-func (m *MulticastDiscovery) Stats() MulticastStats {
+func (m *multicast) Stats() MulticastStats {
 	return MulticastStats{
 		Received:     m.received.Load(),
 		Accepted:     m.accepted.Load(),
@@ -294,7 +299,7 @@ func (m *MulticastDiscovery) Stats() MulticastStats {
 }
 
 // Discover returns the peers heard within the peer TTL, sorted.
-func (m *MulticastDiscovery) Discover(ctx context.Context) ([]string, error) {
+func (m *multicast) Discover(ctx context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked(time.Now())
@@ -306,7 +311,7 @@ func (m *MulticastDiscovery) Discover(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (m *MulticastDiscovery) pruneLocked(now time.Time) {
+func (m *multicast) pruneLocked(now time.Time) {
 	for a, p := range m.peers {
 		if now.Sub(p.seen) > m.peerTTL {
 			delete(m.peers, a)
@@ -319,7 +324,7 @@ func (m *MulticastDiscovery) pruneLocked(now time.Time) {
 // waits for them and returns nil. It returns an error at once when the
 // configuration or self is invalid, when it is already running, or when the
 // group cannot be joined, and later when reading from the group fails.
-func (m *MulticastDiscovery) Run(ctx context.Context, self string) error {
+func (m *multicast) Run(ctx context.Context, self string) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -415,7 +420,7 @@ func openMulticastSender(ifi *net.Interface, hops int) (*ipv4.PacketConn, error)
 }
 
 // announce sends self now and then every interval, jittered, until ctx ends.
-func (m *MulticastDiscovery) announce(ctx context.Context, send *ipv4.PacketConn, group *net.UDPAddr, self string) {
+func (m *multicast) announce(ctx context.Context, send *ipv4.PacketConn, group *net.UDPAddr, self string) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -436,7 +441,7 @@ func (m *MulticastDiscovery) announce(ctx context.Context, send *ipv4.PacketConn
 
 // packet builds a signed announcement of self with a fresh, strictly
 // increasing timestamp.
-func (m *MulticastDiscovery) packet(self string) []byte {
+func (m *multicast) packet(self string) []byte {
 	m.mu.Lock()
 	ts := time.Now().UnixNano()
 	if ts <= m.lastTS {
@@ -450,7 +455,7 @@ func (m *MulticastDiscovery) packet(self string) []byte {
 }
 
 // receive reads announcements until the socket is closed.
-func (m *MulticastDiscovery) receive(ctx context.Context, c *ipv4.PacketConn) error {
+func (m *multicast) receive(ctx context.Context, c *ipv4.PacketConn) error {
 	buf := make([]byte, mcMaxPacket+1)
 	for {
 		n, _, src, err := c.ReadFrom(buf)
@@ -469,7 +474,7 @@ func (m *MulticastDiscovery) receive(ctx context.Context, c *ipv4.PacketConn) er
 }
 
 // handle processes one received packet from srcIP.
-func (m *MulticastDiscovery) handle(b []byte, srcIP net.IP, now time.Time) {
+func (m *multicast) handle(b []byte, srcIP net.IP, now time.Time) {
 	m.received.Add(1)
 	if !m.allow(srcIP.String(), now) {
 		m.rateLimited.Add(1)
@@ -532,7 +537,7 @@ func (m *MulticastDiscovery) handle(b []byte, srcIP net.IP, now time.Time) {
 }
 
 // allow takes a token from src's bucket.
-func (m *MulticastDiscovery) allow(src string, now time.Time) bool {
+func (m *multicast) allow(src string, now time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b := m.sources[src]
@@ -670,18 +675,18 @@ func parseMulticast(text string) (Discoverer, error) {
 		v := vals[0]
 		switch key {
 		case "group":
-			opts = append(opts, WithMulticastGroup(v))
+			opts = append(opts, MulticastGroup(v))
 		case "iface":
-			opts = append(opts, WithMulticastInterface(v))
+			opts = append(opts, MulticastInterface(v))
 		case "interval", "peer-ttl":
 			d, err := time.ParseDuration(v)
 			if err != nil {
 				return nil, fmt.Errorf("multicast %q: %s: %w", text, key, err)
 			}
 			if key == "interval" {
-				opts = append(opts, WithAnnounceInterval(d))
+				opts = append(opts, MulticastInterval(d))
 			} else {
-				opts = append(opts, WithPeerTTL(d))
+				opts = append(opts, MulticastPeerTTL(d))
 			}
 		case "ttl", "max-peers":
 			n, err := strconv.Atoi(v)
@@ -689,16 +694,16 @@ func parseMulticast(text string) (Discoverer, error) {
 				return nil, fmt.Errorf("multicast %q: %s %q: want a number", text, key, v)
 			}
 			if key == "ttl" {
-				opts = append(opts, WithMulticastTTL(n))
+				opts = append(opts, MulticastTTL(n))
 			} else {
-				opts = append(opts, WithMaxPeers(n))
+				opts = append(opts, MulticastMaxPeers(n))
 			}
 		case "secret-file":
 			b, err := os.ReadFile(v)
 			if err != nil {
 				return nil, fmt.Errorf("multicast %q: secret-file: %w", text, err)
 			}
-			opts = append(opts, WithSecret(bytes.TrimSpace(b)))
+			opts = append(opts, MulticastSecret(bytes.TrimSpace(b)))
 		default:
 			return nil, fmt.Errorf("multicast %q: unknown option %q (known: group, iface, interval, peer-ttl, ttl, max-peers, secret-file)", text, key)
 		}

@@ -57,7 +57,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // runMC starts m.Run(ctx, self) and returns a function that cancels it and
 // returns Run's result, failing t if Run does not return in 5s.
-func runMC(t *testing.T, m *MulticastDiscovery, self string) func() error {
+func runMC(t *testing.T, m *multicast, self string) func() error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -90,7 +90,7 @@ func runMC(t *testing.T, m *MulticastDiscovery, self string) func() error {
 	return stop
 }
 
-func has(m *MulticastDiscovery, addr string) func() bool {
+func has(m *multicast, addr string) func() bool {
 	return func() bool {
 		got, _ := m.Discover(context.Background())
 		return slices.Contains(got, addr)
@@ -100,8 +100,8 @@ func has(m *MulticastDiscovery, addr string) func() bool {
 func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
 	checkBackendLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	opts := []MulticastOption{WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(20 * time.Millisecond), WithPeerTTL(300 * time.Millisecond), WithSecret(testSecret)}
-	a, b := Multicast("chat", opts...), Multicast("chat", opts...)
+	opts := []MulticastOption{MulticastGroup(group), MulticastInterface(lo), MulticastInterval(20 * time.Millisecond), MulticastPeerTTL(300 * time.Millisecond), MulticastSecret(testSecret)}
+	a, b := newMulticast("chat", opts...), newMulticast("chat", opts...)
 	if got, err := a.Discover(context.Background()); err != nil || len(got) != 0 {
 		t.Fatalf("Discover before Run = %q, %v", got, err)
 	}
@@ -162,7 +162,7 @@ func ann(cluster, addr string, ts time.Time) announcement {
 func TestMulticastRejectsBadPackets(t *testing.T) {
 	checkBackendLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	m := Multicast("chat", WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(time.Hour), WithSecret(testSecret))
+	m := newMulticast("chat", MulticastGroup(group), MulticastInterface(lo), MulticastInterval(time.Hour), MulticastSecret(testSecret))
 	runMC(t, m, "127.0.0.1:10001")
 
 	now := time.Now()
@@ -198,7 +198,7 @@ func TestMulticastRejectsBadPackets(t *testing.T) {
 func TestMulticastLimits(t *testing.T) {
 	checkBackendLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	m := Multicast("chat", WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(time.Hour), WithMaxPeers(2))
+	m := newMulticast("chat", MulticastGroup(group), MulticastInterface(lo), MulticastInterval(time.Hour), MulticastMaxPeers(2))
 	runMC(t, m, "127.0.0.1:10001")
 	now := time.Now()
 	inject(t, group, lo,
@@ -218,7 +218,7 @@ func TestMulticastLimits(t *testing.T) {
 	}
 
 	// The per-source rate limit, driven directly: a burst of 3, no refill.
-	r := Multicast("chat")
+	r := newMulticast("chat")
 	r.srcBurst, r.srcRate = 3, 0
 	src := net.ParseIP("192.0.2.7")
 	for range 10 {
@@ -241,14 +241,14 @@ func TestMulticastRunErrors(t *testing.T) {
 	ctx := context.Background()
 	group := mcGroup(t)
 	for _, tc := range []struct {
-		m    *MulticastDiscovery
+		m    *multicast
 		self string
 		want string
 	}{
-		{Multicast("chat", WithMulticastGroup(group)), "nohost", "self"},
-		{Multicast("chat", WithMulticastGroup(group)), "h:" + strings.Repeat("1", 300), "self"},
-		{Multicast("", WithMulticastGroup(group)), "127.0.0.1:1", "cluster name"},
-		{Multicast("chat", WithMulticastGroup(group), WithMulticastInterface("no-such-if0")), "127.0.0.1:1", `interface "no-such-if0"`},
+		{newMulticast("chat", MulticastGroup(group)), "nohost", "self"},
+		{newMulticast("chat", MulticastGroup(group)), "h:" + strings.Repeat("1", 300), "self"},
+		{newMulticast("", MulticastGroup(group)), "127.0.0.1:1", "cluster name"},
+		{newMulticast("chat", MulticastGroup(group), MulticastInterface("no-such-if0")), "127.0.0.1:1", `interface "no-such-if0"`},
 	} {
 		if err := tc.m.Run(ctx, tc.self); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Run(%q) = %v, want %q", tc.self, err, tc.want)
@@ -258,26 +258,26 @@ func TestMulticastRunErrors(t *testing.T) {
 
 func TestMulticastValidate(t *testing.T) {
 	checkBackendLeaks(t)
-	if err := Multicast("chat").Validate(); err != nil {
+	if err := newMulticast("chat").Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
 	for _, tc := range []struct {
-		m    *MulticastDiscovery
+		m    *multicast
 		want string
 	}{
-		{Multicast(""), "cluster name"},
-		{Multicast(strings.Repeat("x", MaxClusterName+1)), "1 to 64"},
-		{Multicast("a b"), `cluster name "a b"`},
-		{Multicast("c", WithMulticastGroup("10.0.0.1:7947")), "not an IPv4 multicast"},
-		{Multicast("c", WithMulticastGroup("[ff02::1]:7947")), "not an IPv4 multicast"},
-		{Multicast("c", WithMulticastGroup("239.1.1.1")), "want ip:port"},
-		{Multicast("c", WithMulticastGroup("239.1.1.1:0")), `port "0"`},
-		{Multicast("c", WithAnnounceInterval(time.Millisecond)), "at least 10ms"},
-		{Multicast("c", WithPeerTTL(time.Second)), "shorter than the announce interval"},
-		{Multicast("c", WithMulticastTTL(256)), "TTL 256"},
-		{Multicast("c", WithSecret([]byte("short"))), "secret of 5 bytes: want at least 16"},
-		{Multicast("c", WithSecret([]byte{})), "secret of 0 bytes"},
-		{Multicast("c", WithMaxPeers(0)), "max peers 0"},
+		{newMulticast(""), "cluster name"},
+		{newMulticast(strings.Repeat("x", MaxMulticastClusterName+1)), "1 to 64"},
+		{newMulticast("a b"), `cluster name "a b"`},
+		{newMulticast("c", MulticastGroup("10.0.0.1:7947")), "not an IPv4 multicast"},
+		{newMulticast("c", MulticastGroup("[ff02::1]:7947")), "not an IPv4 multicast"},
+		{newMulticast("c", MulticastGroup("239.1.1.1")), "want ip:port"},
+		{newMulticast("c", MulticastGroup("239.1.1.1:0")), `port "0"`},
+		{newMulticast("c", MulticastInterval(time.Millisecond)), "at least 10ms"},
+		{newMulticast("c", MulticastPeerTTL(time.Second)), "shorter than the announce interval"},
+		{newMulticast("c", MulticastTTL(256)), "TTL 256"},
+		{newMulticast("c", MulticastSecret([]byte("short"))), "secret of 5 bytes: want at least 16"},
+		{newMulticast("c", MulticastSecret([]byte{})), "secret of 0 bytes"},
+		{newMulticast("c", MulticastMaxPeers(0)), "max peers 0"},
 	} {
 		if err := tc.m.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Validate = %v, want %q", tc.m, err, tc.want)
@@ -297,18 +297,18 @@ func TestMulticastSpec(t *testing.T) {
 	if err != nil || Name(d) != "mcast+chat" {
 		t.Fatalf("Parse(mcast+chat) = %v, %v", d, err)
 	}
-	m, ok := d.(*MulticastDiscovery)
+	m, ok := d.(*multicast)
 	if !ok || len(Runners(d)) != 1 {
 		t.Fatalf("Parse(mcast+chat) gave %T, not a Runner", d)
 	}
-	if m.group != DefaultMulticastGroup || m.interval != DefaultAnnounceInterval || m.peerTTL != 3*DefaultAnnounceInterval || m.hops != 1 {
+	if m.group != DefaultMulticastGroup || m.interval != DefaultMulticastInterval || m.peerTTL != 3*DefaultMulticastInterval || m.hops != 1 {
 		t.Errorf("defaults: %+v", m)
 	}
 	d, err = Parse("mcast+chat?group=239.193.1.2:9000&iface=lo&interval=1s&peer-ttl=10s&ttl=2&max-peers=9&secret-file=" + keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m = d.(*MulticastDiscovery)
+	m = d.(*multicast)
 	if m.group != "239.193.1.2:9000" || m.iface != "lo" || m.interval != time.Second || m.peerTTL != 10*time.Second || m.hops != 2 || m.maxPeers != 9 || !bytes.Equal(m.secret, testSecret) {
 		t.Errorf("options: %+v", m)
 	}
@@ -379,7 +379,7 @@ func FuzzMulticastAnnouncement(f *testing.F) {
 		a.verify(testSecret)
 		a.verify(nil)
 		// And the receive path never panics on it.
-		m := Multicast("chat", WithSecret(testSecret))
+		m := newMulticast("chat", MulticastSecret(testSecret))
 		m.handle(b, net.IPv4(192, 0, 2, 1), now)
 		m.handle(b, nil, now)
 	})
