@@ -93,6 +93,7 @@ type multicast struct {
 	peers   map[string]*mcPeer
 	sources map[string]*mcBucket
 	lastTS  int64 // last timestamp sent
+	readErr error // why the receiver stopped, until the next Start
 
 	received, accepted, malformed, badMAC, otherCluster atomic.Uint64
 	stale, rateLimited, tableFull, sent, sendErrors     atomic.Uint64
@@ -168,11 +169,11 @@ func MulticastMaxPeers(n int) MulticastOption {
 // max-peers=1024 and secret-file=path (the file's surrounding white space is
 // trimmed).
 //
-// The backend is both a Discoverer and a Runner: the Node calls Run with its
-// advertised host:port, and Run joins the group, announces that address every
-// interval and records the announcements of nodes with the same cluster
-// name. Discover returns the peers heard within the peer TTL, sorted; before
-// Run it returns nothing.
+// The backend is both a Discoverer and a Runner: the Node calls Start with
+// its advertised host:port before its initial join, and Start joins the
+// group, announces that address every interval and records the
+// announcements of nodes with the same cluster name. Discover returns the
+// peers heard within the peer TTL, sorted; before Start it returns nothing.
 //
 // An announcement carries a version, the cluster name, the address, a
 // timestamp and a nonce, and with MulticastSecret an HMAC-SHA256 over all of it.
@@ -298,7 +299,8 @@ func (m *multicast) Stats() MulticastStats {
 	}
 }
 
-// Discover returns the peers heard within the peer TTL, sorted.
+// Discover returns the peers heard within the peer TTL, sorted, and the
+// error that stopped the receiver, if one did.
 func (m *multicast) Discover(ctx context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -308,7 +310,7 @@ func (m *multicast) Discover(ctx context.Context) ([]string, error) {
 		out = append(out, a)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out, m.readErr
 }
 
 func (m *multicast) pruneLocked(now time.Time) {
@@ -319,63 +321,76 @@ func (m *multicast) pruneLocked(now time.Time) {
 	}
 }
 
-// Run joins the multicast group, announces self every interval and listens
-// for announcements until ctx is cancelled; then it stops its goroutines,
-// waits for them and returns nil. It returns an error at once when the
-// configuration or self is invalid, when it is already running, or when the
-// group cannot be joined, and later when reading from the group fails.
-func (m *multicast) Run(ctx context.Context, self string) error {
+// Start validates the configuration and self, joins the multicast group
+// and opens the send socket, so that a bad interface or a port that cannot
+// be bound fails the Node's Start. It then announces self every interval and
+// listens for announcements in goroutines that stop when ctx ends; wait
+// blocks until they have. Start fails while an earlier Start's work still
+// runs. A read error after Start stops the work and is returned by every
+// later Discover, next to the peers still known.
+func (m *multicast) Start(ctx context.Context, self string) (wait func(), err error) {
 	if err := m.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := CheckAddr(self); err != nil {
-		return fmt.Errorf("multicast: self: %w", err)
+		return nil, fmt.Errorf("multicast: self: %w", err)
 	}
 	if len(self) > 255 {
-		return fmt.Errorf("multicast: self address %q is too long", self)
+		return nil, fmt.Errorf("multicast: self address %q is too long", self)
 	}
 	if !m.running.CompareAndSwap(false, true) {
-		return errors.New("multicast: Run is already running")
+		return nil, errors.New("multicast: already running (Start called again before the first one's ctx ended)")
 	}
-	defer m.running.Store(false)
+	recv, send, group, err := m.open(ctx)
+	if err != nil {
+		m.running.Store(false)
+		return nil, err
+	}
 	m.mu.Lock()
-	m.self = self
+	m.self, m.readErr = self, nil
 	m.mu.Unlock()
 
-	group, _ := m.groupAddr()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := m.receive(ctx, recv); err != nil {
+				m.mu.Lock()
+				m.readErr = err
+				m.mu.Unlock()
+			}
+			cancel()
+		})
+		wg.Go(func() { m.announce(ctx, send, group, self) })
+		<-ctx.Done()
+		recv.Close() // unblocks receive
+		wg.Wait()
+		send.Close()
+		cancel()
+		m.running.Store(false)
+	}()
+	return func() { <-done }, nil
+}
+
+// open joins the group and opens the send socket.
+func (m *multicast) open(ctx context.Context) (recv, send *ipv4.PacketConn, group *net.UDPAddr, err error) {
+	group, _ = m.groupAddr()
 	var ifi *net.Interface
 	if m.iface != "" {
-		var err error
 		if ifi, err = net.InterfaceByName(m.iface); err != nil {
-			return fmt.Errorf("multicast: interface %q: %w", m.iface, err)
+			return nil, nil, nil, fmt.Errorf("multicast: interface %q: %w", m.iface, err)
 		}
 	}
-	recv, err := listenMulticast(ctx, ifi, group)
-	if err != nil {
-		return err
+	if recv, err = listenMulticast(ctx, ifi, group); err != nil {
+		return nil, nil, nil, err
 	}
-	send, err := openMulticastSender(ifi, m.hops)
-	if err != nil {
+	if send, err = openMulticastSender(ifi, m.hops); err != nil {
 		recv.Close()
-		return err
+		return nil, nil, nil, err
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	var (
-		wg      sync.WaitGroup
-		readErr error
-	)
-	wg.Go(func() {
-		readErr = m.receive(ctx, recv)
-		cancel()
-	})
-	wg.Go(func() { m.announce(ctx, send, group, self) })
-	<-ctx.Done()
-	recv.Close() // unblocks receive
-	wg.Wait()
-	send.Close()
-	cancel()
-	return readErr
+	return recv, send, group, nil
 }
 
 // listenMulticast opens a UDP socket on group's port, shared with the other

@@ -55,22 +55,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// runMC starts m.Run(ctx, self) and returns a function that cancels it and
-// returns Run's result, failing t if Run does not return in 5s.
+// runMC starts m with self and returns a function that cancels it, waits
+// for it and returns the error that stopped its receiver (nil after a clean
+// stop), failing t if Start fails or the work does not stop in 5s.
 func runMC(t *testing.T, m *multicast, self string) func() error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, self) }()
-	waitFor(t, self+" announcing", func() bool {
-		select {
-		case err := <-done:
-			done <- err
-			return true
-		default:
-		}
-		return m.Stats().Sent > 0
-	})
+	wait, err := m.Start(ctx, self)
+	if err != nil {
+		cancel()
+		t.Fatalf("Start(%s) = %v", self, err)
+	}
+	waitFor(t, self+" announcing", func() bool { return m.Stats().Sent > 0 })
 	stopped := false
 	stop := func() error {
 		if stopped {
@@ -78,13 +74,16 @@ func runMC(t *testing.T, m *multicast, self string) func() error {
 		}
 		stopped = true
 		cancel()
+		done := make(chan struct{})
+		go func() { wait(); close(done) }()
 		select {
-		case err := <-done:
-			return err
+		case <-done:
 		case <-time.After(5 * time.Second):
-			t.Fatalf("Run(%s) did not return after cancel", self)
-			return nil
+			t.Fatalf("Start(%s): the work did not stop after cancel", self)
 		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.readErr
 	}
 	t.Cleanup(func() { stop() })
 	return stop
@@ -103,7 +102,7 @@ func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
 	opts := []MulticastOption{MulticastGroup(group), MulticastInterface(lo), MulticastInterval(20 * time.Millisecond), MulticastPeerTTL(300 * time.Millisecond), MulticastSecret(testSecret)}
 	a, b := newMulticast("chat", opts...), newMulticast("chat", opts...)
 	if got, err := a.Discover(context.Background()); err != nil || len(got) != 0 {
-		t.Fatalf("Discover before Run = %q, %v", got, err)
+		t.Fatalf("Discover before Start = %q, %v", got, err)
 	}
 	stopA := runMC(t, a, "127.0.0.1:10001")
 	stopB := runMC(t, b, "127.0.0.1:10002")
@@ -113,23 +112,42 @@ func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
 		t.Errorf("a.Discover = %q, want only b (not itself)", got)
 	}
 
-	// Run refuses a second concurrent call.
-	if err := a.Run(context.Background(), "127.0.0.1:10001"); err == nil || !strings.Contains(err.Error(), "already running") {
-		t.Errorf("second Run = %v", err)
+	// Start refuses a second call while the first one's work runs.
+	ctx, cancel := context.WithCancel(context.Background())
+	if wait, err := a.Start(ctx, "127.0.0.1:10001"); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second Start = %v", err)
+		if wait != nil {
+			cancel()
+			wait()
+		}
 	}
+	cancel()
 
 	// b stops; a forgets it after the peer TTL.
 	if err := stopB(); err != nil {
-		t.Errorf("b.Run = %v, want nil on cancel", err)
+		t.Errorf("b stopped with %v, want nil on cancel", err)
 	}
 	waitFor(t, "a to forget b", func() bool { return !has(a, "127.0.0.1:10002")() })
 	if err := stopA(); err != nil {
-		t.Errorf("a.Run = %v, want nil on cancel", err)
+		t.Errorf("a stopped with %v, want nil on cancel", err)
 	}
 	st := a.Stats()
 	if st.Sent == 0 || st.Accepted == 0 || st.BadMAC+st.Malformed+st.OtherCluster+st.RateLimited+st.TableFull != 0 {
 		t.Errorf("a.Stats = %+v", st)
 	}
+}
+
+// TestMulticastRestart: once a Start's work has stopped, Start works again
+// and the backend announces anew.
+func TestMulticastRestart(t *testing.T) {
+	checkBackendLeaks(t)
+	m := newMulticast("chat", MulticastGroup(mcGroup(t)), MulticastInterface(loopback(t)), MulticastInterval(20*time.Millisecond))
+	if err := runMC(t, m, "127.0.0.1:10001")(); err != nil {
+		t.Fatalf("first run stopped with %v", err)
+	}
+	sent := m.Stats().Sent
+	runMC(t, m, "127.0.0.1:10001")
+	waitFor(t, "announcements of the second run", func() bool { return m.Stats().Sent > sent })
 }
 
 // inject sends raw packets to group on the loopback interface.
@@ -236,9 +254,10 @@ func TestMulticastLimits(t *testing.T) {
 	}
 }
 
-func TestMulticastRunErrors(t *testing.T) {
+func TestMulticastStartErrors(t *testing.T) {
 	checkBackendLeaks(t)
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	group := mcGroup(t)
 	for _, tc := range []struct {
 		m    *multicast
@@ -250,8 +269,12 @@ func TestMulticastRunErrors(t *testing.T) {
 		{newMulticast("", MulticastGroup(group)), "127.0.0.1:1", "cluster name"},
 		{newMulticast("chat", MulticastGroup(group), MulticastInterface("no-such-if0")), "127.0.0.1:1", `interface "no-such-if0"`},
 	} {
-		if err := tc.m.Run(ctx, tc.self); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Run(%q) = %v, want %q", tc.self, err, tc.want)
+		if wait, err := tc.m.Start(ctx, tc.self); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Start(%q) = %v, want %q", tc.self, err, tc.want)
+			if wait != nil {
+				cancel()
+				wait()
+			}
 		}
 	}
 }
