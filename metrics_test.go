@@ -296,17 +296,6 @@ func TestBridgeRouting(t *testing.T) {
 	}
 }
 
-func TestMulticastCollector(t *testing.T) {
-	mc := seeds.Multicast("test")
-	c := newMulticastCollector(mc.(multicastStatser), seeds.Name(mc), "n")
-	if n := testutil.CollectAndCount(c, "gencluster_multicast_packets_total"); n != 10 {
-		t.Errorf("series = %d, want 10", n)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	lint(t, reg)
-}
-
 // recordHandler is a slog.Handler that keeps records.
 type recordHandler struct {
 	mu    *sync.Mutex
