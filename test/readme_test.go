@@ -32,11 +32,11 @@ func TestReadmeQuickStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := importPaths(rf), importPaths(ef); !slices.Equal(got, want) {
+	if got, want := readmeImports(rf), readmeImports(ef); !slices.Equal(got, want) {
 		t.Errorf("README quick start imports %q, example_quickstart_test.go %q", got, want)
 	}
-	got := funcBody(t, fset, rf, "main")
-	want := funcBody(t, fset, ef, "Example_quickStart")
+	got := readmeFuncBody(t, fset, rf, "main")
+	want := readmeFuncBody(t, fset, ef, "Example_quickStart")
 	if got != want {
 		t.Errorf("README quick start's main differs from Example_quickStart:\n--- README\n%s\n--- example_quickstart_test.go\n%s", got, want)
 	}
@@ -63,7 +63,7 @@ func quickStartBlock(t *testing.T, readme string) string {
 	}
 }
 
-func importPaths(f *ast.File) []string {
+func readmeImports(f *ast.File) []string {
 	var out []string
 	for _, im := range f.Imports {
 		out = append(out, im.Path.Value)
@@ -72,9 +72,9 @@ func importPaths(f *ast.File) []string {
 	return out
 }
 
-// funcBody prints the statements of the top-level function name, comments
+// readmeFuncBody prints the statements of the top-level function name, comments
 // included, in gofmt's layout.
-func funcBody(t *testing.T, fset *token.FileSet, f *ast.File, name string) string {
+func readmeFuncBody(t *testing.T, fset *token.FileSet, f *ast.File, name string) string {
 	t.Helper()
 	for _, d := range f.Decls {
 		fd, ok := d.(*ast.FuncDecl)
