@@ -237,17 +237,6 @@ func TestMetricsScrapeDuringChurn(t *testing.T) {
 	lint(t, reg)
 }
 
-func TestMulticastCollector(t *testing.T) {
-	mc := seeds.Multicast("test")
-	c := newMulticastCollector(mc, seeds.Name(mc), "n")
-	if n := promtestutil.CollectAndCount(c, "gencluster_multicast_packets_total"); n != 10 {
-		t.Errorf("series = %d, want 10", n)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	lint(t, reg)
-}
-
 func TestMemberEventsLogged(t *testing.T) {
 	h := testutil.NewRecordHandler()
 	a := startNode(t, append(testOpts(t, "log-0"), WithLogger(slog.New(h)))...)
@@ -334,7 +323,7 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 	if lo == "" {
 		t.Fatal("no loopback interface that is up: the multicast test needs one")
 	}
-	mc := seeds.Multicast("metrics", seeds.WithMulticastInterface(lo), seeds.WithMulticastGroup("239.193.7.47:17947"), seeds.WithAnnounceInterval(20*time.Millisecond))
+	mc := seeds.Multicast("metrics", seeds.MulticastInterface(lo), seeds.MulticastGroup("239.193.7.47:17947"), seeds.MulticastInterval(20*time.Millisecond))
 	reg := prometheus.NewPedanticRegistry()
 	n := startNode(t,
 		WithName("fd"), WithAdvertiseAddr("127.0.0.1:7946"),

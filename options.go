@@ -229,6 +229,11 @@ func WithMinMembers(n int) Option {
 // reg); Leave and Close unregister them, so a Node restarted under its old
 // name can register again.
 //
+// Discovery backends with metrics of their own (those that implement
+// prometheus.Collector, such as seeds.Multicast's
+// gencluster_multicast_packets_total) are registered on reg too, with the
+// node label added, and unregistered with the rest.
+//
 // With the default memberlist Dist, memberlist's own metrics are bridged
 // too (gencluster_memberlist_*, by package gossip). memberlist emits them
 // through the process-wide hashicorp/go-metrics global; see README.md

@@ -31,7 +31,7 @@ func TestDNSCluster(t *testing.T) {
 	for i := 2; i <= 6; i++ {
 		n := startNode(t, append(testOpts(t, "dns-"+strconv.Itoa(i)),
 			gencluster.WithBindAddr(net.JoinHostPort(ip(i), strconv.Itoa(port))),
-			gencluster.WithSeeds(seeds.DNS(name, port, seeds.WithResolver(srv.Addr()), seeds.WithTimeout(time.Second))),
+			gencluster.WithSeeds(seeds.DNS(name, port, seeds.DNSResolver(srv.Addr()), seeds.DNSTimeout(time.Second))),
 			shortDeadGossip,
 		)...)
 		srv.AddA(name, ip(i))
@@ -84,7 +84,7 @@ func TestDNSClusterFromEnv(t *testing.T) {
 		}
 		// GENCLUSTER_SEEDS uses /etc/resolv.conf; point this test's
 		// backend at the test server's resolv.conf instead.
-		d := seeds.DNS(name, port, seeds.WithResolvConf(conf))
+		d := seeds.DNS(name, port, seeds.DNSResolvConf(conf))
 		n := startNode(t, append(opts, gencluster.WithMemberlistConfig(fastGossip), gencluster.WithRetryBackoff(50*time.Millisecond), gencluster.WithSeeds(d))...)
 		srv.AddA(name, "127.0.0."+strconv.Itoa(i))
 		nodes = append(nodes, n)
