@@ -99,6 +99,7 @@ type Gossip struct {
 	retransmitMult int
 	waitMu         sync.Mutex             // orders waits.Add before waits.Wait
 	stopped        bool                   // under waitMu: shutdown has begun
+	pending        int                    // under waitMu: broadcast waits in flight
 	waits          sync.WaitGroup         // memberlist waits for broadcasts (leave.go), re-joins (reclaim.go)
 	reclaimTime    time.Duration          // memberlist's DeadNodeReclaimTime
 	reclaims       map[string]*time.Timer // under waitMu: pending re-joins by name

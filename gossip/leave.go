@@ -137,7 +137,14 @@ func (g *Gossip) awaitBroadcast(ctx context.Context, limit time.Duration, send f
 		return ErrStopped
 	}
 	done := make(chan error, 1)
-	g.waits.Go(func() { done <- send(timeout) })
+	g.pending++
+	g.waits.Go(func() {
+		err := send(timeout)
+		g.waitMu.Lock()
+		g.pending--
+		g.waitMu.Unlock()
+		done <- err
+	})
 	g.waitMu.Unlock()
 
 	tick := time.NewTicker(g.roundTime())
@@ -195,9 +202,10 @@ func (g *Gossip) stopWaits() {
 	g.waitMu.Lock()
 	g.stopped = true
 	g.stopReclaimsLocked()
+	pending := g.pending
 	g.waitMu.Unlock()
-	if !g.closing.Load() {
-		return // Leave's own leave superseded the updates
+	if pending == 0 || !g.closing.Load() {
+		return // nothing waits, or Leave's own leave superseded the updates
 	}
 	_ = g.ml.UpdateNode(time.Nanosecond)
 }
