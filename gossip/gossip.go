@@ -205,8 +205,9 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
-	g.waitMu.Lock() // the re-join timers read ml under it (reclaim.go)
-	g.ml, g.addr = ml, ml.LocalNode().Address()
+	addr := ml.LocalNode().Address() // not under waitMu: it takes memberlist's node lock
+	g.waitMu.Lock()                  // the re-join timers read ml under it (reclaim.go)
+	g.ml, g.addr = ml, addr
 	// Create has built the keyring from SecretKey when only that was set.
 	g.keyring = mc.Keyring
 	g.waitMu.Unlock()

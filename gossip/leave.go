@@ -202,12 +202,23 @@ func (g *Gossip) stopWaits() {
 	g.waitMu.Lock()
 	g.stopped = true
 	g.stopReclaimsLocked()
-	pending := g.pending
 	g.waitMu.Unlock()
-	if pending == 0 || !g.closing.Load() {
-		return // nothing waits, or Leave's own leave superseded the updates
+	if !g.closing.Load() {
+		return // Leave's own leave superseded the updates
 	}
-	_ = g.ml.UpdateNode(time.Nanosecond)
+	// memberlist tells a waiter only if it already waits (a non-blocking
+	// send): supersede until every waiter has seen it, for a bounded
+	// time (past it, shutdown waits for their own timeout).
+	for range 500 {
+		g.waitMu.Lock()
+		pending := g.pending
+		g.waitMu.Unlock()
+		if pending == 0 {
+			return
+		}
+		_ = g.ml.UpdateNode(time.Nanosecond)
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (g *Gossip) isStopped() bool {
