@@ -64,15 +64,7 @@ func cdnsStartCoreDNS(t *testing.T, cp *k8sControlPlane, listen string) {
 		if err := p.exited(); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.Get("http://" + readyAddr + "/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/ready: %s", resp.Status)
-		}
-		return nil
+		return k8sGetOK("http://" + readyAddr + "/ready")
 	})
 }
 
@@ -243,13 +235,16 @@ func corednsClusterScenario(t *testing.T, cp *k8sControlPlane) {
 	t.Logf("node environment (from examples/k8s/statefulset.yaml): %v, args %v", c.env, c.arg)
 
 	c.waitView("3 replicas form a cluster", 3, dnsName)
-	t.Logf("measured: coredns formation=%.2fs nodes=3 (StatefulSet created to all nodes see all, CoreDNS answering all)", time.Since(start).Seconds())
+	// From the StatefulSet's creation until every node sees all 3 and
+	// CoreDNS answers with their 3 addresses.
+	k8sFigure(t, "coredns_formation_3_nodes", time.Since(start))
 
 	sts := "/apis/apps/v1/namespaces/" + cdnsNamespace + "/statefulsets/gencluster"
 	for _, n := range []int{6, 4} {
 		a.mergePatch(sts, k8sObj{"spec": k8sObj{"replicas": n}})
 		took := c.waitView(fmt.Sprintf("scaled to %d", n), n, dnsName)
-		t.Logf("measured: coredns scale-to=%d follow=%.2fs (PATCH replicas to all nodes see exactly the %d)", n, took.Seconds(), n)
+		// From the PATCH of replicas until every node sees exactly n.
+		k8sFigure(t, fmt.Sprintf("coredns_scale_to_%d_follow", n), took)
 	}
 
 	// Partition 2 | 2: every packet between the halves dropped.
@@ -280,8 +275,11 @@ func corednsClusterScenario(t *testing.T, cp *k8sControlPlane) {
 	nw.cut(left, right, false)
 	cut = false
 	c.waitView("the partition heals", len(names), dnsName)
-	t.Logf("measured: coredns partition nodes=%d split=%d|%d detect=%.2fs heal=%.2fs (rules removed to whole, refresh %s)",
-		len(names), len(left), len(right), detect.Seconds(), time.Since(healStart).Seconds(), cdnsRefresh(c.env))
+	t.Logf("partition %d|%d, nodes' refresh interval %s", len(left), len(right), cdnsRefresh(c.env))
+	// Until each side has dropped the other.
+	k8sFigure(t, fmt.Sprintf("coredns_partition_%d_%d_detect", len(left), len(right)), detect)
+	// From the removal of the rules until every node sees every node.
+	k8sFigure(t, fmt.Sprintf("coredns_partition_%d_%d_heal", len(left), len(right)), time.Since(healStart))
 }
 
 // cdnsRefresh returns the GENCLUSTER_REFRESH_INTERVAL in env.

@@ -133,6 +133,7 @@ func cdnsNewNetwork(t *testing.T, image string) *cdnsNetwork {
 func (n *cdnsNetwork) gateway() string { return n.prefix + "1" }
 
 func (n *cdnsNetwork) cleanup() {
+	n.client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if n.t.Failed() {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -26,6 +28,9 @@ const k8sGossipPort = 7946
 // TestK8s starts one real control plane and runs every Kubernetes and
 // CoreDNS scenario against it.
 func TestK8s(t *testing.T) {
+	// Registered first, so checked last: after every process, container
+	// and connection is gone, no goroutine of the test is left.
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	cp := k8sStartControlPlane(t)
 	t.Run("Discovery", func(t *testing.T) { k8sDiscoveryScenario(t, cp) })
 	t.Run("Errors", func(t *testing.T) { k8sErrorsScenario(t, cp) })
@@ -161,7 +166,7 @@ func k8sDiscoveryScenario(t *testing.T, cp *k8sControlPlane) {
 	start := time.Now()
 	k8sWaitDiscover(t, "3 replicas listed (example Service)", example, 3, wantAll)
 	k8sWaitDiscover(t, "3 replicas listed (ready Service)", ready, 3, wantReady)
-	t.Logf("measured: k8s statefulset-create-to-listed=%.2fs replicas=3", time.Since(start).Seconds())
+	k8sFigure(t, "k8s_statefulset_3_listed", time.Since(start))
 
 	sts := "/apis/apps/v1/namespaces/" + ns + "/statefulsets/gencluster"
 	for _, n := range []int{6, 2, 4} {
@@ -170,7 +175,9 @@ func k8sDiscoveryScenario(t *testing.T, cp *k8sControlPlane) {
 		k8sWaitDiscover(t, fmt.Sprintf("scaled to %d (example Service)", n), example, n, wantAll)
 		took := time.Since(start)
 		k8sWaitDiscover(t, fmt.Sprintf("scaled to %d (ready Service)", n), ready, n, wantReady)
-		t.Logf("measured: k8s scale-to=%d follow=%.2fs (PATCH replicas to seeds.Kubernetes listing exactly the pods)", n, took.Seconds())
+		// From the PATCH of replicas until seeds.Kubernetes lists exactly
+		// the pods.
+		k8sFigure(t, fmt.Sprintf("k8s_scale_to_%d_follow", n), took)
 	}
 
 	// Readiness: gencluster-0 turns not ready (as a failing readiness
@@ -186,14 +193,14 @@ func k8sDiscoveryScenario(t *testing.T, cp *k8sControlPlane) {
 	start = time.Now()
 	setReady("False")
 	took := k8sWaitDiscover(t, "gencluster-0 not ready: dropped", ready, 3, wantReady)
-	t.Logf("measured: k8s readiness-false-to-dropped=%.2fs", took.Seconds())
+	k8sFigure(t, "k8s_not_ready_dropped", took)
 	k8sCheckConditions(t, a, ns, "gencluster-ready", "gencluster-0", false, false, false)
 	k8sWaitDiscover(t, "gencluster-0 not ready: listed with IncludeNotReady", readyInclNotReady, 4, wantAll)
 	k8sWaitDiscover(t, "gencluster-0 not ready: listed by the example (publishNotReadyAddresses)", example, 4, wantAll)
 	start = time.Now()
 	setReady("True")
 	took = k8sWaitDiscover(t, "gencluster-0 ready again: listed", ready, 4, wantReady)
-	t.Logf("measured: k8s readiness-true-to-listed=%.2fs", took.Seconds())
+	k8sFigure(t, "k8s_ready_again_listed", took)
 
 	k8sTerminating(t, a, ns, []seeds.Discoverer{example, ready, readyInclNotReady}, wantReady)
 }

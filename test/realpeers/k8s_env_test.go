@@ -267,3 +267,14 @@ func k8sReadFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// k8sFigure prints one measured figure as a line "FIGURE name=value" on
+// standard output (greppable in the CI log, -v or not), durations in
+// seconds.
+func k8sFigure(t *testing.T, name string, value any) {
+	t.Helper()
+	if d, ok := value.(time.Duration); ok {
+		value = fmt.Sprintf("%.3fs", d.Seconds())
+	}
+	fmt.Printf("FIGURE %s=%v\n", name, value)
+}

@@ -122,9 +122,11 @@ func k8sPagingScenario(t *testing.T, cp *k8sControlPlane) {
 	if err, ok := failed.Load().(error); ok {
 		t.Fatal(err)
 	}
-	t.Logf("measured: k8s paging wrote-slices=%d in %.2fs", k8sPagingSlices, time.Since(start).Seconds())
+	k8sFigure(t, fmt.Sprintf("k8s_paging_write_%d_slices", k8sPagingSlices), time.Since(start))
 
-	rec := &k8sRecorder{next: cp.pki.httpClient().Transport}
+	tr := cp.pki.httpClient().Transport.(*http.Transport)
+	defer tr.CloseIdleConnections()
+	rec := &k8sRecorder{next: tr}
 	dir := k8sSADir(t, cp, ns, "gencluster")
 	d := seeds.Kubernetes(ns, "many", k8sGossipPort, seeds.WithAPIServer(cp.url), seeds.WithServiceAccountDir(dir),
 		seeds.WithHTTPClient(&http.Client{Transport: rec, Timeout: 30 * time.Second}))
@@ -139,7 +141,9 @@ func k8sPagingScenario(t *testing.T, cp *k8sControlPlane) {
 	if conts == 0 || reqs < 2 {
 		t.Fatalf("paged list: %d requests, %d with a continue token: the list was not paged", reqs, conts)
 	}
-	t.Logf("measured: k8s paging slices=%d requests=%d continue-requests=%d discover=%.3fs", k8sPagingSlices, reqs, conts, took.Seconds())
+	k8sFigure(t, "k8s_paging_requests", reqs)
+	k8sFigure(t, "k8s_paging_continue_requests", conts)
+	k8sFigure(t, fmt.Sprintf("k8s_paging_discover_%d_slices", k8sPagingSlices), took)
 }
 
 // k8sRecorder counts the requests a client sends, and those that carry a
