@@ -266,3 +266,34 @@ func (a *k8sAPI) endpoints(namespace, service string) ([]k8sEndpoint, error) {
 	}
 	return out, err
 }
+
+// dump logs, when the test failed, what an operator would look at first:
+// the namespace's pods and events.
+func (a *k8sAPI) dump(ns string) {
+	var pods struct {
+		Items []k8sPod `json:"items"`
+	}
+	if err := a.do(http.MethodGet, "/api/v1/namespaces/"+ns+"/pods", nil, &pods); err != nil {
+		a.t.Logf("dump: %v", err)
+	}
+	for _, p := range pods.Items {
+		a.t.Logf("pod %s: node=%q ip=%q ready=%t deleting=%t", p.Metadata.Name, p.Spec.NodeName, p.Status.PodIP, p.ready(), p.Metadata.DeletionTimestamp != nil)
+	}
+	var events struct {
+		Items []struct {
+			Type           string `json:"type"`
+			Reason         string `json:"reason"`
+			Message        string `json:"message"`
+			InvolvedObject struct {
+				Kind string `json:"kind"`
+				Name string `json:"name"`
+			} `json:"involvedObject"`
+		} `json:"items"`
+	}
+	if err := a.do(http.MethodGet, "/api/v1/namespaces/"+ns+"/events", nil, &events); err != nil {
+		a.t.Logf("dump: %v", err)
+	}
+	for _, e := range events.Items {
+		a.t.Logf("event %s %s/%s %s: %s", e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
+	}
+}

@@ -30,12 +30,47 @@ type k8sControlPlane struct {
 // k8sStartupTimeout bounds the start of the whole control plane.
 const k8sStartupTimeout = 3 * time.Minute
 
-// kwokStages replaces kwok's default pod stages: pods become ready at once
-// (as kwok's "fast" stages do), but a pod being deleted is removed only
-// when it has no annotation k8sHoldAnnotation, so that a test can keep a
-// pod terminating (deletionTimestamp set, still serving) as long as it
-// needs, as a slow kubelet or a long preStop would.
+// kwokStages replaces kwok's default stages (given any, kwok uses only
+// these): a node is ready at once, keeping the addresses it was created
+// with; pods become ready at once (as kwok's "fast" stages do), but a pod
+// being deleted is removed only when it has no annotation
+// k8sHoldAnnotation, so that a test can keep a pod terminating
+// (deletionTimestamp set, still serving) as long as it needs, as a slow
+// kubelet or a long preStop would.
 const kwokStages = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: node-ready
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Node
+  selector:
+    matchExpressions:
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'NotIn'
+      values: ['True']
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - type: Ready
+        status: "True"
+        reason: KubeletReady
+        message: kwok plays this node's kubelet
+        lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $now | Quote }}
+      allocatable:
+        cpu: 1k
+        memory: 1Ti
+        pods: 1M
+      capacity:
+        cpu: 1k
+        memory: 1Ti
+        pods: 1M
+      phase: Running
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
   name: pod-ready

@@ -53,6 +53,11 @@ func (cp *k8sControlPlane) apiFor(t *testing.T) *k8sAPI {
 func k8sNamespace(t *testing.T, a *k8sAPI, ns string) {
 	t.Helper()
 	a.create("/api/v1/namespaces", k8sObj{"apiVersion": "v1", "kind": "Namespace", "metadata": k8sObj{"name": ns}})
+	t.Cleanup(func() {
+		if t.Failed() {
+			a.dump(ns)
+		}
+	})
 	a.applyYAML(k8sReadExample(t, "rbac.yaml"), ns, nil)
 	a.applyYAML(k8sReadExample(t, "service.yaml"), ns, nil)
 }
