@@ -25,6 +25,8 @@ type k8sControlPlane struct {
 	kubeconfig string // the admin's, for the controller-manager and kwok
 	api        *k8sAPI
 	procs      []*k8sProc
+	etcdURL    string
+	tokens     string // the static token file
 }
 
 // k8sStartupTimeout bounds the start of the whole control plane.
@@ -154,7 +156,7 @@ const k8sHoldAnnotation = "gencluster.test/hold-termination"
 func k8sStartControlPlane(t *testing.T) *k8sControlPlane {
 	t.Helper()
 	etcd := k8sBinary(t, "etcd")
-	apiserver := k8sBinary(t, "kube-apiserver")
+	k8sBinary(t, "kube-apiserver") // fail early, before starting anything
 	kcm := k8sBinary(t, "kube-controller-manager")
 	kwok := k8sBinary(t, "kwok")
 	started := time.Now()
@@ -180,43 +182,12 @@ func k8sStartControlPlane(t *testing.T) *k8sControlPlane {
 	// The admin authenticates with a static token (a system:masters user,
 	// as kubeadm's admin.conf is); everything gencluster does uses a
 	// ServiceAccount token from the TokenRequest API instead.
-	tokens := filepath.Join(dir, "tokens.csv")
-	k8sWriteFile(t, tokens, []byte(cp.adminToken+`,realpeers-admin,realpeers-admin,"system:masters"`+"\n"))
-	port := k8sFreePort(t)
-	cp.url = fmt.Sprintf("https://127.0.0.1:%d", port)
-	api := k8sStart(t, dir, "kube-apiserver", apiserver, nil,
-		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
-		// On loopback the default reconciler refuses the 127.0.0.1
-		// advertise address of the "kubernetes" Service's endpoints.
-		"--endpoint-reconciler-type=none",
-		"--tls-cert-file="+cp.pki.certFile, "--tls-private-key-file="+cp.pki.keyFile,
-		"--client-ca-file="+cp.pki.caFile,
-		"--token-auth-file="+tokens,
-		"--authorization-mode=RBAC",
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+cp.pki.saKeyFile,
-		"--service-account-signing-key-file="+cp.pki.saKeyFile,
-		"--service-cluster-ip-range=10.96.0.0/16",
-		"--allow-privileged=true",
-		"--profiling=false",
-		"--v=1")
-	cp.procs = append(cp.procs, api)
+	cp.tokens = filepath.Join(dir, "tokens.csv")
+	k8sWriteFile(t, cp.tokens, []byte(cp.adminToken+`,realpeers-admin,realpeers-admin,"system:masters"`+"\n"))
+	cp.etcdURL = etcdURL
+	cp.url = cp.startAPIServer(t, "kube-apiserver", "/readyz")
 	cp.api = &k8sAPI{t: t, base: cp.url, token: cp.adminToken, client: cp.pki.httpClient()}
 	t.Cleanup(cp.api.client.CloseIdleConnections) // no connection goroutine outlives the test
-	k8sWaitFor(t, "kube-apiserver /readyz", 2*time.Minute, func() error {
-		if err := api.exited(); err != nil {
-			t.Fatal(err)
-		}
-		code, body, err := cp.api.raw(http.MethodGet, "/readyz", nil)
-		if err != nil {
-			return err
-		}
-		if code != http.StatusOK {
-			return fmt.Errorf("/readyz: %d %s", code, body)
-		}
-		return nil
-	})
 
 	cp.kubeconfig = filepath.Join(dir, "admin.kubeconfig")
 	k8sKubeconfig(t, cp.kubeconfig, cp.url, cp.pki.caFile, cp.adminToken)
@@ -258,6 +229,54 @@ func k8sStartControlPlane(t *testing.T) *k8sControlPlane {
 	})
 	k8sFigure(t, "k8s_control_plane_start", time.Since(started))
 	return cp
+}
+
+// startAPIServer starts a kube-apiserver on the control plane's etcd, with
+// extra flags, waits until its health check ready (/readyz, or /livez for
+// one that cannot be ready) answers 200 and returns its URL. It stops when
+// t ends.
+func (cp *k8sControlPlane) startAPIServer(t *testing.T, name, ready string, extra ...string) string {
+	t.Helper()
+	port := k8sFreePort(t)
+	url := fmt.Sprintf("https://127.0.0.1:%d", port)
+	args := []string{
+		"--etcd-servers=" + cp.etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		// On loopback the default reconciler refuses the 127.0.0.1
+		// advertise address of the "kubernetes" Service's endpoints.
+		"--endpoint-reconciler-type=none",
+		"--tls-cert-file=" + cp.pki.certFile, "--tls-private-key-file=" + cp.pki.keyFile,
+		"--client-ca-file=" + cp.pki.caFile,
+		"--token-auth-file=" + cp.tokens,
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + cp.pki.saKeyFile,
+		"--service-account-signing-key-file=" + cp.pki.saKeyFile,
+		"--service-cluster-ip-range=10.96.0.0/16",
+		"--allow-privileged=true",
+		"--profiling=false",
+		"--v=1",
+	}
+	p := k8sStart(t, cp.dir, name, k8sBinary(t, "kube-apiserver"), nil, append(args, extra...)...)
+	if t == cp.t {
+		cp.procs = append(cp.procs, p) // checked by checkRunning; a subtest's own is gone when it ends
+	}
+	api := &k8sAPI{t: t, base: url, token: cp.adminToken, client: cp.pki.httpClient()}
+	defer api.client.CloseIdleConnections()
+	k8sWaitFor(t, name+" "+ready, 2*time.Minute, func() error {
+		if err := p.exited(); err != nil {
+			t.Fatal(err)
+		}
+		code, body, err := api.raw(http.MethodGet, ready, nil)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK {
+			return fmt.Errorf("%s: %d %s", ready, code, body)
+		}
+		return nil
+	})
+	return url
 }
 
 // checkRunning fails the test when a control-plane process has exited.
