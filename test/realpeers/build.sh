@@ -19,7 +19,8 @@ STAMP="$BIN/.versions"
 WANT="k8s=$K8S_VERSION kwok=$KWOK_VERSION coredns=$COREDNS_VERSION go=$(go env GOVERSION)"
 
 die() { echo "build.sh: FAIL: $*" >&2; exit 1; }
-log() { echo "build.sh: $*" >&2; }
+build_start=$(date +%s)
+log() { echo "build.sh: $(date -u +%T) $*" >&2; }
 trap 'die "command failed at line $LINENO: $BASH_COMMAND"' ERR
 
 command -v go >/dev/null || die "go is not on PATH"
@@ -104,3 +105,4 @@ done
 "$BIN/coredns" -version >&2 || die "coredns does not run"
 echo "$WANT" >"$STAMP"
 log "done: $BIN ($WANT)"
+echo "FIGURE realpeers_k8s_build=$(($(date +%s) - build_start))s" >&2

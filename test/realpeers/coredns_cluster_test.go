@@ -162,9 +162,8 @@ func (c *cdnsCluster) ensureNode(name, ip string) error {
 }
 
 // waitView syncs and waits until every running node sees exactly the
-// running nodes, n of them, and the DNS name lists exactly their
-// addresses; it returns how long that took.
-func (c *cdnsCluster) waitView(what string, n int, dnsName string) time.Duration {
+// running nodes, n of them; it returns how long that took.
+func (c *cdnsCluster) waitView(what string, n int) time.Duration {
 	c.t.Helper()
 	return k8sWaitFor(c.t, what, cdnsConverge, func() error {
 		if err := c.sync(); err != nil {
@@ -174,11 +173,20 @@ func (c *cdnsCluster) waitView(what string, n int, dnsName string) time.Duration
 		if len(names) != n {
 			return fmt.Errorf("%d containers running, want %d", len(names), n)
 		}
-		if err := c.net.viewIs(names, names); err != nil {
+		return c.net.viewIs(names, names)
+	})
+}
+
+// waitDNS syncs and waits until CoreDNS answers dnsName with exactly the
+// running containers' addresses; it returns how long that took.
+func (c *cdnsCluster) waitDNS(what, dnsName string) time.Duration {
+	c.t.Helper()
+	return k8sWaitFor(c.t, what, cdnsConverge, func() error {
+		if err := c.sync(); err != nil {
 			return err
 		}
 		var ips []string
-		for _, name := range names {
+		for _, name := range c.net.names() {
 			ips = append(ips, c.net.running[name])
 		}
 		slices.Sort(ips)
@@ -187,7 +195,14 @@ func (c *cdnsCluster) waitView(what string, n int, dnsName string) time.Duration
 			return err
 		}
 		if !slices.Equal(got, ips) {
-			return fmt.Errorf("CoreDNS answers %s with %v, want %v", dnsName, got, ips)
+			// Which of the controllers and CoreDNS is behind.
+			eps, err := c.a.endpoints(cdnsNamespace, "gencluster")
+			var inAPI []string
+			for _, e := range eps {
+				inAPI = append(inAPI, e.Addresses...)
+			}
+			slices.Sort(inAPI)
+			return fmt.Errorf("CoreDNS answers %s with %v, want %v (the EndpointSlices list %v, err %v)", dnsName, got, ips, inAPI, err)
 		}
 		return nil
 	})
@@ -234,17 +249,24 @@ func corednsClusterScenario(t *testing.T, cp *k8sControlPlane) {
 	}
 	t.Logf("node environment (from examples/k8s/statefulset.yaml): %v, args %v", c.env, c.arg)
 
-	c.waitView("3 replicas form a cluster", 3, dnsName)
-	// From the StatefulSet's creation until every node sees all 3 and
-	// CoreDNS answers with their 3 addresses.
+	c.waitView("3 replicas form a cluster", 3)
+	// From the StatefulSet's creation until every node sees all 3.
 	k8sFigure(t, "coredns_formation_3_nodes", time.Since(start))
+	c.waitDNS("CoreDNS answers the 3", dnsName)
+	// From the StatefulSet's creation until CoreDNS answers with all 3
+	// addresses (the nodes need only one to join the others).
+	k8sFigure(t, "coredns_formation_3_dns_complete", time.Since(start))
 
 	sts := "/apis/apps/v1/namespaces/" + cdnsNamespace + "/statefulsets/gencluster"
 	for _, n := range []int{6, 4} {
+		patched := time.Now()
 		a.mergePatch(sts, k8sObj{"spec": k8sObj{"replicas": n}})
-		took := c.waitView(fmt.Sprintf("scaled to %d", n), n, dnsName)
+		c.waitView(fmt.Sprintf("scaled to %d", n), n)
 		// From the PATCH of replicas until every node sees exactly n.
-		k8sFigure(t, fmt.Sprintf("coredns_scale_to_%d_follow", n), took)
+		k8sFigure(t, fmt.Sprintf("coredns_scale_to_%d_follow", n), time.Since(patched))
+		c.waitDNS(fmt.Sprintf("CoreDNS answers the %d", n), dnsName)
+		// From the PATCH until CoreDNS answers exactly the n addresses.
+		k8sFigure(t, fmt.Sprintf("coredns_scale_to_%d_dns_exact", n), time.Since(patched))
 	}
 
 	// Partition 2 | 2: every packet between the halves dropped.
@@ -274,7 +296,7 @@ func corednsClusterScenario(t *testing.T, cp *k8sControlPlane) {
 	healStart := time.Now()
 	nw.cut(left, right, false)
 	cut = false
-	c.waitView("the partition heals", len(names), dnsName)
+	c.waitView("the partition heals", len(names))
 	t.Logf("partition %d|%d, nodes' refresh interval %s", len(left), len(right), cdnsRefresh(c.env))
 	// Until each side has dropped the other.
 	k8sFigure(t, fmt.Sprintf("coredns_partition_%d_%d_detect", len(left), len(right)), detect)

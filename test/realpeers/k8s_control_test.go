@@ -162,6 +162,14 @@ func k8sStartControlPlane(t *testing.T) *k8sControlPlane {
 	started := time.Now()
 
 	dir := t.TempDir()
+	if os.Getenv("REALPEERS_KEEP") != "" {
+		// Keep the logs (and etcd's data) for a post-mortem.
+		var err error
+		if dir, err = os.MkdirTemp("", "realpeers-k8s-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("REALPEERS_KEEP: the control plane's files stay in %s", dir)
+	}
 	cp := &k8sControlPlane{t: t, dir: dir, pki: k8sWritePKI(t, dir), adminToken: k8sRandomHex(16)}
 
 	etcdPort, peerPort := k8sFreePort(t), k8sFreePort(t)
@@ -171,7 +179,14 @@ func k8sStartControlPlane(t *testing.T) *k8sControlPlane {
 		"--name=realpeers", "--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
-		"--initial-cluster=realpeers="+peerURL, "--log-level=warn"))
+		"--initial-cluster=realpeers="+peerURL, "--log-level=warn",
+		// Debian's etcd 3.4.23 predates the progress requests (3.4.31)
+		// that kube-apiserver's watch cache uses to catch up with a
+		// resource nobody writes; without periodic progress notifications
+		// (kubeadm sets 5s) a consistent read waits, times out ("Too large
+		// resource version") and the controllers back off for tens of
+		// seconds ("EndpointSlice informer cache is out of date").
+		"--experimental-watch-progress-notify-interval=200ms"))
 	k8sWaitFor(t, "etcd answers /health", 30*time.Second, func() error {
 		if err := cp.procs[0].exited(); err != nil {
 			t.Fatal(err)
@@ -295,13 +310,20 @@ func k8sWaitFor(t *testing.T, what string, timeout time.Duration, cond func() er
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(timeout)
+	lastLog := start
 	for {
 		err := cond()
 		if err == nil {
 			return time.Since(start)
 		}
-		if time.Now().After(deadline) {
+		now := time.Now()
+		if now.After(deadline) {
 			t.Fatalf("%s: not within %v: %v", what, timeout, err)
+		}
+		// What a slow wait is waiting for, in the log of a passing run too.
+		if now.Sub(lastLog) >= 5*time.Second {
+			t.Logf("%s: still waiting after %v: %v", what, now.Sub(start).Round(time.Second), err)
+			lastLog = now
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -177,6 +177,17 @@ func k8sDiscoveryScenario(t *testing.T, cp *k8sControlPlane) {
 	for _, n := range []int{6, 2, 4} {
 		start := time.Now()
 		a.mergePatch(sts, k8sObj{"spec": k8sObj{"replicas": n}})
+		k8sWaitFor(t, fmt.Sprintf("%d pods ready in the API", n), k8sFollowTimeout, func() error {
+			w, err := k8sWantPods(a, ns, sel, false)
+			if err == nil && len(w) != n {
+				err = fmt.Errorf("%d ready pods, want %d", len(w), n)
+			}
+			return err
+		})
+		// From the PATCH until the API lists n ready pods, not being
+		// deleted (the StatefulSet controller and kwok): the part of the
+		// follow time before the EndpointSlices can say it.
+		k8sFigure(t, fmt.Sprintf("k8s_scale_to_%d_pods_ready", n), time.Since(start))
 		k8sWaitDiscover(t, fmt.Sprintf("scaled to %d (example Service)", n), example, n, wantAll)
 		took := time.Since(start)
 		k8sWaitDiscover(t, fmt.Sprintf("scaled to %d (ready Service)", n), ready, n, wantReady)
