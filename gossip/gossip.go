@@ -57,6 +57,11 @@ type Config struct {
 	// memberlist's node lock held: it must not block and must not call
 	// back into this Gossip.
 	OnEvent func(membership.Event)
+	// PendingKeys are the keys of a migration from plaintext
+	// (WithKeyringMigration): held, not used, until a cluster-wide
+	// KeyEncrypt moves them into the keyring, which Memberlist must then
+	// set, empty. Nil otherwise.
+	PendingKeys [][]byte
 	// Memberlist, when set, is called with the memberlist configuration
 	// just before the memberlist is created, after every field above was
 	// applied. It is the place to tune timers (ProbeInterval, ...), set a
@@ -86,6 +91,7 @@ type Gossip struct {
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
+	kops    *keyOps             // cluster-wide key operations (keyops.go)
 
 	closing   atomic.Bool // Close was called: Leave has nothing to announce
 	leaveOnce sync.Once
@@ -127,6 +133,8 @@ func Start(cfg Config) (*Gossip, error) {
 		logger:  logger,
 		known:   make(map[string]membership.Member),
 	}
+	kops := newKeyOps(del, logger, cfg.PendingKeys)
+	del.onKeyOp = kops.notify
 
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
@@ -167,7 +175,9 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	// Create has built the keyring from SecretKey when only that was set.
-	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec, probe: mc.ProbeInterval, keyring: mc.Keyring}, nil
+	g := &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec, probe: mc.ProbeInterval, keyring: mc.Keyring, kops: kops}
+	kops.start(g)
+	return g, nil
 }
 
 // checkOwnAddrAllowed refuses a CIDRsAllowed that excludes the node's own
@@ -351,6 +361,7 @@ func (g *Gossip) shutdown() error {
 	g.closeOnce.Do(func() {
 		health := g.ml.GetHealthScore()
 		g.closeErr = g.ml.Shutdown()
+		g.kops.stop()
 		last := g.tr.lastSent()
 		if last.IsZero() {
 			return
