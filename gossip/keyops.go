@@ -39,12 +39,12 @@ type KeyOp uint8
 
 // The operations.
 const (
-	KeyList    KeyOp = iota + 1 // report the keys (fingerprints)
-	KeyInstall                  // add a key
-	KeyUse                      // make an installed key primary
-	KeyRemove                   // remove a key that is nobody's primary
-	KeyEncrypt                  // migration: turn the pending keys on (phase 1: check)
-	keyEncryptCommit            // migration, phase 2: turn them on
+	KeyList          KeyOp = iota + 1 // report the keys (fingerprints)
+	KeyInstall                        // add a key
+	KeyUse                            // make an installed key primary
+	KeyRemove                         // remove a key that is nobody's primary
+	KeyEncrypt                        // migration: turn the pending keys on (phase 1: check)
+	keyEncryptCommit                  // migration, phase 2: turn them on
 )
 
 func (o KeyOp) valid() bool { return o >= KeyList && o <= keyEncryptCommit }
