@@ -129,6 +129,7 @@ func (n *Node) startDist() error {
 		Meta:          n.cfg.meta,
 		Logger:        n.logger,
 		OnEvent:       n.hub.publish,
+		PendingKeys:   n.cfg.pendingKeys,
 		Memberlist: func(mc *memberlist.Config) {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)

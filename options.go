@@ -61,6 +61,8 @@ type config struct {
 	connectConcurrent int
 	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
 	minMembers        int                   // WithMinMembers; 0 means 1
+	keyringOpt        string                // the keyring option given, to refuse two (security.go)
+	pendingKeys       [][]byte              // WithKeyringMigration (migration.go)
 }
 
 func defaultConfig() config {

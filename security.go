@@ -45,21 +45,10 @@ func withKeyring(opt string, primary []byte, others [][]byte) Option {
 		all = append(all, bytes.Clone(k))
 	}
 	return func(c *config) error {
-		var errs []error
-		for i, k := range all {
-			what := "primary key"
-			if i > 0 {
-				what = fmt.Sprintf("key %d", i)
-			}
-			if err := gossip.ValidateKey(k); err != nil {
-				errs = append(errs, fmt.Errorf("gencluster: %s: %s: %w", opt, what, err))
-				continue
-			}
-			if j := slices.IndexFunc(all[:i], func(o []byte) bool { return bytes.Equal(o, k) }); j >= 0 {
-				errs = append(errs, fmt.Errorf("gencluster: %s: %s is the same as %s", opt, what, keyName(j)))
-			}
+		if err := c.setKeyringOpt(opt); err != nil {
+			return err
 		}
-		if err := errors.Join(errs...); err != nil {
+		if err := checkKeys(opt, all); err != nil {
 			return err
 		}
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
@@ -76,6 +65,36 @@ func withKeyring(opt string, primary []byte, others [][]byte) Option {
 		})
 		return nil
 	}
+}
+
+// checkKeys checks that every key can be an AES key and none is given
+// twice; the errors name the option and the key's position, never the key.
+func checkKeys(opt string, all [][]byte) error {
+	var errs []error
+	for i, k := range all {
+		what := "primary key"
+		if i > 0 {
+			what = fmt.Sprintf("key %d", i)
+		}
+		if err := gossip.ValidateKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("gencluster: %s: %s: %w", opt, what, err))
+			continue
+		}
+		if j := slices.IndexFunc(all[:i], func(o []byte) bool { return bytes.Equal(o, k) }); j >= 0 {
+			errs = append(errs, fmt.Errorf("gencluster: %s: %s is the same as %s", opt, what, keyName(j)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// setKeyringOpt records which keyring option configures the node: two of
+// them would silently override each other.
+func (c *config) setKeyringOpt(opt string) error {
+	if c.keyringOpt != "" {
+		return fmt.Errorf("gencluster: %s: the keys are already set by %s; give one of WithSecretKey, WithKeyring, WithKeyringMigration", opt, c.keyringOpt)
+	}
+	c.keyringOpt = opt
+	return nil
 }
 
 func keyName(i int) string {
