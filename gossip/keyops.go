@@ -271,11 +271,37 @@ func (k *keyOps) handle(b []byte) {
 		return
 	}
 	resp := keyMsg{kind: kindResponse, op: m.op, id: m.id, from: k.g.name, status: respDone}
+	if m.op == keyEncryptCommit {
+		// Reply first, still in plaintext, then switch: the coordinator
+		// switches last, and could not read a reply encrypted by this
+		// node. The reply reports the keys this node is about to use.
+		keys, _ := k.localKeys()
+		k.send1(from, resp, keys, false)
+		if err := k.apply(m.op, nil); err != nil {
+			k.logger.Error("gossip encryption not turned on", "peer", m.from, "err", err)
+		}
+		return
+	}
 	if err := k.apply(m.op, m.key); err != nil {
 		resp.status, resp.message = respRefused, truncate(err.Error(), maxMessageLen)
 	}
 	k.logger.Info("key operation applied", "peer", m.from, "op", m.op.String(), "ok", resp.status == respDone)
 	k.reply(from, resp)
+}
+
+// send1 seals a response reporting keys and sends it now, on the worker.
+func (k *keyOps) send1(to membership.Member, m keyMsg, keys [][]byte, plaintext bool) {
+	for _, key := range keys {
+		m.keys = append(m.keys, fingerprint(key))
+	}
+	m.plaintext, m.time = plaintext, k.now().UnixNano()
+	b, err := k.sealMsg(m, keys)
+	if err == nil {
+		err = k.send(to, b)
+	}
+	if err != nil {
+		k.logger.Warn("key operation reply not delivered", "peer", to.Name, "addr", to.Addr, "err", err)
+	}
 }
 
 // member returns the live member called name in this node's view.

@@ -186,6 +186,15 @@ func (k *keyOps) do(ctx context.Context, op KeyOp, key []byte) ([]KeyReply, erro
 	if keys, _ := k.localKeys(); len(keys) == 0 {
 		return nil, ErrNoKeyring
 	}
+	if op == KeyInstall || op == KeyUse || op == KeyRemove {
+		// Pending migration keys are not a keyring to change yet.
+		k.g.keyMu.Lock()
+		_, err := k.g.ring()
+		k.g.keyMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 	select {
 	case k.sem <- struct{}{}:
 		defer func() { <-k.sem }()
