@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +21,7 @@ const (
 	EnvSecretKey       = "GENCLUSTER_SECRET_KEY"       // WithSecretKey, base64 (never echoed in errors)
 	EnvSecretKeyFile   = "GENCLUSTER_SECRET_KEY_FILE"  // WithSecretKey, the key read from this file (a mounted Kubernetes Secret)
 	EnvLabel           = "GENCLUSTER_LABEL"            // WithLabel
+	EnvKeyMigration    = "GENCLUSTER_KEY_MIGRATION"    // true: the key is WithKeyringMigration's, not WithSecretKey's
 )
 
 // FromEnv returns the options set by GENCLUSTER_* environment variables,
@@ -35,6 +37,7 @@ const (
 //	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
 //	GENCLUSTER_SECRET_KEY_FILE=/etc/gossip/key   (instead of the above)
 //	GENCLUSTER_LABEL=prod-api
+//	GENCLUSTER_KEY_MIGRATION=true     (hold the key, gossip plaintext until Keyring().Encrypt)
 //
 // Unset or empty variables add no option, so the defaults (or options
 // given before FromEnv's) apply; options after FromEnv's override them:
@@ -141,12 +144,24 @@ func parseMeta(s string) (map[string]string, error) {
 // secretKeyFromEnv reads GENCLUSTER_SECRET_KEY (standard base64), or the
 // same text from the file GENCLUSTER_SECRET_KEY_FILE names, as a
 // Kubernetes Secret is mounted (surrounding white space, such as a
-// trailing newline, trimmed). Its errors
-// name the variable and the file but never the value.
+// trailing newline, trimmed). With GENCLUSTER_KEY_MIGRATION=true the key
+// is WithKeyringMigration's. Its errors name the variables and the file
+// but never the value.
 func secretKeyFromEnv(get func(string) (string, bool)) (Option, error) {
 	v, ok := get(EnvSecretKey)
 	path, fromFile := get(EnvSecretKeyFile)
 	src := EnvSecretKey
+	migrating := false
+	if m, set := get(EnvKeyMigration); set {
+		b, err := strconv.ParseBool(m)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: want true or false", EnvKeyMigration, m)
+		}
+		if b && !ok && !fromFile {
+			return nil, fmt.Errorf("%s=%q needs the key: set %s or %s", EnvKeyMigration, m, EnvSecretKey, EnvSecretKeyFile)
+		}
+		migrating = b
+	}
 	switch {
 	case ok && fromFile:
 		return nil, fmt.Errorf("%s and %s are both set: give the key one way", EnvSecretKey, EnvSecretKeyFile)
@@ -168,6 +183,9 @@ func secretKeyFromEnv(get func(string) (string, bool)) (Option, error) {
 		return nil, fmt.Errorf("%s: not standard base64 (value not shown)", src)
 	}
 	o := WithSecretKey(key)
+	if migrating {
+		o = WithKeyringMigration(key)
+	}
 	if err := o(&config{}); err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}

@@ -71,3 +71,30 @@ func TestFromEnvSecretKeyFileErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestFromEnvKeyMigration(t *testing.T) {
+	key := bytes.Repeat([]byte{3}, 16)
+	opts, err := fromLookup(lookupMap(map[string]string{EnvSecretKey: base64.StdEncoding.EncodeToString(key), EnvKeyMigration: "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := memberlist.DefaultLANConfig()
+	for _, f := range c.tuneMemberlist {
+		f(mc)
+	}
+	if len(c.pendingKeys) != 1 || !bytes.Equal(c.pendingKeys[0], key) || mc.Keyring == nil || len(mc.Keyring.GetKeys()) != 0 || mc.GossipVerifyIncoming {
+		t.Fatal("GENCLUSTER_KEY_MIGRATION=true did not configure a migration")
+	}
+	for _, env := range []map[string]string{
+		{EnvKeyMigration: "true"},
+		{EnvKeyMigration: "soon", EnvSecretKey: base64.StdEncoding.EncodeToString(key)},
+	} {
+		if _, err := fromLookup(lookupMap(env)); err == nil || !strings.Contains(err.Error(), EnvKeyMigration) {
+			t.Errorf("%v: %v, want an error naming %s", env, err, EnvKeyMigration)
+		}
+	}
+}

@@ -10,6 +10,8 @@
 //	-log-level level    debug, info, warn or error (default info)
 //	-min-members n      cluster size at which /readyz turns 200 (default 1)
 //	-fast               short memberlist timers, for tests only
+//	-keys-api addr      serve the cluster key API (keys.go) on addr; off by default.
+//	                    It changes the cluster's gossip keys: never expose it
 //
 // It logs JSON to stderr (one "event" record per membership change) and
 // serves, on the status port:
@@ -68,6 +70,7 @@ type config struct {
 	logLevel     slog.Level
 	minMembers   int
 	fast         bool
+	keysAPI      string
 }
 
 func parseFlags(args []string) (config, error) {
@@ -79,9 +82,12 @@ func parseFlags(args []string) (config, error) {
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.IntVar(&c.minMembers, "min-members", 1, "cluster size, this node included, from which /readyz answers 200")
 	fs.BoolVar(&c.fast, "fast", false, "short memberlist timers (failure detection in about a second); for tests, not for production")
+	fs.StringVar(&c.keysAPI, "keys-api", "", "`addr`ess of the cluster key API (/keys: list, install, use, remove, encrypt); off when empty. "+
+		"It changes the cluster's gossip keys: bind it to loopback or a management network, never expose it")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: node [flags]\n\nCluster settings come from the environment: %s, %s, %s, %s, %s, %s.\n\nFlags:\n",
-			gencluster.EnvName, gencluster.EnvBindAddr, gencluster.EnvAdvertiseAddr, gencluster.EnvSeeds, gencluster.EnvRefreshInterval, gencluster.EnvMeta)
+		fmt.Fprintf(fs.Output(), "usage: node [flags]\n\nCluster settings come from the environment: %s, %s, %s, %s, %s, %s, %s, %s (or %s: a file holding it), %s.\n\nFlags:\n",
+			gencluster.EnvName, gencluster.EnvBindAddr, gencluster.EnvAdvertiseAddr, gencluster.EnvSeeds, gencluster.EnvRefreshInterval, gencluster.EnvMeta,
+			gencluster.EnvLabel, gencluster.EnvSecretKey, gencluster.EnvSecretKeyFile, gencluster.EnvKeyMigration)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -157,6 +163,16 @@ func run(args []string) int {
 		return 1
 	}
 	st.setNode(node)
+	if cfg.keysAPI != "" {
+		stop, err := serveKeys(cfg.keysAPI, node, httpErr)
+		if err != nil {
+			logger.Error("key API", "addr", cfg.keysAPI, "err", err)
+			_ = node.Close()
+			return 1
+		}
+		defer stop()
+		logger.Warn("cluster key API enabled: it changes the gossip keys, do not expose it", "addr", cfg.keysAPI)
+	}
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
