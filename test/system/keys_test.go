@@ -81,6 +81,24 @@ func (c *cluster) mustKeyOp(node, op string, key []byte, want []string) time.Dur
 	return took
 }
 
+// failCount is how many fail events the observers have logged in all.
+func (c *cluster) failCount(observers []string) int {
+	c.t.Helper()
+	n := 0
+	for _, o := range observers {
+		evs, err := c.events(o)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Type == "fail" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // behind returns the coordinator's catch-up ledger.
 func (c *cluster) behind(node string) (map[string]int, error) {
 	resp, err := c.client.Get(fmt.Sprintf("http://%s:%d/keys/behind", c.ips[node], keysPort))
@@ -109,7 +127,8 @@ func rawKey(t *testing.T) []byte {
 // acknowledged; it is declared failed, the network heals, it rejoins and
 // the coordinator re-sends it the install, after which use and remove
 // are acknowledged by all 8. No reachable member reports a failure of
-// another.
+// another during the rotation (the heal may cause refuted flaps, which
+// are counted).
 func TestKeyRotation(t *testing.T) {
 	requireNetTools(t)
 	k0, k1, k2 := rawKey(t), rawKey(t), rawKey(t)
@@ -164,6 +183,8 @@ func TestKeyRotation(t *testing.T) {
 		return s
 	}(), " "))
 	c.waitView("the others declare the cut member failed", failTimeout, rest, rest)
+	// Up to the heal, the reachable members reported the cut one only.
+	c.checkNoFalseFailures(rest, []string{cut})
 	c.cut([]string{cut}, rest, false)
 	partitioned = false
 	c.waitWhole("the cut member rejoins", healTimeout+convergeTimeout)
@@ -177,9 +198,18 @@ func TestKeyRotation(t *testing.T) {
 		}
 		return nil
 	})
+	before := c.failCount(rest)
 	c.mustKeyOp(coord, "use", k2, c.names)
 	c.mustKeyOp(coord, "remove", k1, c.names)
 	c.waitWhole("whole after the second rotation", convergeTimeout)
-	c.checkNoFalseFailures(rest, []string{cut})
-	t.Logf("measured: rotation with %s cut off, declared failed, healed and caught up: %s", cut, secs(time.Since(pstart)))
+	if after := c.failCount(rest); after != before {
+		t.Errorf("fail events during use and remove: %d before, %d after", before, after)
+	}
+	// The heal itself may make a reachable member flap (fail, then join
+	// at once): the cut member gossips the "dead" verdicts it reached
+	// while cut off, which the member refutes. That is memberlist's
+	// partition heal, not the rotation; a failure not followed by a
+	// join would be a real one.
+	flaps := c.checkFailsRefuted(rest)
+	t.Logf("measured: rotation with %s cut off, declared failed, healed and caught up: %s (fail-then-join flaps at the heal: %d)", cut, secs(time.Since(pstart)), flaps)
 }
