@@ -211,5 +211,5 @@ func TestKeyRotation(t *testing.T) {
 	// partition heal, not the rotation; a failure not followed by a
 	// join would be a real one.
 	flaps := c.checkFailsRefuted(rest)
-	t.Logf("measured: rotation with %s cut off, declared failed, healed and caught up: %s (fail-then-join flaps at the heal: %d)", cut, secs(time.Since(pstart)), flaps)
+	t.Logf("measured: rotation with %s cut off, declared failed, healed and caught up: %s (fail-then-join pairs, the cut member's own included: %d)", cut, secs(time.Since(pstart)), flaps)
 }
