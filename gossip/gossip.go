@@ -221,7 +221,7 @@ func (g *Gossip) Connect(ctx context.Context, addr string) error {
 		return err
 	}
 	if _, err := g.ml.Join([]string{addr}); err != nil {
-		return fmt.Errorf("join %s: %w", addr, err)
+		return fmt.Errorf("join %s: %w%s", addr, err, keyHint(err))
 	}
 	return nil
 }

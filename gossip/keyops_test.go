@@ -292,3 +292,21 @@ func TestClusterKeyOpWithoutKeyring(t *testing.T) {
 		t.Fatalf("install of a 3-byte key: %v", err)
 	}
 }
+
+// TestJoinBehindKeyHint: a node whose only key the cluster still accepts,
+// but no longer encrypts with, is told why its join fails.
+func TestJoinBehindKeyHint(t *testing.T) {
+	cluster := keyed(t, 1, k(2), k(1)) // "a": encrypts with 2, accepts 1
+	behind, err := Start(Config{Name: "z", BindAddr: "127.0.0.1:0", Memberlist: func(mc *memberlist.Config) {
+		fast(mc)
+		mc.Keyring, _ = memberlist.NewKeyring(nil, k(1))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer behind.Close()
+	err = behind.Connect(context.Background(), cluster[0].Addr())
+	if err == nil || !strings.Contains(err.Error(), "key was probably rotated") {
+		t.Fatalf("join of a node that missed the rotation: %v, want the hint", err)
+	}
+}
