@@ -33,6 +33,7 @@ type dnsLab struct {
 	unbound     string // unbound's loopback address, host:port
 	dead        string // an address where nothing answers, host:port
 	named       *proc
+	unb         *proc
 }
 
 // dnsZones is the zone data: origin (no final dot) -> records after the
@@ -60,8 +61,8 @@ func startDNSLab(t *testing.T, z dnsZones, extra ...string) *dnsLab {
 	d.writeNamed(z, extra)
 	d.named = startProc(t, "named", nil, "named", "-g", "-n", "1", "-c", filepath.Join(d.dir, "named.conf"))
 	d.waitAnswers("named", d.bind, d.named)
-	unb := startProc(t, "unbound", nil, "unbound", "-d", "-c", d.writeUnbound(z, extra))
-	d.waitAnswers("unbound", d.unbound, unb)
+	d.unb = startProc(t, "unbound", nil, "unbound", "-d", "-c", d.writeUnbound(z, extra))
+	d.waitAnswers("unbound", d.unbound, d.unb)
 	return d
 }
 
@@ -223,6 +224,18 @@ func (d *dnsLab) waitAnswers(name, addr string, p *proc) {
 		_, _, err := c.Exchange(q, addr)
 		return err
 	})
+}
+
+// checkAskedUnbound checks that unbound's query log has a query for name
+// from each of the clients (IP addresses): the nodes did go through it.
+func (d *dnsLab) checkAskedUnbound(name string, clients []string) {
+	d.t.Helper()
+	log := d.unb.out.String()
+	for _, c := range clients {
+		if !strings.Contains(log, "info: "+c+" "+name) {
+			d.t.Errorf("unbound logged no query for %s from %s", name, c)
+		}
+	}
 }
 
 // rawQuery asks server for name's records of qtype over net ("udp" or

@@ -89,7 +89,7 @@ func (l *netLab) pickPrefixes() {
 	if l.prefix4 == "" {
 		l.t.Fatal("no free 10.213.X.0/24")
 	}
-	l.prefix6 = fmt.Sprintf("fd%02x:%04x:%04x:%04x::", rand.IntN(256), rand.IntN(1<<16), rand.IntN(1<<16), rand.IntN(1<<16))
+	l.prefix6 = fmt.Sprintf("fd%02x:%x:%x:%x::", rand.IntN(256), rand.IntN(1<<16), rand.IntN(1<<16), rand.IntN(1<<16))
 }
 
 // ip runs ip(8) with args; an error is fatal.
