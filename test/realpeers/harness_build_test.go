@@ -139,3 +139,11 @@ func labWait(t *testing.T, what string, timeout, interval time.Duration, cond fu
 		time.Sleep(interval)
 	}
 }
+
+// mustWrite writes a file; an error is fatal.
+func mustWrite(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
