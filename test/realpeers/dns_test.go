@@ -81,16 +81,16 @@ func dnsCases() []dnsCase {
 	}
 	return []dnsCase{
 		{name: "A", d: a("v4.rp.test"), want: []string{"192.0.2.1:7946", "192.0.2.2:7946", "192.0.2.3:7946"}},
-		{name: "AAAA", d: a("v6.rp.test", dnsIPv6()), want: []string{"[2001:db8::1]:7946", "[2001:db8::2]:7946"}},
-		{name: "dual-stack", d: a("dual.rp.test", dnsDualStack()), want: []string{"192.0.2.11:7946", "[2001:db8::11]:7946"}},
-		{name: "dual-stack, IPv4 only", d: a("v4.rp.test", dnsDualStack()), want: []string{"192.0.2.1:7946", "192.0.2.2:7946", "192.0.2.3:7946"}},
-		{name: "AAAA of an IPv4-only name", d: a("v4.rp.test", dnsIPv6()), wantErr: seeds.ErrNoRecords},
+		{name: "AAAA", d: a("v6.rp.test", seeds.DNSIPv6()), want: []string{"[2001:db8::1]:7946", "[2001:db8::2]:7946"}},
+		{name: "dual-stack", d: a("dual.rp.test", seeds.DNSDualStack()), want: []string{"192.0.2.11:7946", "[2001:db8::11]:7946"}},
+		{name: "dual-stack, IPv4 only", d: a("v4.rp.test", seeds.DNSDualStack()), want: []string{"192.0.2.1:7946", "192.0.2.2:7946", "192.0.2.3:7946"}},
+		{name: "AAAA of an IPv4-only name", d: a("v4.rp.test", seeds.DNSIPv6()), wantErr: seeds.ErrNoRecords},
 		{name: "CNAME chain", d: a("c1.rp.test"), want: []string{"192.0.2.30:7946"}},
 		{name: "CNAME into another zone", d: a("ext.rp.test"), want: []string{"192.0.2.40:7946"}},
 		{name: "SRV", d: srv("_gossip._tcp.rp.test"), want: []string{"192.0.2.51:7946", "192.0.2.52:7947", "192.0.2.53:7948"}},
-		{name: "SRV dual-stack", d: srv("_gossip._tcp.rp.test", dnsDualStack()),
+		{name: "SRV dual-stack", d: srv("_gossip._tcp.rp.test", seeds.DNSDualStack()),
 			want: []string{"192.0.2.51:7946", "192.0.2.52:7947", "192.0.2.53:7948", "[2001:db8::53]:7948"}},
-		{name: "SRV host names", d: srv("_gossip._tcp.rp.test", srvHostNames()), want: []string{"h1.rp.test:7946", "h2.rp.test:7947", "h3.rp.test:7948"}},
+		{name: "SRV host names", d: srv("_gossip._tcp.rp.test", seeds.SRVHostNames()), want: []string{"h1.rp.test:7946", "h2.rp.test:7947", "h3.rp.test:7948"}},
 		{name: "SRV target in another zone", d: srv("_ext._tcp.rp.test"), want: []string{"192.0.2.41:7950"}},
 		{name: "NXDOMAIN", d: a("nosuch.rp.test"), wantErr: seeds.ErrNXDomain},
 		{name: "SRV NXDOMAIN", d: srv("_nosuch._tcp.rp.test"), wantErr: seeds.ErrNXDomain},
@@ -98,7 +98,7 @@ func dnsCases() []dnsCase {
 		{name: "SERVFAIL (zone failed to load)", d: a("x.broken.test"), wantErr: seeds.ErrServFail},
 		{name: "REFUSED (not authoritative)", d: a("x.dead.test"), wantErr: seeds.ErrRcode, direct: true},
 		{name: "SERVFAIL (upstream refuses)", d: a("x.dead.test"), wantErr: seeds.ErrServFail, viaUnb: true},
-		{name: "timeout (upstream silent)", d: a("x.silent.test", dnsTimeout(time.Second)), wantErr: seeds.ErrTimeout, viaUnb: true},
+		{name: "timeout (upstream silent)", d: a("x.silent.test", seeds.DNSTimeout(time.Second)), wantErr: seeds.ErrTimeout, viaUnb: true},
 		{name: "truncated, TCP fallback", d: a("big.rp.test"), wantN: bigSet},
 	}
 }
@@ -121,7 +121,7 @@ func TestDNSRealServers(t *testing.T) {
 			t.Run(s.label+"/"+c.name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				disc := c.d(dnsResolver(s.addr))
+				disc := c.d(seeds.DNSResolver(s.addr))
 				start := time.Now()
 				got, err := disc.Discover(ctx)
 				took := time.Since(start)
