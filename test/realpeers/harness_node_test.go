@@ -182,8 +182,3 @@ func waitWhole(t *testing.T, what string, timeout time.Duration, nodes []*labNod
 	t.Helper()
 	return labWait(t, what, timeout, 100*time.Millisecond, func() error { return viewIs(nodes, names(nodes)) })
 }
-
-// without returns nodes less drop.
-func without(nodes []*labNode, drop *labNode) []*labNode {
-	return slices.DeleteFunc(slices.Clone(nodes), func(n *labNode) bool { return n == drop })
-}
