@@ -3,9 +3,11 @@
 package realpeers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -30,6 +32,9 @@ const (
 	sideTimeout = 60 * time.Second
 	// sidePoll is the pause between two polls of every member's view.
 	sidePoll = 50 * time.Millisecond
+	// idleHold is the window, once converged, over which every agent's CPU
+	// time is measured while the cluster must stay whole.
+	idleHold = 5 * time.Second
 )
 
 // sideCluster is one system's agents in the lab: gencluster's node
@@ -136,6 +141,58 @@ func (c *sideCluster) allSee(observers []int, want []string) error {
 	return nil
 }
 
+// cpuTime returns the CPU time (user + system) the process has used, from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s: Linux's
+// USER_HZ on every architecture Go supports).
+func cpuTime(p *proc) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", p.cmd.Process.Pid, b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", p.cmd.Process.Pid, b)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// idleCPU measures every agent's CPU use over idleHold while checking,
+// every 200ms, that every agent keeps seeing all of them.
+func (c *sideCluster) idleCPU(t *testing.T, all []int, names []string) []float64 {
+	t.Helper()
+	before := make([]time.Duration, len(c.procs))
+	for i, p := range c.procs {
+		v, err := cpuTime(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[i] = v
+	}
+	start := time.Now()
+	for time.Since(start) < idleHold {
+		if err := c.allSee(all, names); err != nil {
+			t.Fatalf("%s: not whole while idle: %v", c.system, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	var out []float64
+	for i, p := range c.procs {
+		v, err := cpuTime(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, 100*(v-before[i]).Seconds()/elapsed.Seconds())
+	}
+	return out
+}
+
 // stopAll stops every agent at once.
 func (c *sideCluster) stopAll() {
 	var wg sync.WaitGroup
@@ -150,6 +207,9 @@ func (c *sideCluster) stopAll() {
 type sideRun struct {
 	converge, detect time.Duration
 	poll             time.Duration // the mean poll round
+	// idleCPU is each agent's CPU use over idleHold once converged, in
+	// percent of one core.
+	idleCPU []float64
 }
 
 // measureSide starts one system on every host at once, measures the time
@@ -175,6 +235,7 @@ func measureSide(t *testing.T, hosts []*labHost, start func(*testing.T, []*labHo
 	defer c.stopAll()
 	var r sideRun
 	r.converge = time.Since(t0) + labWait(t, c.system+": every agent sees all", sideTimeout, sidePoll, func() error { return c.allSee(all, names) })
+	r.idleCPU = c.idleCPU(t, all, names)
 	c.procs[victim].kill()
 	r.detect = labWait(t, c.system+": every other agent drops the killed one", sideTimeout, sidePoll, func() error { return c.allSee(rest, restNames) })
 	r.poll = c.pollTime / time.Duration(c.polls)
@@ -242,6 +303,25 @@ func sideBySide(t *testing.T, hosts []*labHost) {
 	gc, sc := mean(runs["gencluster"], conv), mean(runs["serf"], conv)
 	gd, sd := mean(runs["gencluster"], det), mean(runs["serf"], det)
 	pre := fmt.Sprintf("side_n%d_", n)
+	idle := map[string][]float64{}
+	for sys, rs := range runs {
+		for _, r := range rs {
+			idle[sys] = append(idle[sys], r.idleCPU...)
+		}
+	}
+	avg := func(v []float64) float64 {
+		var sum float64
+		for _, x := range v {
+			sum += x
+		}
+		return sum / float64(len(v))
+	}
+	gi, si := avg(idle["gencluster"]), avg(idle["serf"])
+	figure(t, pre+"gencluster_idle_cpu_pct_mean", gi)
+	figure(t, pre+"gencluster_idle_cpu_pct_max", slices.Max(idle["gencluster"]))
+	figure(t, pre+"serf_idle_cpu_pct_mean", si)
+	figure(t, pre+"serf_idle_cpu_pct_max", slices.Max(idle["serf"]))
+	figure(t, pre+"idle_cpu_ratio_gencluster_over_serf", gi/max(si, 0.01))
 	figure(t, pre+"gencluster_poll_round_mean", mean(runs["gencluster"], poll))
 	figure(t, pre+"serf_poll_round_mean", mean(runs["serf"], poll))
 	figure(t, pre+"rounds", serfRounds)
