@@ -7,7 +7,7 @@
 # It installs the packages it needs (without starting their system
 # services: a named or unbound service would take port 53 on every
 # interface), fails (never skips) when a prerequisite is still missing,
-# then runs the tests. Runtime: about 4 minutes (the loss test holds each
+# then runs the tests. Runtime: about 4.5 minutes (the loss test holds each
 # loss rate for 60s).
 set -euo pipefail
 
