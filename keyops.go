@@ -168,8 +168,8 @@ func (k *ClusterKeyring) do(ctx context.Context, op gossip.KeyOp, key []byte) (K
 	if k.n.gossip == nil {
 		return res, fmt.Errorf("gencluster: Keyring %s: the Dist given with WithDist owns its transport and keys: %w", op, ErrNoKeyring)
 	}
-	if k.n.ctx.Err() != nil {
-		return res, fmt.Errorf("gencluster: Keyring %s: the node has stopped", op)
+	if err := k.n.stopped("Keyring " + op.String()); err != nil {
+		return res, err
 	}
 	replies, err := k.n.gossip.ClusterKeyOp(ctx, op, key)
 	for _, r := range replies {

@@ -2,9 +2,13 @@ package gencluster
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/gencluster/gencluster/gossip"
 )
 
 // WithKeyringMigration starts a node that holds keys but still gossips in
@@ -47,6 +51,7 @@ func WithKeyringMigration(primary []byte, others ...[]byte) Option {
 		if err := checkKeys(opt, all); err != nil {
 			return err
 		}
+		c.memberlistOnly = append(c.memberlistOnly, opt)
 		c.pendingKeys = slices.Clone(all)
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
 			// An empty keyring: encryption is off (memberlist checks
@@ -66,4 +71,34 @@ func WithKeyringMigration(primary []byte, others ...[]byte) Option {
 		})
 		return nil
 	}
+}
+
+// checkKeys checks that every key can be an AES key and none is given
+// twice; the errors name the option and the key's position, never the key.
+func checkKeys(opt string, all [][]byte) error {
+	var errs []error
+	for i, k := range all {
+		what := "primary key"
+		if i > 0 {
+			what = fmt.Sprintf("key %d", i)
+		}
+		if err := gossip.ValidateKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("gencluster: %s: %s: %w", opt, what, err))
+			continue
+		}
+		if j := slices.IndexFunc(all[:i], func(o []byte) bool { return bytes.Equal(o, k) }); j >= 0 {
+			errs = append(errs, fmt.Errorf("gencluster: %s: %s is the same as %s", opt, what, keyName(j)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// setKeyringOpt records which keyring option configures the node: a
+// second one would silently override the first.
+func (c *config) setKeyringOpt(opt string) error {
+	if c.keyringOpt != "" {
+		return fmt.Errorf("gencluster: %s: the keys are already set by %s; give one of WithSecretKey, WithKeyring, WithKeyringMigration", opt, c.keyringOpt)
+	}
+	c.keyringOpt = opt
+	return nil
 }

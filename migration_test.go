@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -25,10 +26,10 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	// nodes are one cluster.
 	plain := startNode(t, append(testOpts(t, "mig-plain"), WithMemberlistConfig(tolerant))...)
 	var nodes []*Node
-	var logs []*eventLog
+	var logs []*testutil.EventLog
 	for _, name := range []string{"mig-0", "mig-1", "mig-2", "mig-3"} {
 		n := startNode(t, append(testOpts(t, name), WithKeyringMigration(key), WithSeeds(seeds.Static(plain.Addr())), WithMemberlistConfig(tolerant))...)
-		nodes, logs = append(nodes, n), append(logs, collect(n.Events()))
+		nodes, logs = append(nodes, n), append(logs, testutil.Collect(n.Events()))
 	}
 	waitMembers(t, 10*time.Second, append(slices.Clone(nodes), plain), "mig-plain", "mig-0", "mig-1", "mig-2", "mig-3")
 	if nodes[0].Keys() != nil {
@@ -63,7 +64,7 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	// Step 2: switch.
 	marks := make([]int, len(logs))
 	for i, l := range logs {
-		marks[i] = len(l.all())
+		marks[i] = len(l.All())
 	}
 	res, err = nodes[2].Keyring().Encrypt(ctx)
 	if err != nil || len(res.Acked()) != 4 {
@@ -88,7 +89,7 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 		t.Fatalf("second Encrypt: %v", err)
 	}
 	for i, l := range logs {
-		for _, ev := range l.all()[marks[i]:] {
+		for _, ev := range l.All()[marks[i]:] {
 			if ev.Type == EventFail || ev.Type == EventLeave {
 				t.Errorf("%s reported %v of %s during the switch", nodes[i].Name(), ev.Type, ev.Member.Name)
 			}

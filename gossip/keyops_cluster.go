@@ -201,7 +201,7 @@ func (k *keyOps) do(ctx context.Context, op KeyOp, key []byte) ([]KeyReply, erro
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-k.ctx.Done():
-		return nil, errors.New("gossip is shut down")
+		return nil, ErrStopped
 	}
 	peers := k.peers()
 	switch op {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/membership"
 )
 
@@ -207,14 +208,14 @@ func keyed(t *testing.T, n int, keys ...[]byte) []*Gossip {
 		}
 		gs = append(gs, g)
 	}
-	eventually(t, "all members", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, g := range gs {
 			if len(g.Members()) != n {
 				return false
 			}
 		}
 		return true
-	})
+	}, "all members")
 	return gs
 }
 
