@@ -42,6 +42,8 @@ type config struct {
 	// memberlistOnly names the options given that only the memberlist
 	// Dist can honour (security): Start refuses them with WithDist.
 	memberlistOnly []string
+	keyringOpt     string   // the keyring option given, to refuse a second (migration.go)
+	pendingKeys    [][]byte // WithKeyringMigration (migration.go)
 }
 
 func defaultConfig() config {

@@ -166,6 +166,7 @@ func (n *Node) startDist() error {
 		Logger:        n.logger,
 		OnEvent:       n.hub.Publish,
 		Metrics:       n.met.gossipMetrics(),
+		PendingKeys:   n.cfg.pendingKeys,
 		Memberlist: func(mc *memberlist.Config) {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)
