@@ -1,0 +1,205 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gencluster/gencluster"
+	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/seeds"
+)
+
+// TestKeyRotation rotates the key of a running 3-node cluster through the
+// three documented steps, with gossip going on, and checks that no node
+// falls out at any point, that traffic under the new key flows, and that
+// a node with only the old key cannot join afterwards.
+func TestKeyRotation(t *testing.T) {
+	oldKey, newKey := key(0xA1, 32), key(0xB2, 16)
+	nodes := startCluster(t, "rot", 3, gencluster.WithSecretKey(oldKey), gencluster.WithLabel("rot"))
+	all := []string{"rot-0", "rot-1", "rot-2"}
+	waitMembers(t, 10*time.Second, nodes, all...)
+	var logs []*testutil.EventLog
+	watch := func(n *gencluster.Node) {
+		_, evs, cancel := n.Subscribe()
+		t.Cleanup(cancel)
+		logs = append(logs, testutil.Collect(evs))
+	}
+	for _, n := range nodes {
+		watch(n)
+	}
+	noneGone := func(step string) {
+		t.Helper()
+		for i, l := range logs {
+			for _, ev := range l.All() {
+				if ev.Type == gencluster.EventFail || ev.Type == gencluster.EventLeave {
+					t.Fatalf("%s: %s saw %v", step, nodes[i].Name(), ev)
+				}
+			}
+		}
+		for _, n := range nodes {
+			if got := names(n.Members()); !slices.Equal(got, all) {
+				t.Fatalf("%s: %s sees %v", step, n.Name(), got)
+			}
+		}
+	}
+	// gossipRound makes every node gossip a metadata change and waits
+	// until every other node has it: proof that what each node now
+	// encrypts, the others decrypt.
+	round := 0
+	gossipRound := func(step string) {
+		t.Helper()
+		round++
+		val := fmt.Sprint(round)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, n := range nodes {
+			if err := n.UpdateMeta(ctx, map[string]string{"round": val}); err != nil {
+				t.Fatalf("%s: UpdateMeta: %v", step, err)
+			}
+		}
+		testutil.Eventually(t, 10*time.Second, func() bool {
+			for _, n := range nodes {
+				for _, m := range n.Members() {
+					if m.Meta["round"] != val {
+						return false
+					}
+				}
+			}
+			return true
+		}, step+": every node to see round "+val)
+		noneGone(step)
+	}
+	step := func(name string, f func(*gencluster.Node) error, wantKeys ...[]byte) {
+		t.Helper()
+		for _, n := range nodes {
+			if err := f(n); err != nil {
+				t.Fatalf("%s on %s: %v", name, n.Name(), err)
+			}
+			noneGone(name)
+		}
+		for _, n := range nodes {
+			if got := n.Keys(); !slices.EqualFunc(got, wantKeys, bytes.Equal) {
+				t.Fatalf("%s: %s has keys %x, want %x", name, n.Name(), got, wantKeys)
+			}
+		}
+		gossipRound(name)
+	}
+
+	gossipRound("before")
+	step("1 InstallKey", func(n *gencluster.Node) error { return n.InstallKey(newKey) }, oldKey, newKey)
+	// A node that starts in the middle of the rotation has both keys, the
+	// one the cluster encrypts with first; it joins, then follows the
+	// remaining steps with the others.
+	mid := startNode(t, append(testOpts(t, "rot-mid"), gencluster.WithKeyring(oldKey, newKey), gencluster.WithLabel("rot"),
+		gencluster.WithSeeds(seeds.Static(nodes[0].Addr())))...)
+	all = append(all, "rot-mid")
+	waitMembers(t, 10*time.Second, append(nodes, mid), all...)
+	nodes = append(nodes, mid)
+	watch(mid)
+	gossipRound("1 mid")
+	step("2 UseKey", func(n *gencluster.Node) error { return n.UseKey(newKey) }, newKey, oldKey)
+	step("3 RemoveKey", func(n *gencluster.Node) error { return n.RemoveKey(oldKey) }, newKey)
+	// A few probe intervals and suspicion timeouts with the new key only.
+	for end := time.Now().Add(quietWindow); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		noneGone("after")
+	}
+
+	// A node that only has the old key is refused; one started with the
+	// new key joins.
+	seed := gencluster.WithSeeds(seeds.Static(nodes[0].Addr(), nodes[1].Addr()))
+	stale := startNode(t, append(testOpts(t, "rot-stale"), seed, gencluster.WithSecretKey(oldKey), gencluster.WithLabel("rot"))...)
+	for end := time.Now().Add(quietWindow); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		noneGone("stale join")
+		for _, l := range logs {
+			if l.Has(gencluster.EventJoin, "rot-stale") {
+				t.Fatal("the node with the old key joined")
+			}
+		}
+	}
+	if got := names(stale.Members()); !slices.Equal(got, []string{"rot-stale"}) {
+		t.Errorf("the node with the old key sees %v", got)
+	}
+	fresh := startNode(t, append(testOpts(t, "rot-3"), seed, gencluster.WithSecretKey(newKey), gencluster.WithLabel("rot"))...)
+	waitMembers(t, 10*time.Second, append(nodes, fresh), append(all, "rot-3")...)
+}
+
+func TestKeyringErrors(t *testing.T) {
+	k1, k2, k3 := key(1, 16), key(2, 24), key(3, 32)
+	n := startNode(t, append(testOpts(t, "kr"), gencluster.WithKeyring(k1, k2))...)
+	if got := n.Keys(); !slices.EqualFunc(got, [][]byte{k1, k2}, bytes.Equal) {
+		t.Fatalf("Keys = %x", got)
+	}
+	// Keys returns copies.
+	n.Keys()[0][0] = 0xff
+	if n.Keys()[0][0] != 1 {
+		t.Fatal("Keys exposes the keyring's memory")
+	}
+	if err := n.RemoveKey(k1); !errors.Is(err, gencluster.ErrRemovePrimaryKey) || !strings.Contains(err.Error(), "RemoveKey") {
+		t.Errorf("RemoveKey(primary) = %v", err)
+	}
+	if err := n.UseKey(k3); !errors.Is(err, gencluster.ErrKeyNotInstalled) || !strings.Contains(err.Error(), "UseKey") {
+		t.Errorf("UseKey(not installed) = %v", err)
+	}
+	if err := n.InstallKey(make([]byte, 17)); err == nil || !strings.Contains(err.Error(), "17 bytes") {
+		t.Errorf("InstallKey(17 bytes) = %v", err)
+	}
+	// Idempotent: installing twice, removing what is not there.
+	for range 2 {
+		if err := n.InstallKey(k3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.RemoveKey(key(4, 16)); err != nil {
+		t.Errorf("RemoveKey(absent) = %v", err)
+	}
+	// Removing a key from the middle keeps the order of the others.
+	if err := n.RemoveKey(k2); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Keys(); !slices.EqualFunc(got, [][]byte{k1, k3}, bytes.Equal) {
+		t.Fatalf("after RemoveKey(k2): Keys = %x, want k1 k3", got)
+	}
+	// The caller's buffer is copied.
+	buf := key(5, 16)
+	if err := n.InstallKey(buf); err != nil {
+		t.Fatal(err)
+	}
+	buf[0] = 0
+	if got := n.Keys(); !bytes.Equal(got[2], key(5, 16)) {
+		t.Error("InstallKey kept the caller's buffer")
+	}
+
+	plain := startNode(t, testOpts(t, "kr-plain")...)
+	if plain.Keys() != nil {
+		t.Errorf("Keys without encryption = %x", plain.Keys())
+	}
+	for name, err := range map[string]error{
+		"InstallKey": plain.InstallKey(k1),
+		"UseKey":     plain.UseKey(k1),
+		"RemoveKey":  plain.RemoveKey(k1),
+	} {
+		if !errors.Is(err, gencluster.ErrNoKeyring) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "WithSecretKey") {
+			t.Errorf("%s without a keyring = %v", name, err)
+		}
+	}
+}
+
+// TestKeyringNotSharedBetweenNodes: one Option value starting two nodes
+// gives each its own keyring; rotating one does not touch the other.
+func TestKeyringNotSharedBetweenNodes(t *testing.T) {
+	secret := gencluster.WithSecretKey(key(9, 16))
+	a := startNode(t, append(testOpts(t, "share-a"), secret)...)
+	b := startNode(t, append(testOpts(t, "share-b"), secret)...)
+	if err := a.InstallKey(key(8, 16)); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Keys()) != 2 || len(b.Keys()) != 1 {
+		t.Fatalf("a has %d keys, b %d: want 2 and 1", len(a.Keys()), len(b.Keys()))
+	}
+}
