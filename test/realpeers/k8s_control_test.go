@@ -179,14 +179,7 @@ func k8sStartControlPlane(t *testing.T) *k8sControlPlane {
 		"--name=realpeers", "--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
-		"--initial-cluster=realpeers="+peerURL, "--log-level=warn",
-		// Debian's etcd 3.4.23 predates the progress requests (3.4.31)
-		// that kube-apiserver's watch cache uses to catch up with a
-		// resource nobody writes; without periodic progress notifications
-		// (kubeadm sets 5s) a consistent read waits, times out ("Too large
-		// resource version") and the controllers back off for tens of
-		// seconds ("EndpointSlice informer cache is out of date").
-		"--experimental-watch-progress-notify-interval=200ms"))
+		"--initial-cluster=realpeers="+peerURL, "--log-level=warn"))
 	k8sWaitFor(t, "etcd answers /health", 30*time.Second, func() error {
 		if err := cp.procs[0].exited(); err != nil {
 			t.Fatal(err)

@@ -159,11 +159,11 @@ func k8sDiscoveryScenario(t *testing.T, cp *k8sControlPlane) {
 		spec["serviceAccountName"] = "gencluster"
 	})
 	dir := k8sSADir(t, cp, ns, "gencluster")
-	opts := []seeds.KubernetesOption{seeds.WithAPIServer(cp.url), seeds.WithServiceAccountDir(dir)}
+	opts := []seeds.KubernetesOption{seeds.K8sAPIServer(cp.url), seeds.K8sServiceAccountDir(dir)}
 	// As k8s-api-patch.yaml configures it: k8s+chat/gencluster:7946?notready=include.
-	example := seeds.Kubernetes(ns, "gencluster", k8sGossipPort, append(opts, seeds.IncludeNotReady())...)
+	example := seeds.Kubernetes(ns, "gencluster", k8sGossipPort, append(opts, seeds.K8sIncludeNotReady())...)
 	ready := seeds.Kubernetes(ns, "gencluster-ready", k8sGossipPort, opts...)
-	readyInclNotReady := seeds.Kubernetes(ns, "gencluster-ready", k8sGossipPort, append(opts, seeds.IncludeNotReady())...)
+	readyInclNotReady := seeds.Kubernetes(ns, "gencluster-ready", k8sGossipPort, append(opts, seeds.K8sIncludeNotReady())...)
 	const sel = "app.kubernetes.io/name=gencluster"
 	wantReady := func() ([]string, error) { return k8sWantPods(a, ns, sel, false) }
 	wantAll := func() ([]string, error) { return k8sWantPods(a, ns, sel, true) }

@@ -26,8 +26,8 @@ import (
 	"time"
 )
 
-// k8sBinDir is where build.sh puts kube-apiserver, kube-controller-manager,
-// kwok and coredns.
+// k8sBinDir is where build.sh puts etcd, kube-apiserver,
+// kube-controller-manager, kwok and coredns.
 func k8sBinDir() string {
 	if d := os.Getenv("REALPEERS_BIN"); d != "" {
 		return d
@@ -35,22 +35,20 @@ func k8sBinDir() string {
 	return "/var/cache/gencluster-realpeers/bin"
 }
 
-// k8sBinary returns the path of a binary build.sh made (or, for etcd,
-// installed on PATH), failing the test with what to run when it is missing.
+// k8sBinary returns the path of a binary build.sh made, failing the test
+// with what to run when it is missing.
 func k8sBinary(t *testing.T, name string) string {
 	t.Helper()
-	if name == "etcd" {
-		p, err := exec.LookPath("etcd")
-		if err != nil {
-			t.Fatalf("etcd is not on PATH: run test/realpeers/build.sh (it installs Debian's etcd-server): %v", err)
-		}
-		return p
-	}
 	p := filepath.Join(k8sBinDir(), name)
-	if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
-		t.Fatalf("%s is missing from %s: run test/realpeers/build.sh (or set REALPEERS_BIN): %v", name, k8sBinDir(), err)
+	if !k8sIsExec(p) {
+		t.Fatalf("%s is missing from %s (or not executable): run test/realpeers/build.sh (or set REALPEERS_BIN)", name, k8sBinDir())
 	}
 	return p
+}
+
+func k8sIsExec(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 }
 
 // k8sFreePort returns a loopback TCP port that was free a moment ago.

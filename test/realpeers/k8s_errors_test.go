@@ -28,19 +28,19 @@ func k8sErrorsScenario(t *testing.T, cp *k8sControlPlane) {
 	bad := filepath.Join(t.TempDir(), "sa")
 	k8sSADirCopy(t, good, bad)
 	k8sWriteFile(t, filepath.Join(bad, "token"), []byte("not-a-token-this-cluster-issued"))
-	_, err := k8sDiscover(seeds.Kubernetes(ns, "gencluster", k8sGossipPort, seeds.WithAPIServer(cp.url), seeds.WithServiceAccountDir(bad)))
+	_, err := k8sDiscover(seeds.Kubernetes(ns, "gencluster", k8sGossipPort, seeds.K8sAPIServer(cp.url), seeds.K8sServiceAccountDir(bad)))
 	k8sErrContains(t, "wrong token", err, "401 Unauthorized", "token", bad)
 
 	// A ServiceAccount with no RoleBinding.
 	a.create("/api/v1/namespaces/"+ns+"/serviceaccounts", k8sObj{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": k8sObj{"name": "no-rbac"}})
 	norbac := k8sSADir(t, cp, ns, "no-rbac")
-	_, err = k8sDiscover(seeds.Kubernetes(ns, "gencluster", k8sGossipPort, seeds.WithAPIServer(cp.url), seeds.WithServiceAccountDir(norbac)))
+	_, err = k8sDiscover(seeds.Kubernetes(ns, "gencluster", k8sGossipPort, seeds.K8sAPIServer(cp.url), seeds.K8sServiceAccountDir(norbac)))
 	k8sErrContains(t, "missing RBAC rule", err, "403 Forbidden", "endpointslices", "discovery.k8s.io", fmt.Sprintf("%q", ns),
 		"system:serviceaccount:"+ns+":no-rbac") // the API server's own message names the user
 
 	// The rules of rbac.yaml are scoped to its namespace: the same
 	// ServiceAccount is refused in another one.
-	_, err = k8sDiscover(seeds.Kubernetes("default", "gencluster", k8sGossipPort, seeds.WithAPIServer(cp.url), seeds.WithServiceAccountDir(good)))
+	_, err = k8sDiscover(seeds.Kubernetes("default", "gencluster", k8sGossipPort, seeds.K8sAPIServer(cp.url), seeds.K8sServiceAccountDir(good)))
 	k8sErrContains(t, "RBAC rule of another namespace", err, "403 Forbidden", `"default"`)
 
 	// An API server that does not serve discovery.k8s.io/v1 (as before
@@ -49,20 +49,20 @@ func k8sErrorsScenario(t *testing.T, cp *k8sControlPlane) {
 	// group) and gets the API server's 404.
 	// (It never becomes ready: an informer of its own needs the group.)
 	old := cp.startAPIServer(t, "kube-apiserver-without-discovery", "/livez", "--runtime-config=discovery.k8s.io/v1=false")
-	_, err = k8sDiscover(seeds.Kubernetes(ns, "gencluster", k8sGossipPort, seeds.WithAPIServer(old), seeds.WithServiceAccountDir(good)))
+	_, err = k8sDiscover(seeds.Kubernetes(ns, "gencluster", k8sGossipPort, seeds.K8sAPIServer(old), seeds.K8sServiceAccountDir(good)))
 	k8sErrContains(t, "no discovery.k8s.io/v1", err, "404 Not Found", "discovery.k8s.io/v1")
 
 	// A Service that does not exist: listing EndpointSlices by the label
 	// kubernetes.io/service-name is allowed and finds nothing, so the
 	// API answers 200 with an empty list, not 404.
-	addrs, err := k8sDiscover(seeds.Kubernetes(ns, "no-such-service", k8sGossipPort, seeds.WithAPIServer(cp.url), seeds.WithServiceAccountDir(good)))
+	addrs, err := k8sDiscover(seeds.Kubernetes(ns, "no-such-service", k8sGossipPort, seeds.K8sAPIServer(cp.url), seeds.K8sServiceAccountDir(good)))
 	if len(addrs) != 0 {
 		t.Fatalf("missing Service: found %v", addrs)
 	}
 	k8sErrContains(t, "missing Service", err, "no-such-service")
 
 	// And the same configuration with the right Service works.
-	if _, err := k8sDiscover(seeds.Kubernetes(ns, "gencluster", k8sGossipPort, seeds.WithAPIServer(cp.url), seeds.WithServiceAccountDir(good))); err != nil {
+	if _, err := k8sDiscover(seeds.Kubernetes(ns, "gencluster", k8sGossipPort, seeds.K8sAPIServer(cp.url), seeds.K8sServiceAccountDir(good))); err != nil {
 		t.Fatalf("the right configuration: %v", err)
 	}
 }
@@ -133,8 +133,8 @@ func k8sPagingScenario(t *testing.T, cp *k8sControlPlane) {
 	defer tr.CloseIdleConnections()
 	rec := &k8sRecorder{next: tr}
 	dir := k8sSADir(t, cp, ns, "gencluster")
-	d := seeds.Kubernetes(ns, "many", k8sGossipPort, seeds.WithAPIServer(cp.url), seeds.WithServiceAccountDir(dir),
-		seeds.WithHTTPClient(&http.Client{Transport: rec, Timeout: 30 * time.Second}))
+	d := seeds.Kubernetes(ns, "many", k8sGossipPort, seeds.K8sAPIServer(cp.url), seeds.K8sServiceAccountDir(dir),
+		seeds.K8sHTTPClient(&http.Client{Transport: rec, Timeout: 30 * time.Second}))
 	start = time.Now()
 	got, err := k8sDiscover(d)
 	took := time.Since(start)
