@@ -5,6 +5,7 @@ package realpeers
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -149,6 +150,28 @@ func k8sPagingScenario(t *testing.T, cp *k8sControlPlane) {
 	k8sFigure(t, "k8s_paging_requests", reqs)
 	k8sFigure(t, "k8s_paging_continue_requests", conts)
 	k8sFigure(t, fmt.Sprintf("k8s_paging_discover_%d_slices", k8sPagingSlices), took)
+
+	// K8sCachedList: the first request asks for resourceVersion=0 (any
+	// version: the API server's watch cache instead of a quorum read of
+	// etcd); whether the cache pages or answers in one go, every address
+	// comes back once.
+	cached := &k8sRecorder{next: tr}
+	dc := seeds.Kubernetes(ns, "many", k8sGossipPort, seeds.K8sAPIServer(cp.url), seeds.K8sServiceAccountDir(dir),
+		seeds.K8sHTTPClient(&http.Client{Transport: cached, Timeout: 30 * time.Second}), seeds.K8sCachedList())
+	start = time.Now()
+	got, err = k8sDiscover(dc)
+	took = time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k8sSameSet(t, "cached list", got, want)
+	reqs, conts = cached.counts()
+	if first := cached.firstQuery(); first.Get("resourceVersion") != "0" {
+		t.Fatalf("cached list: first request %v, want resourceVersion=0", first)
+	}
+	k8sFigure(t, "k8s_cached_list_requests", reqs)
+	k8sFigure(t, "k8s_cached_list_continue_requests", conts)
+	k8sFigure(t, fmt.Sprintf("k8s_cached_list_discover_%d_slices", k8sPagingSlices), took)
 }
 
 // k8sRecorder counts the requests a client sends, and those that carry a
@@ -158,16 +181,26 @@ type k8sRecorder struct {
 	mu    sync.Mutex
 	reqs  int
 	conts int
+	first url.Values
 }
 
 func (r *k8sRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
+	if r.reqs == 0 {
+		r.first = req.URL.Query()
+	}
 	r.reqs++
 	if req.URL.Query().Get("continue") != "" {
 		r.conts++
 	}
 	r.mu.Unlock()
 	return r.next.RoundTrip(req)
+}
+
+func (r *k8sRecorder) firstQuery() url.Values {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.first
 }
 
 func (r *k8sRecorder) counts() (reqs, conts int) {
