@@ -29,9 +29,6 @@ type k8sControlPlane struct {
 	tokens     string // the static token file
 }
 
-// k8sStartupTimeout bounds the start of the whole control plane.
-const k8sStartupTimeout = 3 * time.Minute
-
 // kwokStages replaces kwok's default stages (given any, kwok uses only
 // these): a node is ready at once, keeping the addresses it was created
 // with; pods become ready at once (as kwok's "fast" stages do), but a pod
