@@ -32,6 +32,11 @@ trap 'die "command failed at line $LINENO: $BASH_COMMAND"' ERR
 command -v go >/dev/null || die "go is not on PATH"
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 GOVERSION=$(go env GOVERSION)
+# Kubernetes v1.37, etcd v3.6.16, kwok v0.8.0 and CoreDNS v1.15.0 all say
+# go 1.26.0 in their go.mod; GOTOOLCHAIN=local, so no toolchain is fetched.
+NEED_GO=go1.26.0
+[ "$(printf '%s\n%s\n' "$NEED_GO" "$GOVERSION" | sort -V | head -1)" = "$NEED_GO" ] ||
+	die "these versions need $NEED_GO or newer; go here is $GOVERSION (or pick older versions: K8S_VERSION, ETCD_VERSION, KWOK_VERSION, COREDNS_VERSION)"
 mkdir -p "$BIN" || die "cannot create $BIN"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
