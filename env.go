@@ -19,6 +19,7 @@ const (
 	EnvMeta            = "GENCLUSTER_META"             // WithMeta, as k=v,k=v
 	EnvSecretKey       = "GENCLUSTER_SECRET_KEY"       // WithSecretKey, base64 (never echoed in errors)
 	EnvLabel           = "GENCLUSTER_LABEL"            // WithLabel
+	EnvSnapshot        = "GENCLUSTER_SNAPSHOT"         // WithSnapshot (a file path)
 )
 
 // FromEnv returns the options set by GENCLUSTER_* environment variables,
@@ -33,6 +34,7 @@ const (
 //	GENCLUSTER_META=zone=eu-1,version=1.4.2
 //	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
 //	GENCLUSTER_LABEL=prod-api
+//	GENCLUSTER_SNAPSHOT=/var/lib/api/members.snap
 //
 // Unset or empty variables add no option, so the defaults (or options
 // given before FromEnv's) apply; options after FromEnv's override them:
@@ -93,6 +95,9 @@ func fromLookup(lookup func(string) (string, bool)) ([]Option, error) {
 	}
 	if v, ok := get(EnvLabel); ok {
 		add(EnvLabel, v, WithLabel(v))
+	}
+	if v, ok := get(EnvSnapshot); ok {
+		add(EnvSnapshot, v, WithSnapshot(v))
 	}
 	if o, err := secretKeyFromEnv(get); err != nil {
 		errs = append(errs, err)

@@ -71,6 +71,14 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	_, q, _ := n.hub.subscribe()
 	n.events = q.C()
 	n.logEvents()
+	rec, err := n.openSnapshot()
+	if err != nil {
+		n.stop(nil)
+		return nil, err
+	}
+	if rec != nil {
+		n.recordSnapshot(rec)
+	}
 
 	if err := n.startDist(); err != nil {
 		n.stop(nil)
@@ -83,6 +91,9 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 
 	r := newRefresher(&cfg, n.dist, n.addr, n.obs)
 	r.logger = n.logger // records carry node=<name>
+	if rec != nil {
+		r.backends = append(r.backends, snapshotSeeds{rec: rec, path: cfg.snapshotPath})
+	}
 	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
 		r.afterPass = func() { n.hub.sync(n.dist.Members()) }
 		n.hub.sync(n.dist.Members())

@@ -61,6 +61,8 @@ type config struct {
 	connectConcurrent int
 	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
 	minMembers        int                   // WithMinMembers; 0 means 1
+	label             string                // WithLabel; the snapshot records it
+	snapshotPath      string                // WithSnapshot; "" for none
 }
 
 func defaultConfig() config {

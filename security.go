@@ -99,6 +99,7 @@ func WithLabel(label string) Option {
 		if len(label) > MaxLabelSize {
 			return fmt.Errorf("gencluster: WithLabel: label is %d bytes, over memberlist's limit of %d", len(label), MaxLabelSize)
 		}
+		c.label = label
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
 			mc.Label = label
 			mc.SkipInboundLabelCheck = false
