@@ -9,6 +9,8 @@
 //	-start-timeout d    bound on the initial join (default 30s)
 //	-log-level level    debug, info, warn or error (default info)
 //	-min-members n      cluster size at which /readyz turns 200 (default 1)
+//	-snapshot path      keep a member snapshot there, to rejoin after a full outage
+//	                    (gencluster.WithSnapshot; overrides GENCLUSTER_SNAPSHOT)
 //	-fast               short memberlist timers, for tests only
 //
 // It logs JSON to stderr (one "event" record per membership change) and
@@ -67,6 +69,7 @@ type config struct {
 	startTimeout time.Duration
 	logLevel     slog.Level
 	minMembers   int
+	snapshot     string
 	fast         bool
 }
 
@@ -78,10 +81,11 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "bound on the initial join")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.IntVar(&c.minMembers, "min-members", 1, "cluster size, this node included, from which /readyz answers 200")
+	fs.StringVar(&c.snapshot, "snapshot", "", "`path` of the member snapshot (gencluster.WithSnapshot), to rejoin after a full outage; overrides "+gencluster.EnvSnapshot)
 	fs.BoolVar(&c.fast, "fast", false, "short memberlist timers (failure detection in about a second); for tests, not for production")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: node [flags]\n\nCluster settings come from the environment: %s, %s, %s, %s, %s, %s.\n\nFlags:\n",
-			gencluster.EnvName, gencluster.EnvBindAddr, gencluster.EnvAdvertiseAddr, gencluster.EnvSeeds, gencluster.EnvRefreshInterval, gencluster.EnvMeta)
+		fmt.Fprintf(fs.Output(), "usage: node [flags]\n\nCluster settings come from the environment: %s, %s, %s, %s, %s, %s, %s.\n\nFlags:\n",
+			gencluster.EnvName, gencluster.EnvBindAddr, gencluster.EnvAdvertiseAddr, gencluster.EnvSeeds, gencluster.EnvRefreshInterval, gencluster.EnvMeta, gencluster.EnvSnapshot)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -119,6 +123,9 @@ func run(args []string) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts = append(opts, gencluster.WithLogger(logger), gencluster.WithMetrics(reg), gencluster.WithMinMembers(cfg.minMembers))
+	if cfg.snapshot != "" {
+		opts = append(opts, gencluster.WithSnapshot(cfg.snapshot))
+	}
 	if cfg.fast {
 		opts = append(opts, gencluster.WithMemberlistConfig(fastTimers))
 	}
