@@ -25,9 +25,9 @@ const DefaultServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 // maxK8sBody bounds the size of one API response.
 const maxK8sBody = 32 << 20
 
-// KubernetesDiscovery is the Discoverer returned by Kubernetes. It is safe
+// kubernetes is the Discoverer returned by Kubernetes. It is safe
 // for concurrent use.
-type KubernetesDiscovery struct {
+type kubernetes struct {
 	namespace  string
 	service    string
 	port       int
@@ -42,48 +42,48 @@ type KubernetesDiscovery struct {
 	client *http.Client // built from saDir's ca.crt on first use
 }
 
-// KubernetesOption configures a KubernetesDiscovery.
-type KubernetesOption func(*KubernetesDiscovery)
+// KubernetesOption configures a kubernetes.
+type KubernetesOption func(*kubernetes)
 
-// IncludeNotReady makes Discover return endpoints whose ready condition is
+// K8sIncludeNotReady makes Discover return endpoints whose ready condition is
 // false too, as a Service's publishNotReadyAddresses does. Use it when the
 // pod's readiness depends on having joined the cluster.
-func IncludeNotReady() KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.notReady = true }
+func K8sIncludeNotReady() KubernetesOption {
+	return func(k *kubernetes) { k.notReady = true }
 }
 
-// WithNamedPort takes the port from each EndpointSlice's ports entry called
+// K8sNamedPort takes the port from each EndpointSlice's ports entry called
 // name (the Service port's name) instead of a fixed number; pass port 0 to
 // Kubernetes with it.
-func WithNamedPort(name string) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.portName = name }
+func K8sNamedPort(name string) KubernetesOption {
+	return func(k *kubernetes) { k.portName = name }
 }
 
-// WithAPIServer sets the API server's base URL, such as
+// K8sAPIServer sets the API server's base URL, such as
 // "https://10.96.0.1:443" or, with kubectl proxy, "http://127.0.0.1:8001".
 // The default is https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT.
-func WithAPIServer(baseURL string) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.apiServer = strings.TrimRight(baseURL, "/") }
+func K8sAPIServer(baseURL string) KubernetesOption {
+	return func(k *kubernetes) { k.apiServer = strings.TrimRight(baseURL, "/") }
 }
 
-// WithServiceAccountDir sets the directory holding the files token, ca.crt
+// K8sServiceAccountDir sets the directory holding the files token, ca.crt
 // and namespace; the default is DefaultServiceAccountDir.
-func WithServiceAccountDir(dir string) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.saDir = dir }
+func K8sServiceAccountDir(dir string) KubernetesOption {
+	return func(k *kubernetes) { k.saDir = dir }
 }
 
-// WithLabelSelector lists the EndpointSlices matching the label selector sel
+// K8sLabelSelector lists the EndpointSlices matching the label selector sel
 // (for example "app=foo,tier=gossip") instead of those of one Service; pass
 // service "" to Kubernetes with it.
-func WithLabelSelector(sel string) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.selector = sel }
+func K8sLabelSelector(sel string) KubernetesOption {
+	return func(k *kubernetes) { k.selector = sel }
 }
 
-// WithHTTPClient makes requests with c instead of a client that trusts the
+// K8sHTTPClient makes requests with c instead of a client that trusts the
 // service account's ca.crt. The bearer token is still read from the
 // service-account directory and sent with every request.
-func WithHTTPClient(c *http.Client) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.httpClient = c }
+func K8sHTTPClient(c *http.Client) KubernetesOption {
+	return func(k *kubernetes) { k.httpClient = c }
 }
 
 // Kubernetes returns a Discoverer that lists the EndpointSlices of a Service
@@ -98,17 +98,17 @@ func WithHTTPClient(c *http.Client) KubernetesOption {
 // discovery.k8s.io in the namespace; examples/k8s/rbac.yaml grants them.
 //
 // namespace "" means the pod's own namespace, read from the
-// service-account directory. port is the gossip port; with WithNamedPort it
-// is 0 and the port comes from the EndpointSlices. With WithLabelSelector,
+// service-account directory. port is the gossip port; with K8sNamedPort it
+// is 0 and the port comes from the EndpointSlices. With K8sLabelSelector,
 // service is "". Endpoints whose ready condition is false are skipped unless
-// IncludeNotReady is given; a missing condition counts as ready, as the API
+// K8sIncludeNotReady is given; a missing condition counts as ready, as the API
 // documents.
 //
 // For example
 //
 //	seeds.Kubernetes("prod", "chat-gossip", 7946)
-//	seeds.Kubernetes("", "chat-gossip", 0, seeds.WithNamedPort("gossip"), seeds.IncludeNotReady())
-//	seeds.Kubernetes("prod", "", 7946, seeds.WithLabelSelector("app=chat,tier=backend"))
+//	seeds.Kubernetes("", "chat-gossip", 0, seeds.K8sNamedPort("gossip"), seeds.K8sIncludeNotReady())
+//	seeds.Kubernetes("prod", "", 7946, seeds.K8sLabelSelector("app=chat,tier=backend"))
 //
 // The spec forms are
 //
@@ -116,14 +116,19 @@ func WithHTTPClient(c *http.Client) KubernetesOption {
 //	k8s+namespace/service:gossip        a Service and a named port
 //	k8s+service:7946                    the pod's own namespace
 //	k8s+namespace/app=chat,tier=x:7946  a label selector (it contains '=')
-//	k8s+prod/chat:7946?notready=include IncludeNotReady
+//	k8s+prod/chat:7946?notready=include K8sIncludeNotReady
 //
 // Errors say what is wrong: a missing token file, a rejected token (401), a
 // missing RBAC rule (403, naming the verb, resource, group and namespace), an
 // API server without discovery.k8s.io/v1 (404), or a response that is not an
 // EndpointSliceList.
-func Kubernetes(namespace, service string, port int, opts ...KubernetesOption) *KubernetesDiscovery {
-	k := &KubernetesDiscovery{namespace: namespace, service: service, port: port, saDir: DefaultServiceAccountDir}
+func Kubernetes(namespace, service string, port int, opts ...KubernetesOption) Discoverer {
+	return newKubernetes(namespace, service, port, opts...)
+}
+
+// newKubernetes is Kubernetes with the concrete type, for the tests.
+func newKubernetes(namespace, service string, port int, opts ...KubernetesOption) *kubernetes {
+	k := &kubernetes{namespace: namespace, service: service, port: port, saDir: DefaultServiceAccountDir}
 	for _, o := range opts {
 		o(k)
 	}
@@ -132,7 +137,7 @@ func Kubernetes(namespace, service string, port int, opts ...KubernetesOption) *
 
 // Validate checks the configuration; it does no I/O, so it succeeds outside
 // a cluster.
-func (k *KubernetesDiscovery) Validate() error {
+func (k *kubernetes) Validate() error {
 	var errs []error
 	if k.namespace != "" && !isDNSLabel(k.namespace) {
 		errs = append(errs, fmt.Errorf("kubernetes: invalid namespace %q", k.namespace))
@@ -151,7 +156,7 @@ func (k *KubernetesDiscovery) Validate() error {
 	case k.portName != "" && k.port != 0:
 		errs = append(errs, fmt.Errorf("kubernetes: give either port %d or named port %q, not both", k.port, k.portName))
 	case k.portName == "" && (k.port < 1 || k.port > 65535):
-		errs = append(errs, fmt.Errorf("kubernetes: port %d: want a number from 1 to 65535 or WithNamedPort", k.port))
+		errs = append(errs, fmt.Errorf("kubernetes: port %d: want a number from 1 to 65535 or K8sNamedPort", k.port))
 	}
 	if k.apiServer != "" {
 		u, err := url.Parse(k.apiServer)
@@ -163,7 +168,7 @@ func (k *KubernetesDiscovery) Validate() error {
 }
 
 // String returns the spec form, "k8s+namespace/service:port".
-func (k *KubernetesDiscovery) String() string {
+func (k *kubernetes) String() string {
 	var b strings.Builder
 	b.WriteString("k8s+")
 	if k.namespace != "" {
@@ -188,7 +193,7 @@ func (k *KubernetesDiscovery) String() string {
 // Discover lists the EndpointSlices and returns the endpoints' addresses.
 // EndpointSlices without the named port are skipped and reported in the
 // error next to the addresses found.
-func (k *KubernetesDiscovery) Discover(ctx context.Context) ([]string, error) {
+func (k *kubernetes) Discover(ctx context.Context) ([]string, error) {
 	if err := k.Validate(); err != nil {
 		return nil, err
 	}
@@ -258,13 +263,13 @@ func (k *KubernetesDiscovery) Discover(ctx context.Context) ([]string, error) {
 	return out, errors.Join(errs...)
 }
 
-func (k *KubernetesDiscovery) baseURL() (string, error) {
+func (k *kubernetes) baseURL() (string, error) {
 	if k.apiServer != "" {
 		return k.apiServer, nil
 	}
 	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
 	if host == "" || port == "" {
-		return "", errors.New("kubernetes: KUBERNETES_SERVICE_HOST or KUBERNETES_SERVICE_PORT is unset (not running in a pod?); use WithAPIServer")
+		return "", errors.New("kubernetes: KUBERNETES_SERVICE_HOST or KUBERNETES_SERVICE_PORT is unset (not running in a pod?); use K8sAPIServer")
 	}
 	return "https://" + net.JoinHostPort(host, port), nil
 }
@@ -272,7 +277,7 @@ func (k *KubernetesDiscovery) baseURL() (string, error) {
 // getClient returns the HTTP client, building one that trusts ca.crt on first
 // use. Keep-alives are off: one request per refresh interval does not need
 // a pooled connection, and no idle connection outlives Discover.
-func (k *KubernetesDiscovery) getClient(base string) (*http.Client, error) {
+func (k *kubernetes) getClient(base string) (*http.Client, error) {
 	if k.httpClient != nil {
 		return k.httpClient, nil
 	}
@@ -332,7 +337,7 @@ type k8sStatus struct {
 	Reason  string `json:"reason"`
 }
 
-func (k *KubernetesDiscovery) get(ctx context.Context, client *http.Client, u, token, ns string) (*k8sSliceList, error) {
+func (k *kubernetes) get(ctx context.Context, client *http.Client, u, token, ns string) (*k8sSliceList, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
@@ -376,7 +381,7 @@ func (k *KubernetesDiscovery) get(ctx context.Context, client *http.Client, u, t
 }
 
 // sliceAddrs returns the host:port of every wanted endpoint of s.
-func (k *KubernetesDiscovery) sliceAddrs(s k8sSlice) ([]string, error) {
+func (k *kubernetes) sliceAddrs(s k8sSlice) ([]string, error) {
 	port := k.port
 	if k.portName != "" {
 		port = 0
@@ -428,7 +433,7 @@ func parseKubernetes(text string) (Discoverer, error) {
 		for key, vals := range q {
 			switch {
 			case key == "notready" && len(vals) == 1 && vals[0] == "include":
-				opts = append(opts, IncludeNotReady())
+				opts = append(opts, K8sIncludeNotReady())
 			default:
 				return nil, fmt.Errorf("kubernetes %q: unknown option %s=%s (known: notready=include)", text, key, strings.Join(vals, ","))
 			}
@@ -449,7 +454,7 @@ func parseKubernetes(text string) (Discoverer, error) {
 	service, selector := target, ""
 	if strings.Contains(target, "=") {
 		service, selector = "", target
-		opts = append(opts, WithLabelSelector(selector))
+		opts = append(opts, K8sLabelSelector(selector))
 	}
 	port := 0
 	if portText == "" {
@@ -462,7 +467,7 @@ func parseKubernetes(text string) (Discoverer, error) {
 		}
 		port = p
 	} else {
-		opts = append(opts, WithNamedPort(portText))
+		opts = append(opts, K8sNamedPort(portText))
 	}
 	return Kubernetes(ns, service, port, opts...), nil
 }

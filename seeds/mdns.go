@@ -456,3 +456,5 @@ func parseMDNSQuery(text, query string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+var _ Runner = (*mdnsDiscovery)(nil)

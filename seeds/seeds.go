@@ -40,12 +40,15 @@ type Validator interface {
 }
 
 // Runner is implemented by backends that work in the background, such as
-// multicast announcements. The Node calls Run once, in a goroutine it owns,
-// after it has bound its gossip port, with self set to the host:port it
-// advertises; ctx is cancelled on Leave or Close and the Node waits for Run
-// to return. Run returns nil when ctx is cancelled.
+// multicast announcements. The Node calls Start once per Runner, after it
+// has bound its gossip port and before its initial join, so that what the
+// backend learns at start-up can seed that join.
 type Runner interface {
-	Run(ctx context.Context, self string) error
+	// Start begins the backend's background work for the node advertising
+	// self (host:port) and returns once it runs, or with the error that
+	// stopped it from starting (the Node's Start then fails with it). The
+	// work stops when ctx ends; wait blocks until it has.
+	Start(ctx context.Context, self string) (wait func(), err error)
 }
 
 // Func adapts an ordinary function to the Discoverer interface.
