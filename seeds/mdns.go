@@ -261,7 +261,9 @@ func (m *mdnsDiscovery) Discover(context.Context) ([]string, error) {
 // service until ctx ends. It returns an error, and starts nothing, when
 // the configuration or self is invalid, when it is already running, or
 // when no mDNS socket can be opened. wait blocks until the browsing has
-// stopped and the responder's sockets are closed.
+// stopped and the responder's sockets are closed: up to the query timeout
+// after ctx ends, since the library's query runs to its timeout. (The
+// library's socket readers return just after, without being waited for.)
 func (m *mdnsDiscovery) Start(ctx context.Context, self string) (wait func(), err error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
