@@ -25,16 +25,17 @@ import (
 // fakeAPI is an httptest TLS server standing in for the Kubernetes API
 // server. It checks every request and answers with a fixture file.
 type fakeAPI struct {
-	t      *testing.T
-	srv    *httptest.Server
-	saDir  string
-	mu     sync.Mutex
-	status int               // response status
-	body   func() string     // fixture file name, chosen per request
-	tokens []string          // bearer tokens seen
-	wantNS string            // namespace expected in the path
-	wantLS string            // labelSelector expected
-	pages  map[string]string // continue token -> fixture
+	t       *testing.T
+	srv     *httptest.Server
+	saDir   string
+	mu      sync.Mutex
+	status  int               // response status
+	body    func() string     // fixture file name, chosen per request
+	tokens  []string          // bearer tokens seen
+	queries []url.Values      // query parameters of every request
+	wantNS  string            // namespace expected in the path
+	wantLS  string            // labelSelector expected
+	pages   map[string]string // continue token -> fixture
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -77,6 +78,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("Authorization = %q, want Bearer", auth)
 	}
 	f.tokens = append(f.tokens, strings.TrimPrefix(auth, "Bearer "))
+	f.queries = append(f.queries, r.URL.Query())
 	name := f.body()
 	if c := r.URL.Query().Get("continue"); c != "" {
 		name = f.pages[c]
@@ -289,12 +291,14 @@ func TestKubernetesValidate(t *testing.T) {
 func TestKubernetesSpec(t *testing.T) {
 	checkBackendLeaks(t)
 	checkSpecNames(t, map[string]string{
-		"k8s+prod/example:7946":                     "k8s+prod/example:7946",
-		"k8s+prod/example:gossip":                   "k8s+prod/example:gossip",
-		"k8s+example:7946":                          "k8s+example:7946",
-		"k8s+prod/app=chat,tier=x:7946":             "k8s+prod/app=chat,tier=x:7946",
-		"k8s+prod/app.kubernetes.io/name=chat:7946": "k8s+prod/app.kubernetes.io/name=chat:7946",
-		"k8s+prod/example:7946?notready=include":    "k8s+prod/example:7946?notready=include",
+		"k8s+prod/example:7946":                              "k8s+prod/example:7946",
+		"k8s+prod/example:gossip":                            "k8s+prod/example:gossip",
+		"k8s+example:7946":                                   "k8s+example:7946",
+		"k8s+prod/app=chat,tier=x:7946":                      "k8s+prod/app=chat,tier=x:7946",
+		"k8s+prod/app.kubernetes.io/name=chat:7946":          "k8s+prod/app.kubernetes.io/name=chat:7946",
+		"k8s+prod/example:7946?notready=include":             "k8s+prod/example:7946?notready=include",
+		"k8s+prod/example:7946?list=cached":                  "k8s+prod/example:7946?list=cached",
+		"k8s+prod/example:7946?list=cached&notready=include": "k8s+prod/example:7946?notready=include&list=cached",
 	})
 	checkSpecErrors(t, map[string]string{
 		"k8s+prod/example":                  "want namespace/service:port",
@@ -304,6 +308,7 @@ func TestKubernetesSpec(t *testing.T) {
 		"k8s+prod/Example:7946":             "invalid service name",
 		"k8s+prod/example:7946?x=1":         "unknown option x=1",
 		"k8s+prod/example:7946?notready=no": "unknown option notready=no",
+		"k8s+prod/example:7946?list=etcd":   "unknown option list=etcd",
 		"k8s+prod/example:7946?%zz":         "bad options",
 	})
 }
