@@ -43,10 +43,12 @@ type mdnsLab struct {
 	id     string
 	dir    string
 	prefix string // "10.214.X."
+	ula    string // "fdXX:XXXX:XXXX::", every host's IPv6 /64
 	hub    string
 	gw     string
 	hosts  map[string]string // name -> netns
 	ips    map[string]string // name -> IP
+	ip6s   map[string]string // name -> IPv6 (ULA)
 	bus    string            // DBUS_SYSTEM_BUS_ADDRESS of the private bus
 	procs  []*mdnsProc
 }
@@ -90,7 +92,9 @@ func (l *mdnsLab) run(args ...string) string {
 // newMDNSLab creates the hub, the gateway and one namespace per name.
 func newMDNSLab(t *testing.T, names ...string) *mdnsLab {
 	t.Helper()
-	l := &mdnsLab{t: t, id: mdnsHex(t, 3), dir: t.TempDir(), hosts: map[string]string{}, ips: map[string]string{}}
+	l := &mdnsLab{t: t, id: mdnsHex(t, 3), dir: t.TempDir(), hosts: map[string]string{}, ips: map[string]string{}, ip6s: map[string]string{}}
+	u := mdnsHex(t, 5)
+	l.ula = "fd" + u[:2] + ":" + u[2:6] + ":" + u[6:10] + "::"
 	routes := l.run("ip", "-4", "route")
 	for i := 0; ; i++ {
 		var b [1]byte
@@ -128,6 +132,8 @@ func newMDNSLab(t *testing.T, names ...string) *mdnsLab {
 		l.run("ip", "-n", l.hub, "link", "set", port, "master", "br0", "up")
 		l.run("ip", "-n", ns, "link", "set", "lo", "up")
 		l.run("ip", "-n", ns, "addr", "add", ip+"/24", "dev", "eth0")
+		l.ip6s[name] = fmt.Sprintf("%s%d", l.ula, i+2)
+		l.run("ip", "-n", ns, "-6", "addr", "add", l.ip6s[name]+"/64", "dev", "eth0", "nodad")
 		l.run("ip", "-n", ns, "link", "set", "eth0", "up")
 		l.run("ip", "-n", ns, "route", "add", "default", "via", l.prefix+"1")
 	}
@@ -316,11 +322,16 @@ func mdnsBuildNode(t *testing.T, dir string) string {
 }
 
 // startNode runs the node program in host as name, seeded with seeds
-// ("" for none).
-func (l *mdnsLab) startNode(bin, name, host, seeds string) *mdnsProc {
+// ("" for none), gossiping on the host's IPv4 address (or its IPv6 one
+// with ipv6); the status endpoint is on IPv4.
+func (l *mdnsLab) startNode(bin, name, host, seeds string, ipv6 ...bool) *mdnsProc {
+	bind := l.ips[host] + ":7946"
+	if len(ipv6) > 0 && ipv6[0] {
+		bind = "[" + l.ip6s[host] + "]:7946"
+	}
 	env := []string{
 		"GENCLUSTER_NAME=" + name,
-		"GENCLUSTER_BIND=" + l.ips[host] + ":7946",
+		"GENCLUSTER_BIND=" + bind,
 		"GENCLUSTER_REFRESH_INTERVAL=1s",
 	}
 	if seeds != "" {
@@ -463,4 +474,41 @@ func TestMDNSInteropAvahi(t *testing.T) {
 		})
 		fmt.Printf("FIGURE mdns_avahi_publish_to_join=%.2fs\n", took.Seconds())
 	})
+}
+
+// TestMDNSIPv6: two nodes gossiping on IPv6 addresses find each other
+// with AAAA records over ff02::fb (the backend browses in the family of
+// the node's own address).
+func TestMDNSIPv6(t *testing.T) {
+	mdnsRequire(t)
+	l := newMDNSLab(t, "d", "e")
+	bin := mdnsBuildNode(t, l.dir)
+	seeds := "mdns+" + mdnsService + "?interval=1s&timeout=300ms"
+	start := time.Now()
+	l.startNode(bin, "mdns-d", "d", seeds, true)
+	l.startNode(bin, "mdns-e", "e", seeds, true)
+	l.waitFor("mdns-d and mdns-e form a cluster over IPv6 mDNS", 30*time.Second, func() error {
+		if err := l.sees("d", "mdns-d", "mdns-e"); err != nil {
+			return err
+		}
+		return l.sees("e", "mdns-d", "mdns-e")
+	})
+	fmt.Printf("FIGURE mdns_ipv6_pair_form=%.2fs\n", time.Since(start).Seconds())
+	resp, err := http.Get("http://" + l.ips["d"] + ":8080/members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ms []struct {
+		Name string `json:"name"`
+		Addr string `json:"addr"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if want := map[string]string{"mdns-d": l.ip6s["d"], "mdns-e": l.ip6s["e"]}[m.Name]; m.Addr != "["+want+"]:7946" {
+			t.Errorf("mdns-d lists %s at %s, want [%s]:7946", m.Name, m.Addr, want)
+		}
+	}
 }
