@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/mdns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // mDNS defaults.
@@ -99,7 +100,10 @@ type mdnsDiscovery struct {
 	newServer func(*mdns.Config) (mdnsServer, error)
 	query     func(context.Context, *mdns.QueryParam) error
 
-	running atomic.Bool
+	running             atomic.Bool
+	desc                *prometheus.Desc
+	answers             [mdnsResults]atomic.Uint64
+	browseOK, browseErr atomic.Uint64
 
 	mu      sync.Mutex
 	self    string
@@ -120,7 +124,8 @@ type mdnsDiscovery struct {
 // '-' ("" means DefaultMDNSService). The spec options are domain=local,
 // iface=name, instance=name, interval=5s, timeout=1s and peer-ttl=15s.
 //
-// The backend is a Discoverer and a Runner. Start answers mDNS queries
+// The backend is a Discoverer, a Runner and a prometheus.Collector
+// (gencluster_mdns_events_total, see docs/mdns.md). Start answers mDNS queries
 // for an instance of service on the node's advertised IP and port (SRV,
 // TXT "gencluster=1", A or AAAA), and browses the service every interval;
 // Discover returns the host:port of every instance that answered within
@@ -160,6 +165,7 @@ func MDNS(service string, opts ...MDNSOption) Discoverer {
 	if m.peerTTL == 0 {
 		m.peerTTL = 3 * m.interval
 	}
+	m.desc = newMDNSDesc(m.String())
 	return m
 }
 
@@ -355,7 +361,12 @@ func (m *mdnsDiscovery) browse(ctx context.Context, ifi *net.Interface, stdlog *
 	go func() {
 		var addrs []string
 		for e := range entries {
-			if a, ok := m.entryAddr(e, ipv6); ok && a != self {
+			a, res := m.entryAddr(e, ipv6)
+			if res == mdnsAccepted && a == self {
+				res = mdnsSelf
+			}
+			m.answers[res].Add(1)
+			if res == mdnsAccepted {
 				addrs = append(addrs, a)
 			}
 		}
@@ -380,7 +391,10 @@ func (m *mdnsDiscovery) browse(ctx context.Context, ifi *net.Interface, stdlog *
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastErr = nil
-	if err != nil {
+	if err == nil {
+		m.browseOK.Add(1)
+	} else {
+		m.browseErr.Add(1)
 		m.lastErr = fmt.Errorf("mdns: browsing %s.%s: %w", m.service, m.domain, err)
 	}
 	for _, a := range addrs {
@@ -388,12 +402,16 @@ func (m *mdnsDiscovery) browse(ctx context.Context, ifi *net.Interface, stdlog *
 	}
 }
 
-// entryAddr turns an answer into host:port. The library passes on every
-// complete instance it hears, of any service, so the name is checked.
-func (m *mdnsDiscovery) entryAddr(e *mdns.ServiceEntry, ipv6 bool) (string, bool) {
+// entryAddr turns an answer into host:port, or says why it is not a
+// peer. The library passes on every complete instance it hears, of any
+// service, so the name is checked.
+func (m *mdnsDiscovery) entryAddr(e *mdns.ServiceEntry, ipv6 bool) (string, mdnsResult) {
 	suffix := "." + m.service + "." + m.domain + "."
-	if !strings.HasSuffix(strings.ToLower(e.Name), strings.ToLower(suffix)) || e.Port < 1 || e.Port > 65535 {
-		return "", false
+	if !strings.HasSuffix(strings.ToLower(e.Name), strings.ToLower(suffix)) {
+		return "", mdnsOtherService
+	}
+	if e.Port < 1 || e.Port > 65535 {
+		return "", mdnsIncomplete
 	}
 	var host string
 	switch {
@@ -401,10 +419,12 @@ func (m *mdnsDiscovery) entryAddr(e *mdns.ServiceEntry, ipv6 bool) (string, bool
 		host = e.AddrV4.String()
 	case ipv6 && e.AddrV6IPAddr != nil && e.AddrV6IPAddr.IP.To4() == nil:
 		host = e.AddrV6IPAddr.String()
+	case e.AddrV4 != nil || e.AddrV6IPAddr != nil:
+		return "", mdnsOtherFamily
 	default:
-		return "", false
+		return "", mdnsIncomplete
 	}
-	return net.JoinHostPort(host, strconv.Itoa(e.Port)), true
+	return net.JoinHostPort(host, strconv.Itoa(e.Port)), mdnsAccepted
 }
 
 // parseMDNS reads "_service._udp[?domain=&iface=&instance=&interval=&timeout=&peer-ttl=]".
@@ -459,4 +479,7 @@ func parseMDNSQuery(text, query string) (map[string]string, error) {
 	return out, nil
 }
 
-var _ Runner = (*mdnsDiscovery)(nil)
+var (
+	_ Runner               = (*mdnsDiscovery)(nil)
+	_ prometheus.Collector = (*mdnsDiscovery)(nil)
+)
