@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -374,6 +376,38 @@ func (l *mdnsLab) members(host string) ([]string, error) {
 	return out, nil
 }
 
+// metric returns the sum of the samples of metric in host's /metrics
+// whose labels contain match.
+func (l *mdnsLab) metric(host, metric, match string) (float64, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + l.ips[host] + ":8080/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	found := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, metric+"{") || !strings.Contains(line, match) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q: %v", host, line, err)
+		}
+		sum, found = sum+v, true
+	}
+	if !found {
+		return 0, fmt.Errorf("%s: no %s{%s} in /metrics", host, metric, match)
+	}
+	return sum, nil
+}
+
 func (l *mdnsLab) sees(host string, want ...string) error {
 	got, err := l.members(host)
 	if err != nil {
@@ -473,6 +507,19 @@ func TestMDNSInteropAvahi(t *testing.T) {
 			return nil
 		})
 		fmt.Printf("FIGURE mdns_avahi_publish_to_join=%.2fs\n", took.Seconds())
+		// The backend's own counters: the instances it accepted (the
+		// other node's and avahi's) and its browses.
+		for _, h := range []string{"b", "c"} {
+			for _, r := range []string{"accepted", "browse_ok"} {
+				v, err := l.metric(h, "gencluster_mdns_events_total", `result="`+r+`"`)
+				if err != nil || v == 0 {
+					t.Errorf("%s: gencluster_mdns_events_total{result=%q} = %v (err %v), want > 0", h, r, v, err)
+				}
+			}
+			if v, err := l.metric(h, "gencluster_mdns_events_total", `result="browse_error"`); err != nil || v != 0 {
+				t.Errorf("%s: gencluster_mdns_events_total{result=\"browse_error\"} = %v (err %v), want 0", h, v, err)
+			}
+		}
 	})
 }
 
