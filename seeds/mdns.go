@@ -99,6 +99,7 @@ type mdnsDiscovery struct {
 	// The library, replaced in tests.
 	newServer func(*mdns.Config) (mdnsServer, error)
 	query     func(context.Context, *mdns.QueryParam) error
+	checkJoin func(ipv6 bool) error
 
 	running             atomic.Bool
 	desc                *prometheus.Desc
@@ -157,7 +158,8 @@ func MDNS(service string, opts ...MDNSOption) Discoverer {
 		newServer: func(c *mdns.Config) (mdnsServer, error) {
 			return mdns.NewServer(c)
 		},
-		query: mdns.QueryContext,
+		query:     mdns.QueryContext,
+		checkJoin: checkMDNSJoin,
 	}
 	for _, o := range opts {
 		o(m)
@@ -306,6 +308,10 @@ func (m *mdnsDiscovery) Start(ctx context.Context, self string) (wait func(), er
 	if !m.running.CompareAndSwap(false, true) {
 		return nil, errors.New("mdns: already started")
 	}
+	if err := m.checkJoin(ip.To4() == nil); err != nil {
+		m.running.Store(false)
+		return nil, err
+	}
 	stdlog := m.stdLogger()
 	srv, err := m.newServer(&mdns.Config{Zone: zone, Iface: ifi, Logger: stdlog})
 	if err != nil {
@@ -400,6 +406,22 @@ func (m *mdnsDiscovery) browse(ctx context.Context, ifi *net.Interface, stdlog *
 	for _, a := range addrs {
 		m.peers[a] = now
 	}
+}
+
+// checkMDNSJoin joins the mDNS group of the family as the library's
+// queries do (on the interface the routing table gives for the group), so
+// that a host where that fails stops Start with an error that says why,
+// instead of failing every browse.
+func checkMDNSJoin(ipv6 bool) error {
+	network, group, route := "udp4", &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}, "224.0.0.0/4"
+	if ipv6 {
+		network, group, route = "udp6", &net.UDPAddr{IP: net.ParseIP("ff02::fb"), Port: 5353}, "ff00::/8"
+	}
+	c, err := net.ListenMulticastUDP(network, nil, group)
+	if err != nil {
+		return fmt.Errorf("mdns: joining %s: %w (the host needs a route to the group: a default route, or one for %s on the LAN interface)", group, err, route)
+	}
+	return c.Close()
 }
 
 // entryAddr turns an answer into host:port, or says why it is not a

@@ -36,6 +36,7 @@ func (f *fakeMDNS) install(m Discoverer) *mdnsDiscovery {
 		f.mu.Unlock()
 		return f, nil
 	}
+	d.checkJoin = func(bool) error { return nil }
 	d.query = func(ctx context.Context, p *mdns.QueryParam) error {
 		n := int(f.queries.Add(1))
 		f.mu.Lock()
@@ -221,8 +222,16 @@ func TestMDNSStartErrors(t *testing.T) {
 			t.Errorf("%s Start(%q) = %v, want an error containing %q", Name(tc.d), tc.self, err, tc.want)
 		}
 	}
-	// A responder that cannot start fails Start, which can be retried.
+	// A host where the group cannot be joined fails Start, saying why.
 	d := MDNS("").(*mdnsDiscovery)
+	d.checkJoin = func(bool) error {
+		return errors.New("mdns: joining 224.0.0.251:5353: no such device (the host needs a route)")
+	}
+	if _, err := d.Start(context.Background(), "10.0.0.1:7946"); err == nil || !strings.Contains(err.Error(), "needs a route") {
+		t.Errorf("Start without a multicast route: %v", err)
+	}
+	// A responder that cannot start fails Start, which can be retried.
+	d.checkJoin = func(bool) error { return nil }
 	d.newServer = func(*mdns.Config) (mdnsServer, error) { return nil, errors.New("no multicast listeners") }
 	if _, err := d.Start(context.Background(), "10.0.0.1:7946"); err == nil || !strings.Contains(err.Error(), "no multicast listeners") || !strings.Contains(err.Error(), "10.0.0.1:7946") {
 		t.Errorf("Start with a failing responder: %v", err)
