@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gencluster/gencluster/internal/snapshot"
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -27,34 +28,16 @@ var nothing = seeds.Func(func(context.Context) ([]string, error) { return nil, n
 // snapshots say they were.
 func fixedAddrs(t *testing.T, k int) []string {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		l.Close()
-		var addrs []string
-		for i := 1; i <= k; i++ {
-			a := net.JoinHostPort("127.0.77."+strconv.Itoa(i), port)
-			u, err := net.ListenPacket("udp", a)
-			if err != nil {
-				break
-			}
-			u.Close()
-			tl, err := net.Listen("tcp", a)
-			if err != nil {
-				break
-			}
-			tl.Close()
-			addrs = append(addrs, a)
-		}
-		if len(addrs) == k {
-			return addrs
-		}
+	var ips []string
+	for i := 1; i <= k; i++ {
+		ips = append(ips, "127.0.77."+strconv.Itoa(i))
 	}
-	t.Fatal("no port free on 127.0.77.1..")
-	return nil
+	port := strconv.Itoa(testutil.FreePort(t, ips...))
+	var addrs []string
+	for _, ip := range ips {
+		addrs = append(addrs, net.JoinHostPort(ip, port))
+	}
+	return addrs
 }
 
 // closeAll closes the nodes concurrently.
@@ -106,7 +89,7 @@ func TestSnapshotReformsAfterFullOutage(t *testing.T) {
 	formFirst := time.Since(start)
 	// Every snapshot holds the seven others (the rate limit delays the
 	// write by up to a second).
-	waitFor(t, 10*time.Second, "every snapshot lists the 7 others", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for i := range k {
 			f, err := snapshot.Read(path(i))
 			if err != nil || len(f.Members) != k-1 {
@@ -114,7 +97,7 @@ func TestSnapshotReformsAfterFullOutage(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}, "every snapshot lists the 7 others")
 	closeAll(t, nodes) // at once, as a power cut
 
 	// Second life: nothing to discover, a node at a time.
@@ -197,10 +180,10 @@ func TestSnapshotBadFiles(t *testing.T) {
 		{"corrupted", []byte(strings.Replace(string(good), "127.0.0.1:1", "127.0.0.9:1", 1)), "checksum"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newRecordHandler()
+			h := testutil.NewRecordHandler()
 			p := write(tc.name, tc.b)
 			n := startNode(t, append(testOpts(t, "bad-"+tc.name), WithSnapshot(p), WithLabel("prod"), WithLogger(slog.New(h)))...)
-			attrs, ok := h.find(slog.LevelWarn, "ignoring the snapshot (it is overwritten at the first membership change)", map[string]string{"path": p})
+			attrs, ok := h.Find(slog.LevelWarn, "ignoring the snapshot (it is overwritten at the first membership change)", map[string]string{"path": p})
 			if !ok || !strings.Contains(attrs["err"], tc.warn) {
 				t.Fatalf("no warning naming %s and %q (got %v)", p, tc.warn, attrs)
 			}

@@ -9,8 +9,10 @@ import (
 
 	"github.com/hashicorp/mdns"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 // TestMDNSCollector: every instance a browse hears is counted under one
@@ -33,7 +35,7 @@ func TestMDNSCollector(t *testing.T) {
 	}}
 	d := f.install(MDNS("", MDNSBrowseInterval(20*time.Millisecond), MDNSQueryTimeout(5*time.Millisecond)))
 	stop := startMDNS(t, d, "10.0.0.1:7946")
-	waitFor(t, "a failed browse after the first", func() bool { return d.browseErr.Load() > 0 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return d.browseErr.Load() > 0 }, "a failed browse after the first")
 	stop()
 	want := `
 # HELP gencluster_mdns_events_total mDNS discovery events, by result: browse_ok, browse_error (browses); accepted, self, other_service, other_family, incomplete (the instances the browses heard).
@@ -47,7 +49,7 @@ gencluster_mdns_events_total{backend="mdns+_gencluster._udp",result="self"} 1
 `
 	var c prometheus.Collector = d
 	errs := d.browseErr.Load()
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want+
+	if err := promtest.CollectAndCompare(c, strings.NewReader(want+
 		`gencluster_mdns_events_total{backend="mdns+_gencluster._udp",result="browse_error"} `+strconv.FormatUint(errs, 10)+"\n")); err != nil {
 		t.Error(err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/mdns"
 	"github.com/miekg/dns"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 // The real library is exercised against avahi in test/realpeers (in
@@ -107,12 +109,12 @@ func TestMDNSAnnouncesAndBrowses(t *testing.T) {
 	}}
 	d := f.install(MDNS("_chat._udp", MDNSBrowseInterval(20*time.Millisecond), MDNSQueryTimeout(5*time.Millisecond)))
 	stop := startMDNS(t, d, "10.0.0.1:7946")
-	waitFor(t, "a browse", func() bool { return f.queries.Load() >= 1 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return f.queries.Load() >= 1 }, "a browse")
 	var got []string
-	waitFor(t, "the peers", func() bool {
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		got, _ = d.Discover(context.Background())
 		return len(got) == 2
-	})
+	}, "the peers")
 	if want := []string{"10.0.0.2:7946", "10.0.0.3:7000"}; !slices.Equal(got, want) {
 		t.Fatalf("Discover = %v, want %v", got, want)
 	}
@@ -168,10 +170,10 @@ func TestMDNSIPv6AndInstance(t *testing.T) {
 	d := f.install(MDNS("", MDNSDomain("lan."), MDNSInstance("Node_1"), MDNSBrowseInterval(20*time.Millisecond), MDNSQueryTimeout(5*time.Millisecond)))
 	startMDNS(t, d, "[fd00::1]:7946")
 	var got []string
-	waitFor(t, "the IPv6 peer", func() bool {
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		got, _ = d.Discover(context.Background())
 		return len(got) > 0
-	})
+	}, "the IPv6 peer")
 	if !slices.Equal(got, []string{"[fd00::2]:7946"}) {
 		t.Fatalf("Discover = %v", got)
 	}
@@ -196,11 +198,11 @@ func TestMDNSPeersExpireAndErrorsShow(t *testing.T) {
 	}}
 	d := f.install(MDNS("", MDNSBrowseInterval(20*time.Millisecond), MDNSQueryTimeout(5*time.Millisecond), MDNSPeerTTL(60*time.Millisecond)))
 	startMDNS(t, d, "10.0.0.1:7946")
-	waitFor(t, "the peer", func() bool { got, _ := d.Discover(context.Background()); return len(got) == 1 })
-	waitFor(t, "the peer to expire and the error to show", func() bool {
+	testutil.Eventually(t, 5*time.Second, func() bool { got, _ := d.Discover(context.Background()); return len(got) == 1 }, "the peer")
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		got, err := d.Discover(context.Background())
 		return len(got) == 0 && err != nil && strings.Contains(err.Error(), "no multicast route") && strings.Contains(err.Error(), "_gencluster._udp.local")
-	})
+	}, "the peer to expire and the error to show")
 }
 
 func TestMDNSStartErrors(t *testing.T) {

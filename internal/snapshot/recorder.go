@@ -46,6 +46,7 @@ type Recorder struct {
 	cands   map[string]string // name -> address
 	dirty   bool
 	writes  int
+	failed  int
 	lastErr error
 }
 
@@ -231,15 +232,28 @@ func (r *Recorder) Flush() error {
 	// Writing under the lock keeps the file in the order of the changes;
 	// the events that wait meanwhile come from a queue, not from gossip.
 	if err := Write(r.cfg.Path, f); err != nil {
-		if r.lastErr == nil || r.lastErr.Error() != err.Error() {
+		// Logged when writes start failing, not at every retry (the
+		// messages differ anyway: they name the temporary file).
+		if r.lastErr == nil {
 			r.cfg.Logger.Warn("writing the snapshot failed; retrying", "path", r.cfg.Path, "err", err)
 		}
 		r.lastErr = err
+		r.failed++
 		return err
+	}
+	if r.lastErr != nil {
+		r.cfg.Logger.Info("writing the snapshot works again", "path", r.cfg.Path)
 	}
 	r.dirty, r.lastErr = false, nil
 	r.writes++
 	return nil
+}
+
+// Failures returns how many writes failed.
+func (r *Recorder) Failures() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
 }
 
 // Writes returns how many times the snapshot was written.

@@ -14,21 +14,11 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", timeout, msg)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 type logBuf struct {
 	mu sync.Mutex
@@ -206,7 +196,7 @@ func TestRunRateLimitsAndFlushesOnStop(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
 	r.Alive("n0", "10.0.0.1:1")
-	eventually(t, 5*time.Second, func() bool { return r.Writes() == 1 }, "the first change is written at once")
+	testutil.Eventually(t, 5*time.Second, func() bool { return r.Writes() == 1 }, "the first change is written at once")
 	for i := 1; i < 50; i++ {
 		r.Alive(fmt.Sprintf("n%d", i), "10.0.0.1:1")
 	}
@@ -243,14 +233,17 @@ func TestRunRetriesFailedWrites(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
 	r.Alive("a", "10.0.0.1:1")
-	eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "writing the snapshot failed") }, "a failed write is logged")
+	testutil.Eventually(t, 5*time.Second, func() bool { return r.Failures() >= 3 }, "three failed writes")
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return r.Writes() == 1 }, "the write is retried")
+	testutil.Eventually(t, 5*time.Second, func() bool { return r.Writes() == 1 }, "the write is retried")
 	cancel()
 	<-done
 	if n := strings.Count(logs.String(), "writing the snapshot failed"); n != 1 {
-		t.Errorf("the same write error was logged %d times, want once", n)
+		t.Errorf("the failing writes were logged %d times, want once", n)
+	}
+	if !strings.Contains(logs.String(), "writing the snapshot works again") {
+		t.Error("the recovery was not logged")
 	}
 }

@@ -1,4 +1,9 @@
-package gencluster
+// Package refresh is the loop that makes discovery heal a cluster: it
+// re-runs discovery every interval and joins, through the Node's Dist,
+// every discovered address that is not a live member. A failed address is
+// retried with exponential backoff and jitter, capped at the interval.
+// Addresses that drop out of discovery are never disconnected.
+package refresh
 
 import (
 	"context"
@@ -10,79 +15,113 @@ import (
 	"time"
 
 	"github.com/gencluster/gencluster/internal/backoff"
+	"github.com/gencluster/gencluster/membership"
 	"github.com/gencluster/gencluster/seeds"
 )
 
-// lookupHostFunc resolves a host name to IP strings (net.Resolver's
-// LookupHost); the refresh loop uses it to tell whether a seed given by
-// name is already a live member.
-type lookupHostFunc func(ctx context.Context, host string) ([]string, error)
+// Dist is what the loop needs of the Node's Dist.
+type Dist interface {
+	Connect(ctx context.Context, addr string) error
+	Members() []membership.Member
+}
 
-// observer is told what the refresh loop does; metrics implement it.
-type observer interface {
-	discovered(backend string, found int, took time.Duration, err error)
-	connected(addr string, err error)
-	refreshed(took time.Duration)
+// Observer is told what the loop does; the Node's metrics implement it.
+type Observer interface {
+	Discovered(backend string, found int, took time.Duration, err error)
+	Connected(addr string, err error)
+	Refreshed(took time.Duration)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) discovered(string, int, time.Duration, error) {}
-func (nopObserver) connected(string, error)                      {}
-func (nopObserver) refreshed(time.Duration)                      {}
+func (nopObserver) Discovered(string, int, time.Duration, error) {}
+func (nopObserver) Connected(string, error)                      {}
+func (nopObserver) Refreshed(time.Duration)                      {}
 
-// refresher is the loop that makes discovery heal the cluster: it re-runs
-// discovery every interval and joins every discovered address that is not
-// a live member. A failed address is retried with exponential backoff and
-// jitter, capped at the interval. Addresses that drop out of discovery are
-// never disconnected (see Dist).
-type refresher struct {
+// Config configures a Loop.
+type Config struct {
+	Dist  Dist
+	Seeds []seeds.Discoverer // expanded with seeds.Backends
+	Self  string             // this node's address: never joined
+	// Interval between discovery runs; 0 joins once (Pass) and never
+	// again (Run returns at once).
+	Interval   time.Duration
+	MinBackoff time.Duration // first retry delay of a failed address
+	Timeout    time.Duration // per Discover call, and per host look-up
+	Workers    int           // joins at a time
+	// LookupHost resolves a seed given by host name (net.Resolver's
+	// LookupHost), to tell whether it is already a live member.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
+	Logger     *slog.Logger
+	Observer   Observer // nil: none
+	AfterPass  func()   // called after every pass (event sync for plain Dists)
+}
+
+// Loop is the refresh loop. Run and Pass must not run concurrently.
+type Loop struct {
 	dist       Dist
 	backends   []seeds.Discoverer
 	self       string
 	interval   time.Duration
-	timeout    time.Duration // per Discover call
+	timeout    time.Duration
 	workers    int
-	lookupHost lookupHostFunc
+	lookupHost func(ctx context.Context, host string) ([]string, error)
 	logger     *slog.Logger
-	obs        observer
-	afterPass  func() // called after every pass (event sync for plain Dists)
+	obs        Observer
+	afterPass  func()
 
 	retry *backoff.Tracker
 	addrs []string // last discovery result
 	rand  *rand.Rand
 }
 
-func newRefresher(c *config, d Dist, self string, obs observer) *refresher {
-	maxBackoff := c.refreshInterval
+// New returns a Loop for c.
+func New(c Config) *Loop {
+	maxBackoff := c.Interval
 	if maxBackoff == 0 {
-		maxBackoff = c.minBackoff
+		maxBackoff = c.MinBackoff
 	}
 	seed := rand.Uint64()
-	r := &refresher{
-		dist:       d,
-		self:       self,
-		interval:   c.refreshInterval,
-		timeout:    c.discoveryTimeout,
-		workers:    c.connectConcurrent,
-		lookupHost: c.lookupHost,
-		logger:     c.logger,
-		obs:        obs,
-		retry:      backoff.NewTracker(backoff.Policy{Min: min(c.minBackoff, maxBackoff), Max: maxBackoff}, seed),
+	r := &Loop{
+		dist:       c.Dist,
+		self:       c.Self,
+		interval:   c.Interval,
+		timeout:    c.Timeout,
+		workers:    c.Workers,
+		lookupHost: c.LookupHost,
+		logger:     c.Logger,
+		obs:        c.Observer,
+		afterPass:  c.AfterPass,
+		retry:      backoff.NewTracker(backoff.Policy{Min: min(c.MinBackoff, maxBackoff), Max: maxBackoff}, seed),
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
 	}
-	for _, d := range c.seeds {
+	if r.obs == nil {
+		r.obs = nopObserver{}
+	}
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	if r.lookupHost == nil {
+		r.lookupHost = net.DefaultResolver.LookupHost
+	}
+	for _, d := range c.Seeds {
 		r.backends = append(r.backends, seeds.Backends(d)...)
 	}
 	return r
 }
 
-// warmupFirst is the first gap of the refresh loop's warm-up (see run).
+// Backends returns how many discovery backends the loop asks.
+func (r *Loop) Backends() int { return len(r.backends) }
+
+// Addrs returns the addresses the last discovery found.
+func (r *Loop) Addrs() []string { return r.addrs }
+
+// warmupFirst is the first gap of the refresh loop's warm-up (see Run).
 const warmupFirst = 100 * time.Millisecond
 
-// run re-runs discovery every interval and retries failed addresses when
+// Run re-runs discovery every interval and retries failed addresses when
 // their backoff expires, until ctx is done.
-func (r *refresher) run(ctx context.Context) {
+func (r *Loop) Run(ctx context.Context) {
 	if r.interval <= 0 {
 		return // gen_cluster's `infinity`: join once, at Start.
 	}
@@ -107,7 +146,7 @@ func (r *refresher) run(ctx context.Context) {
 			gap = min(2*gap, r.interval)
 			nextDiscovery = now.Add(gap)
 		}
-		r.pass(ctx, discover)
+		r.Pass(ctx, discover)
 		wake := nextDiscovery
 		if t, ok := r.retry.Next(); ok && t.Before(wake) {
 			wake = t
@@ -116,10 +155,10 @@ func (r *refresher) run(ctx context.Context) {
 	}
 }
 
-// pass optionally re-runs discovery, then joins every address that is due.
+// Pass optionally re-runs discovery, then joins every address that is due.
 // It reports whether at least one join succeeded, and whether there was
 // any address to join at all.
-func (r *refresher) pass(ctx context.Context, discover bool) (joined, tried bool) {
+func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 	start := time.Now()
 	if discover {
 		r.addrs = r.discover(ctx)
@@ -129,7 +168,7 @@ func (r *refresher) pass(ctx context.Context, discover bool) (joined, tried bool
 		r.afterPass()
 	}
 	if discover {
-		r.obs.refreshed(time.Since(start))
+		r.obs.Refreshed(time.Since(start))
 	}
 	return joined, tried
 }
@@ -137,7 +176,7 @@ func (r *refresher) pass(ctx context.Context, discover bool) (joined, tried bool
 // discover asks every backend and returns the merged, de-duplicated
 // addresses. A failing backend is logged and counted and its addresses are
 // simply missing this time: the cluster keeps what it has.
-func (r *refresher) discover(ctx context.Context) []string {
+func (r *Loop) discover(ctx context.Context) []string {
 	var (
 		out  []string
 		seen = make(map[string]bool)
@@ -149,7 +188,7 @@ func (r *refresher) discover(ctx context.Context) []string {
 		addrs, err := b.Discover(dctx)
 		took := time.Since(start)
 		cancel()
-		r.obs.discovered(name, len(addrs), took, err)
+		r.obs.Discovered(name, len(addrs), took, err)
 		if err != nil {
 			if ctx.Err() != nil {
 				return out // stopping; not the backend's fault
@@ -174,7 +213,7 @@ func (r *refresher) discover(ctx context.Context) []string {
 // backoff. After a join succeeds the live set is re-read, because one join
 // pulls in the whole cluster behind that peer and most remaining addresses
 // are then members already.
-func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
+func (r *Loop) connectDue(ctx context.Context) (joined, tried bool) {
 	now := time.Now()
 	var cands []string
 	for _, a := range r.addrs {
@@ -196,18 +235,24 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 		next    int
 		wg      sync.WaitGroup
 	)
-	// take returns the next candidate that still needs a join.
+	// take returns the next candidate that still needs a join. The
+	// look-up of a host-name seed runs outside the lock, so that the
+	// workers resolve in parallel; live is replaced, never modified, so
+	// the copy read under the lock stays valid.
 	take := func() (string, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		for next < len(cands) {
-			a := cands[next]
+		for {
+			mu.Lock()
+			if next == len(cands) {
+				mu.Unlock()
+				return "", false
+			}
+			a, l := cands[next], live
 			next++
-			if !r.isLive(ctx, a, live) {
+			mu.Unlock()
+			if !r.isLive(ctx, a, l) {
 				return a, true
 			}
 		}
-		return "", false
 	}
 	for range max(1, r.workers) {
 		wg.Add(1)
@@ -233,7 +278,7 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 	now = time.Now()
 	for a, err := range results {
 		tried = true
-		r.obs.connected(a, err)
+		r.obs.Connected(a, err)
 		if err == nil {
 			joined = true
 			r.retry.Succeeded(a)
@@ -249,10 +294,10 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 	return joined, tried
 }
 
-func (r *refresher) liveAddrs() map[string]bool {
+func (r *Loop) liveAddrs() map[string]bool {
 	live := map[string]bool{r.self: true}
 	for _, m := range r.dist.Members() {
-		if m.State == StateAlive || m.State == StateSuspect {
+		if m.State == membership.StateAlive {
 			live[m.Addr] = true
 		}
 	}
@@ -261,7 +306,7 @@ func (r *refresher) liveAddrs() map[string]bool {
 
 // isLive reports whether addr is this node or a live member. A seed given
 // by host name is live when any of its IPs is.
-func (r *refresher) isLive(ctx context.Context, addr string, live map[string]bool) bool {
+func (r *Loop) isLive(ctx context.Context, addr string, live map[string]bool) bool {
 	if live[addr] {
 		return true
 	}
