@@ -22,6 +22,7 @@ const (
 	EnvSecretKeyFile   = "GENCLUSTER_SECRET_KEY_FILE"  // WithSecretKey, the key read from this file (a mounted Kubernetes Secret)
 	EnvLabel           = "GENCLUSTER_LABEL"            // WithLabel
 	EnvKeyMigration    = "GENCLUSTER_KEY_MIGRATION"    // true: the key is WithKeyringMigration's, not WithSecretKey's
+	EnvSnapshot        = "GENCLUSTER_SNAPSHOT"         // WithSnapshot (a file path)
 )
 
 // FromEnv returns the options set by GENCLUSTER_* environment variables,
@@ -38,6 +39,7 @@ const (
 //	GENCLUSTER_SECRET_KEY_FILE=/etc/gossip/key   (instead of the above)
 //	GENCLUSTER_LABEL=prod-api
 //	GENCLUSTER_KEY_MIGRATION=true     (hold the key, gossip plaintext until Keyring().Encrypt)
+//	GENCLUSTER_SNAPSHOT=/var/lib/api/members.snap
 //
 // Unset or empty variables add no option, so the defaults (or options
 // given before FromEnv's) apply; options after FromEnv's override them:
@@ -98,6 +100,9 @@ func fromLookup(lookup func(string) (string, bool)) ([]Option, error) {
 	}
 	if v, ok := get(EnvLabel); ok {
 		add(EnvLabel, v, WithLabel(v))
+	}
+	if v, ok := get(EnvSnapshot); ok {
+		add(EnvSnapshot, v, WithSnapshot(v))
 	}
 	if o, err := secretKeyFromEnv(get); err != nil {
 		errs = append(errs, err)

@@ -326,6 +326,7 @@ func WithLabel(label string) Option {
 			return fmt.Errorf("gencluster: WithLabel: label is %d bytes, over memberlist's limit of %d", len(label), MaxLabelSize)
 		}
 		c.memberlistOnly = append(c.memberlistOnly, "WithLabel")
+		c.label = label
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
 			mc.Label = label
 			mc.SkipInboundLabelCheck = false
