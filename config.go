@@ -39,9 +39,13 @@ type config struct {
 	connectConcurrent int
 	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
 	minMembers        int                   // WithMinMembers; 0 means 1
+	label             string                // WithLabel; the snapshot records it
+	snapshotPath      string                // WithSnapshot; "" for none
 	// memberlistOnly names the options given that only the memberlist
 	// Dist can honour (security): Start refuses them with WithDist.
 	memberlistOnly []string
+	keyringOpt     string   // the keyring option given, to refuse a second (migration.go)
+	pendingKeys    [][]byte // WithKeyringMigration (migration.go)
 }
 
 func defaultConfig() config {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,7 +19,10 @@ const (
 	EnvRefreshInterval = "GENCLUSTER_REFRESH_INTERVAL" // WithRefreshInterval (Go duration, or "infinity")
 	EnvMeta            = "GENCLUSTER_META"             // WithMeta, as k=v,k=v
 	EnvSecretKey       = "GENCLUSTER_SECRET_KEY"       // WithSecretKey, base64 (never echoed in errors)
+	EnvSecretKeyFile   = "GENCLUSTER_SECRET_KEY_FILE"  // WithSecretKey, the key read from this file (a mounted Kubernetes Secret)
 	EnvLabel           = "GENCLUSTER_LABEL"            // WithLabel
+	EnvKeyMigration    = "GENCLUSTER_KEY_MIGRATION"    // true: the key is WithKeyringMigration's, not WithSecretKey's
+	EnvSnapshot        = "GENCLUSTER_SNAPSHOT"         // WithSnapshot (a file path)
 )
 
 // FromEnv returns the options set by GENCLUSTER_* environment variables,
@@ -32,7 +36,10 @@ const (
 //	GENCLUSTER_REFRESH_INTERVAL=5s    (0 or "infinity" disables the refresh)
 //	GENCLUSTER_META=zone=eu-1,version=1.4.2
 //	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
+//	GENCLUSTER_SECRET_KEY_FILE=/etc/gossip/key   (instead of the above)
 //	GENCLUSTER_LABEL=prod-api
+//	GENCLUSTER_KEY_MIGRATION=true     (hold the key, gossip plaintext until Keyring().Encrypt)
+//	GENCLUSTER_SNAPSHOT=/var/lib/api/members.snap
 //
 // Unset or empty variables add no option, so the defaults (or options
 // given before FromEnv's) apply; options after FromEnv's override them:
@@ -94,6 +101,9 @@ func fromLookup(lookup func(string) (string, bool)) ([]Option, error) {
 	if v, ok := get(EnvLabel); ok {
 		add(EnvLabel, v, WithLabel(v))
 	}
+	if v, ok := get(EnvSnapshot); ok {
+		add(EnvSnapshot, v, WithSnapshot(v))
+	}
 	if o, err := secretKeyFromEnv(get); err != nil {
 		errs = append(errs, err)
 	} else if o != nil {
@@ -136,20 +146,53 @@ func parseMeta(s string) (map[string]string, error) {
 	return m, nil
 }
 
-// secretKeyFromEnv reads GENCLUSTER_SECRET_KEY (standard base64). Its
-// errors name the variable but never the value.
+// secretKeyFromEnv reads GENCLUSTER_SECRET_KEY (standard base64), or the
+// same text from the file GENCLUSTER_SECRET_KEY_FILE names, as a
+// Kubernetes Secret is mounted (surrounding white space, such as a
+// trailing newline, trimmed). With GENCLUSTER_KEY_MIGRATION=true the key
+// is WithKeyringMigration's. Its errors name the variables and the file
+// but never the value.
 func secretKeyFromEnv(get func(string) (string, bool)) (Option, error) {
 	v, ok := get(EnvSecretKey)
-	if !ok {
+	path, fromFile := get(EnvSecretKeyFile)
+	src := EnvSecretKey
+	migrating := false
+	if m, set := get(EnvKeyMigration); set {
+		b, err := strconv.ParseBool(m)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: want true or false", EnvKeyMigration, m)
+		}
+		if b && !ok && !fromFile {
+			return nil, fmt.Errorf("%s=%q needs the key: set %s or %s", EnvKeyMigration, m, EnvSecretKey, EnvSecretKeyFile)
+		}
+		migrating = b
+	}
+	switch {
+	case ok && fromFile:
+		return nil, fmt.Errorf("%s and %s are both set: give the key one way", EnvSecretKey, EnvSecretKeyFile)
+	case fromFile:
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: %w", EnvSecretKeyFile, path, err)
+		}
+		v = strings.TrimSpace(string(b)) // a trailing newline, as echo and editors leave
+		src = fmt.Sprintf("%s=%q: the file", EnvSecretKeyFile, path)
+		if v == "" {
+			return nil, fmt.Errorf("%s is empty", src)
+		}
+	case !ok:
 		return nil, nil
 	}
 	key, err := base64.StdEncoding.DecodeString(v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not standard base64 (value not shown)", EnvSecretKey)
+		return nil, fmt.Errorf("%s: not standard base64 (value not shown)", src)
 	}
 	o := WithSecretKey(key)
+	if migrating {
+		o = WithKeyringMigration(key)
+	}
 	if err := o(&config{}); err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvSecretKey, err)
+		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	return o, nil
 }

@@ -18,6 +18,7 @@ func TestFromEnv(t *testing.T) {
 		EnvSeeds:           "static+10.0.0.1:7946,10.0.0.2:7946 dns+svc.example.com:7946",
 		EnvRefreshInterval: "2s",
 		EnvMeta:            "zone=eu-1, version=1.4.2,empty=",
+		EnvSnapshot:        "/var/lib/api/members.snap",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,9 @@ func TestFromEnv(t *testing.T) {
 	}
 	if c.name != "api-1" || c.bindAddr != "127.0.0.1:7000" || c.advertiseAddr != "10.0.0.5:7946" {
 		t.Errorf("name/bind/advertise = %q %q %q", c.name, c.bindAddr, c.advertiseAddr)
+	}
+	if c.snapshotPath != "/var/lib/api/members.snap" {
+		t.Errorf("snapshot = %q", c.snapshotPath)
 	}
 	if c.refreshInterval != 2*time.Second {
 		t.Errorf("refresh = %v", c.refreshInterval)

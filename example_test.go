@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gencluster/gencluster"
@@ -110,4 +112,34 @@ func ExampleStart_badOptions() {
 	// Output:
 	// gencluster: WithBindAddr "localhost:7946": host "localhost" is not an IP address (use a template such as {{ GetPrivateIP }})
 	// gencluster: WithRefreshInterval -1s: negative
+}
+
+func ExampleWithSnapshot() {
+	dir, err := os.MkdirTemp("", "gencluster-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	// After a full outage, the members in the snapshot are joined even
+	// when discovery finds nobody; a damaged snapshot is ignored with a
+	// warning, a file that is not a snapshot stops Start.
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a snapshot\n"), 0o600)
+	_, err = gencluster.Start(context.Background(),
+		gencluster.WithBindAddr("127.0.0.1:0"),
+		gencluster.WithSnapshot(filepath.Join(dir, "notes.txt")),
+	)
+	fmt.Println(err != nil && strings.Contains(err.Error(), "refusing to overwrite it"))
+
+	node, err := gencluster.Start(context.Background(),
+		gencluster.WithBindAddr("127.0.0.1:0"),
+		gencluster.WithSnapshot(filepath.Join(dir, "members.snap")),
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer node.Close()
+	fmt.Println(len(node.Members()))
+	// Output:
+	// true
+	// 1
 }

@@ -84,6 +84,14 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	_, q, _ := n.hub.Subscribe()
 	n.events = q.C()
 	n.logEvents()
+	rec, err := n.openSnapshot()
+	if err != nil {
+		n.stop(nil)
+		return nil, err
+	}
+	if rec != nil {
+		n.recordSnapshot(rec)
+	}
 
 	if err := n.startDist(); err != nil {
 		n.stop(nil)
@@ -104,6 +112,11 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		Interval: cfg.refreshInterval, MinBackoff: cfg.minBackoff, Timeout: cfg.discoveryTimeout,
 		Workers: cfg.connectConcurrent, LookupHost: cfg.lookupHost,
 		Logger: n.logger, Observer: n.obs, // records carry node=<name>
+	}
+	if rec != nil {
+		// The snapshot's members are join candidates like discovered
+		// addresses, with the same backoff.
+		rc.Seeds = append(slices.Clone(cfg.seeds), snapshotSeeds{rec: rec, path: cfg.snapshotPath})
 	}
 	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
 		rc.AfterPass = func() { n.hub.Sync(n.dist.Members()) }
@@ -162,6 +175,7 @@ func (n *Node) startDist() error {
 		Logger:        n.logger,
 		OnEvent:       n.hub.Publish,
 		Metrics:       n.met.gossipMetrics(),
+		PendingKeys:   n.cfg.pendingKeys,
 		Memberlist: func(mc *memberlist.Config) {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)

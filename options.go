@@ -289,21 +289,10 @@ func withKeyring(opt string, primary []byte, others [][]byte) Option {
 		all = append(all, bytes.Clone(k))
 	}
 	return func(c *config) error {
-		var errs []error
-		for i, k := range all {
-			what := "primary key"
-			if i > 0 {
-				what = fmt.Sprintf("key %d", i)
-			}
-			if err := gossip.ValidateKey(k); err != nil {
-				errs = append(errs, fmt.Errorf("gencluster: %s: %s: %w", opt, what, err))
-				continue
-			}
-			if j := slices.IndexFunc(all[:i], func(o []byte) bool { return bytes.Equal(o, k) }); j >= 0 {
-				errs = append(errs, fmt.Errorf("gencluster: %s: %s is the same as %s", opt, what, keyName(j)))
-			}
+		if err := c.setKeyringOpt(opt); err != nil {
+			return err
 		}
-		if err := errors.Join(errs...); err != nil {
+		if err := checkKeys(opt, all); err != nil {
 			return err
 		}
 		c.memberlistOnly = append(c.memberlistOnly, opt)
@@ -345,6 +334,7 @@ func WithLabel(label string) Option {
 			return fmt.Errorf("gencluster: WithLabel: label is %d bytes, over memberlist's limit of %d", len(label), MaxLabelSize)
 		}
 		c.memberlistOnly = append(c.memberlistOnly, "WithLabel")
+		c.label = label
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
 			mc.Label = label
 			mc.SkipInboundLabelCheck = false

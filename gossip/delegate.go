@@ -16,6 +16,7 @@ import (
 // ConflictDelegate (it logs name conflicts).
 type delegate struct {
 	onEvent func(membership.Event)
+	onKeyOp func([]byte) // key operation messages (keyops.go)
 	logger  *slog.Logger
 
 	mu    sync.Mutex
@@ -93,10 +94,14 @@ func (d *delegate) NodeMeta(limit int) []byte {
 // GetBroadcasts, LocalState and MergeRemoteState are unused: gencluster
 // gossips membership only.
 
-// NotifyMsg handles the only user message gencluster sends, msgLeaving,
-// recorded for live members only (so a flood of names cannot grow the
-// map). memberlist passes messages that passed its key and label checks.
+// NotifyMsg hands key operation messages (msgKeyOp) to keyops.go, and
+// records msgLeaving for live members only (so a flood of names cannot
+// grow the map). memberlist passes messages that passed its key and label checks.
 func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) > 0 && b[0] == msgKeyOp && d.onKeyOp != nil {
+		d.onKeyOp(b)
+		return
+	}
 	if len(b) < 2 || b[0] != msgLeaving {
 		return
 	}

@@ -63,6 +63,11 @@ type Config struct {
 	// memberlist's node lock held: it must not block and must not call
 	// back into this Gossip.
 	OnEvent func(membership.Event)
+	// PendingKeys are the keys of a migration from plaintext
+	// (WithKeyringMigration): held, not used, until a cluster-wide
+	// KeyEncrypt moves them into the keyring, which Memberlist must then
+	// set, empty. Nil otherwise.
+	PendingKeys [][]byte
 	// Metrics, when set, receive memberlist's metrics: Start routes the
 	// samples memberlist emits through the go-metrics global to them
 	// (bridge.go), until Close or Leave.
@@ -107,6 +112,7 @@ type Gossip struct {
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
+	kops    *keyOps             // cluster-wide key operations (keyops.go)
 
 	closing   atomic.Bool // Close was called: Leave has nothing to announce
 	leaveOnce sync.Once
@@ -148,6 +154,8 @@ func Start(cfg Config) (*Gossip, error) {
 		logger:  logger,
 		known:   make(map[string]membership.Member),
 	}
+	kops := newKeyOps(del, logger, cfg.PendingKeys)
+	del.onKeyOp = kops.notify
 
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
@@ -210,8 +218,10 @@ func Start(cfg Config) (*Gossip, error) {
 	g.ml, g.addr = ml, addr
 	// Create has built the keyring from SecretKey when only that was set.
 	g.keyring = mc.Keyring
+	g.kops = kops
 	g.waitMu.Unlock()
 	started = true
+	kops.start(g)
 	return g, nil
 }
 
@@ -256,7 +266,7 @@ func (g *Gossip) Connect(ctx context.Context, addr string) error {
 		return err
 	}
 	if _, err := g.ml.Join([]string{addr}); err != nil {
-		return fmt.Errorf("join %s: %w", addr, err)
+		return fmt.Errorf("join %s: %w%s", addr, err, keyHint(err))
 	}
 	return nil
 }
@@ -312,6 +322,7 @@ func (g *Gossip) shutdown() error {
 		g.stopWaits()
 		g.bridge.stopping.Store(true)
 		g.closeErr = g.ml.Shutdown()
+		g.kops.stop()
 		// A broadcast wait that a context cut short ends by its own
 		// bound (see awaitBroadcast).
 		g.waits.Wait()

@@ -18,6 +18,8 @@ func builtins() map[string]Builder {
 		"ports": parsePortRange,
 		"k8s":   parseKubernetes,
 		"mcast": parseMulticast,
+		// mDNS / DNS-SD (mdns.go).
+		"mdns": parseMDNS,
 	}
 }
 

@@ -44,3 +44,20 @@ func ExamplePortRange() {
 	// [127.0.0.1:7946 127.0.0.1:7947 127.0.0.1:7948 127.0.0.1:7949]
 	// seeds: spec "ports+127.0.0.1:7949-7946": port range 7949-7946: first port is above last
 }
+
+func ExampleMDNS() {
+	// A node announcing and browsing _chat._udp.local; gencluster.Start
+	// starts it (it is a seeds.Runner) before the first join.
+	d := seeds.MDNS("_chat._udp", seeds.MDNSInterface("eth0"))
+	fmt.Println(seeds.Name(d), seeds.Validate(d))
+
+	// The same from a spec, and a bad service type.
+	d, err := seeds.Parse("mdns+_chat._udp?iface=eth0&interval=2s")
+	fmt.Println(seeds.Name(d), err)
+	_, err = seeds.Parse("mdns+chat")
+	fmt.Println(err)
+	// Output:
+	// mdns+_chat._udp <nil>
+	// mdns+_chat._udp <nil>
+	// seeds: spec "mdns+chat": mdns: service "chat": the protocol label is not _udp or _tcp (want _name._udp or _name._tcp)
+}

@@ -155,8 +155,10 @@ func K8sCachedList() KubernetesOption {
 //
 // Errors say what is wrong: a missing token file, a rejected token (401), a
 // missing RBAC rule (403, naming the verb, resource, group and namespace), an
-// API server without discovery.k8s.io/v1 (404), or a response that is not an
-// EndpointSliceList.
+// API server without discovery.k8s.io/v1 (404), a Service without any
+// EndpointSlice (it does not exist in the namespace: the API answers an
+// empty list, not 404, since the list is by label), or a response that is
+// not an EndpointSliceList.
 func Kubernetes(namespace, service string, port int, opts ...KubernetesOption) Discoverer {
 	return newKubernetes(namespace, service, port, opts...)
 }

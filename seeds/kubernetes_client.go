@@ -70,10 +70,11 @@ func (k *kubernetes) Discover(ctx context.Context) ([]string, error) {
 		sel = "kubernetes.io/service-name=" + k.service
 	}
 	var (
-		out  []string
-		seen = make(map[string]bool)
-		errs []error
-		cont string
+		out    []string
+		seen   = make(map[string]bool)
+		errs   []error
+		cont   string
+		slices int
 	)
 	for page := 0; ; page++ {
 		q := url.Values{"labelSelector": {sel}, "limit": {strconv.Itoa(k8sPageSize)}}
@@ -88,6 +89,7 @@ func (k *kubernetes) Discover(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return out, errors.Join(append(errs, err)...)
 		}
+		slices += len(list.Items)
 		for _, s := range list.Items {
 			addrs, err := k.sliceAddrs(s)
 			if err != nil {
@@ -108,6 +110,14 @@ func (k *kubernetes) Discover(ctx context.Context) ([]string, error) {
 			errs = append(errs, fmt.Errorf("kubernetes: stopped after %d pages of %d EndpointSlices", k8sMaxPages, k8sPageSize))
 			break
 		}
+	}
+	// The endpointslice controller keeps at least one EndpointSlice, empty
+	// if need be, for every Service with a selector; none at all is a
+	// mistyped or missing Service, which the API cannot answer with a 404
+	// (the list is by label) and which would otherwise look like a
+	// Service with no pods.
+	if slices == 0 && k.service != "" {
+		errs = append(errs, fmt.Errorf("kubernetes: no EndpointSlice of Service %q in namespace %q (label kubernetes.io/service-name=%s): the Service does not exist there, or it has no selector and nothing writes its EndpointSlices", k.service, ns, k.service))
 	}
 	return out, errors.Join(errs...)
 }

@@ -32,8 +32,10 @@
 //	k8s+...?notready=include&list=cached  with K8sIncludeNotReady, K8sCachedList
 //	mcast+cluster                       Multicast
 //	mcast+cluster?group=&iface=&interval=&peer-ttl=&ttl=&max-peers=&secret-file=
+//	mdns+_service._udp                  MDNS (DNS-SD over mDNS)
+//	mdns+_service._udp?domain=&iface=&instance=&interval=&timeout=&peer-ttl=
 //
-// Only k8s and mcast take options in the spec (after '?'); the DNS
+// Only k8s, mcast and mdns take options in the spec (after '?'); the DNS
 // resolver, resolv.conf and timeout options are for code only. Each
 // constructor's doc gives its forms in full; docs/discovery.md has the
 // whole reference.

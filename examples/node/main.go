@@ -9,7 +9,11 @@
 //	-start-timeout d    bound on the initial join (default 30s)
 //	-log-level level    debug, info, warn or error (default info)
 //	-min-members n      cluster size at which /readyz turns 200 (default 1)
+//	-snapshot path      keep a member snapshot there, to rejoin after a full outage
+//	                    (gencluster.WithSnapshot; overrides GENCLUSTER_SNAPSHOT)
 //	-fast               short memberlist timers, for tests only
+//	-keys-api addr      serve the cluster key API (keys.go) on addr; off by default.
+//	                    It changes the cluster's gossip keys: never expose it
 //
 // It logs JSON to stderr (one "event" record per membership change) and
 // serves, on the status port:
@@ -70,7 +74,9 @@ type config struct {
 	startTimeout time.Duration
 	logLevel     slog.Level
 	minMembers   int
+	snapshot     string
 	fast         bool
+	keysAPI      string
 }
 
 // envHelp is the usage text's list of the variables gencluster.FromEnv
@@ -83,7 +89,10 @@ var envHelp = []struct{ name, help string }{
 	{gencluster.EnvRefreshInterval, "how often discovery re-runs (default 5s; 0 or infinity: join once, at start)"},
 	{gencluster.EnvMeta, "metadata gossiped with the node, k=v,k=v"},
 	{gencluster.EnvSecretKey, "gossip encryption key, standard base64 of 16, 24 or 32 bytes (never logged)"},
+	{gencluster.EnvSecretKeyFile, "file holding the key as " + gencluster.EnvSecretKey + " does (a mounted Kubernetes Secret); not with it"},
+	{gencluster.EnvKeyMigration, "true: hold the key but gossip plaintext until Keyring().Encrypt (docs/keys.md)"},
 	{gencluster.EnvLabel, "cluster label: nodes with another label never merge with this one"},
+	{gencluster.EnvSnapshot, "member snapshot file, to rejoin the known members after a full outage (the -snapshot flag overrides it)"},
 }
 
 // usage prints the program's help: the environment first (it configures
@@ -112,7 +121,10 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "bound on the initial join")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.IntVar(&c.minMembers, "min-members", 1, "cluster size, this node included, from which /readyz answers 200")
+	fs.StringVar(&c.snapshot, "snapshot", "", "`path` of the member snapshot (gencluster.WithSnapshot), to rejoin after a full outage; overrides "+gencluster.EnvSnapshot)
 	fs.BoolVar(&c.fast, "fast", false, "short memberlist timers (failure detection in about a second); for tests, not for production")
+	fs.StringVar(&c.keysAPI, "keys-api", "", "`addr`ess of the cluster key API (/keys: list, install, use, remove, encrypt); off when empty. "+
+		"It changes the cluster's gossip keys: bind it to loopback or a management network, never expose it")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -149,6 +161,9 @@ func run(args []string) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts = append(opts, gencluster.WithLogger(logger), gencluster.WithMetrics(reg), gencluster.WithMinMembers(cfg.minMembers))
+	if cfg.snapshot != "" {
+		opts = append(opts, gencluster.WithSnapshot(cfg.snapshot))
+	}
 	if cfg.fast {
 		opts = append(opts, gencluster.WithMemberlistConfig(fastTimers))
 	}
@@ -187,6 +202,16 @@ func run(args []string) int {
 		return 1
 	}
 	st.setNode(node)
+	if cfg.keysAPI != "" {
+		stop, err := serveKeys(cfg.keysAPI, node, httpErr)
+		if err != nil {
+			logger.Error("key API", "addr", cfg.keysAPI, "err", err)
+			_ = node.Close()
+			return 1
+		}
+		defer stop()
+		logger.Warn("cluster key API enabled: it changes the gossip keys, do not expose it", "addr", cfg.keysAPI)
+	}
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)

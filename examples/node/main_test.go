@@ -46,6 +46,9 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || c.httpAddr != ":8080" || c.leaveTimeout != 10*time.Second || c.fast || c.minMembers != 1 {
 		t.Fatalf("defaults: %+v, %v", c, err)
 	}
+	if c, err := parseFlags([]string{"-snapshot", "/data/members.snap"}, io.Discard); err != nil || c.snapshot != "/data/members.snap" {
+		t.Errorf("-snapshot: %+v, %v", c, err)
+	}
 	for _, args := range [][]string{
 		{"-leave-timeout", "0s"},
 		{"-log-level", "loud"},

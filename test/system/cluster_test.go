@@ -30,6 +30,7 @@ type cluster struct {
 	names   []string          // the nodes that should be running, in start order
 	created []string          // every container created, for the clean-up
 	env     []string          // extra environment of every node
+	args    []string          // extra flags of every node program
 	// seedSpec is every node's GENCLUSTER_SEEDS; dns, when set, is the
 	// DNS server (docker run --dns) the nodes use instead of the network
 	// alias.
@@ -118,6 +119,7 @@ func (c *cluster) start(name string, extraEnv ...string) {
 		args = append(args, "-e", e)
 	}
 	args = append(args, image, "-fast", "-http", fmt.Sprintf(":%d", httpPort), "-leave-timeout", "5s", "-log-level", "debug")
+	args = append(args, c.args...)
 	if !slices.Contains(c.created, name) {
 		c.created = append(c.created, name)
 	}
