@@ -97,7 +97,35 @@ func newConfig(opts []Option) (config, error) {
 			return c, fmt.Errorf("gencluster: seeds %s: %w", seeds.Name(d), err)
 		}
 	}
+	if err := checkRunners(&c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// checkRunners refuses the combinations in which a discovery backend with
+// background work (a seeds.Runner, such as multicast) cannot work:
+//
+//   - WithRefreshInterval(0): only the refresh loop asks a backend again
+//     after the initial join, so what the backend learns later would never
+//     be read;
+//   - WithDist without WithAdvertiseAddr: the backend announces this
+//     node's address, and with WithDist the Node knows it only from
+//     WithAdvertiseAddr.
+func checkRunners(c *config) error {
+	var errs []error
+	for _, d := range c.seeds {
+		for _, r := range seeds.Runners(d) {
+			name := seeds.Name(r.(seeds.Discoverer))
+			if c.refreshInterval == 0 {
+				errs = append(errs, fmt.Errorf("gencluster: discovery backend %s works in the background and needs the refresh loop, which WithRefreshInterval(0) disables", name))
+			}
+			if c.dist != nil && c.advertiseAddr == "" {
+				errs = append(errs, fmt.Errorf("gencluster: discovery backend %s announces this node's address, which with WithDist is WithAdvertiseAddr: give WithAdvertiseAddr", name))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // defaultName is the host name plus a short random suffix, so that two

@@ -142,15 +142,11 @@ func runnersOf(ds []seeds.Discoverer) []seeds.Runner {
 
 // startRunners starts the backends that work in the background, before the
 // initial join so that what they learn can seed it. Their work stops with
-// the node. A backend that cannot start fails Start, and so does one whose
-// findings nothing would read: only the refresh loop asks a backend again
-// after the initial join, so such a backend needs it.
+// the node. A backend that cannot start fails Start (the combinations that
+// cannot work were refused by newConfig, see checkRunners).
 func (n *Node) startRunners() error {
 	for _, run := range runnersOf(n.cfg.seeds) {
 		name := seeds.Name(run.(seeds.Discoverer))
-		if n.cfg.refreshInterval == 0 {
-			return fmt.Errorf("gencluster: discovery backend %s works in the background and needs the refresh loop, which WithRefreshInterval(0) disables", name)
-		}
 		wait, err := run.Start(n.ctx, n.addr)
 		if err != nil {
 			return fmt.Errorf("gencluster: discovery backend %s: %w", name, err)

@@ -93,6 +93,14 @@ func WithAdvertiseAddr(addr string) Option {
 // 7946). Several backends (and several WithSeeds) are merged and their
 // addresses de-duplicated. Without seeds the node starts a one-node
 // cluster that others may join.
+//
+// Backends with background work (seeds.Runner, such as seeds.Multicast)
+// are started before the initial join, so that what they learn can seed
+// it, and stop with the node. Start fails when one cannot start, and
+// refuses two combinations that cannot work: such a backend with
+// WithRefreshInterval(0) (nothing would read what it learns after the
+// initial join), and with WithDist but no WithAdvertiseAddr (it would have
+// no address to announce).
 func WithSeeds(ds ...seeds.Discoverer) Option {
 	return func(c *config) error {
 		for i, d := range ds {

@@ -115,3 +115,34 @@ func TestRunnerNeedsRefresh(t *testing.T) {
 		t.Error("the Runner was started although Start failed")
 	}
 }
+
+// TestRunnerNeedsAdvertiseWithDist: with WithDist the Node knows its
+// address only from WithAdvertiseAddr; a background backend, which
+// announces it, is refused without it, before anything starts.
+func TestRunnerNeedsAdvertiseWithDist(t *testing.T) {
+	r := &fakeRunner{}
+	f := testutil.NewDist("127.0.0.1:7946")
+	n, err := Start(context.Background(), WithName("self"), WithDist(f), WithSeeds(r))
+	if err == nil {
+		n.Close()
+		t.Fatal("Start succeeded with a Runner, WithDist and no WithAdvertiseAddr")
+	}
+	for _, want := range []string{"fake-runner", "WithDist", "WithAdvertiseAddr"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Start = %v, want it to name %s", err, want)
+		}
+	}
+	r.mu.Lock()
+	started := r.started
+	r.mu.Unlock()
+	if started != "" {
+		t.Error("the Runner was started although Start failed")
+	}
+	// The control: with the address it starts and gets it.
+	startNode(t, WithName("self"), WithDist(f), WithAdvertiseAddr(f.Self), WithSeeds(r))
+	r.mu.Lock()
+	if r.started != f.Self {
+		t.Errorf("Start got self %q, want %s", r.started, f.Self)
+	}
+	r.mu.Unlock()
+}

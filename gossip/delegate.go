@@ -29,6 +29,10 @@ type delegate struct {
 	// goneAt is when each member that left or failed did, for as long
 	// as memberlist keeps its name (see reclaim.go).
 	goneAt map[string]time.Time
+	// claims are the addresses that claimed a live member's name, by
+	// name: a restart that came before the old process was declared
+	// failed looks like that (see reclaim.go).
+	claims map[string]claim
 	// onReclaim, when set, is told (under memberlist's node lock: it
 	// must not block) that a node at addr claims the name of a member
 	// that left or failed at gone.
@@ -156,8 +160,14 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	leaving = leaving || d.leavingPeers[m.Name]
 	delete(d.known, m.Name)
 	delete(d.leavingPeers, m.Name)
-	d.noteGoneLocked(m.Name, time.Now())
+	now := time.Now()
+	d.noteGoneLocked(m.Name, now)
+	c, claimed := d.claims[m.Name]
+	delete(d.claims, m.Name)
 	d.mu.Unlock()
+	if claimed && now.Sub(c.at) < claimTTL && d.onReclaim != nil {
+		d.onReclaim(m.Name, c.addr, now)
+	}
 	ev := membership.Event{Type: membership.EventFail, Member: m}
 	if leaving {
 		ev.Type, ev.Member.State = membership.EventLeave, membership.StateLeft
@@ -183,8 +193,44 @@ func (d *delegate) NotifyConflict(existing, other *memberlist.Node) {
 		d.onReclaim(other.Name, other.Address(), gone)
 		return
 	}
+	if live {
+		d.mu.Lock()
+		d.noteClaimLocked(other.Name, other.Address(), time.Now())
+		d.mu.Unlock()
+	}
 	d.logger.Warn("name conflict: another node claims a live member's name; keeping the member",
 		"peer", other.Name, "addr", other.Address(), "member_addr", existing.Address())
+}
+
+// claim is an address that claimed a live member's name, and when.
+type claim struct {
+	addr string
+	at   time.Time
+}
+
+// claimTTL is how long a claim on a live member's name is remembered: a
+// restart comes back within failure detection (seconds); a claim older
+// than this is not retried when the member fails later.
+const claimTTL = 2 * time.Minute
+
+func (d *delegate) noteClaimLocked(name, addr string, at time.Time) {
+	if d.claims == nil {
+		d.claims = make(map[string]claim)
+	}
+	if _, ok := d.claims[name]; !ok && len(d.claims) >= maxGone {
+		for n, c := range d.claims {
+			if at.Sub(c.at) >= claimTTL {
+				delete(d.claims, n)
+			}
+		}
+		for n := range d.claims { // still full: drop any one
+			if len(d.claims) < maxGone {
+				break
+			}
+			delete(d.claims, n)
+		}
+	}
+	d.claims[name] = claim{addr: addr, at: at}
 }
 
 // maxGone bounds goneAt: past it the oldest entries go (their names are

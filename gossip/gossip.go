@@ -104,6 +104,7 @@ type Gossip struct {
 	retransmitMult int
 	waitMu         sync.Mutex             // orders waits.Add before waits.Wait
 	stopped        bool                   // under waitMu: shutdown has begun
+	pending        int                    // under waitMu: broadcast waits in flight
 	waits          sync.WaitGroup         // memberlist waits for broadcasts (leave.go), re-joins (reclaim.go)
 	reclaimTime    time.Duration          // memberlist's DeadNodeReclaimTime
 	reclaims       map[string]*time.Timer // under waitMu: pending re-joins by name
@@ -212,8 +213,9 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
-	g.waitMu.Lock() // the re-join timers read ml under it (reclaim.go)
-	g.ml, g.addr = ml, ml.LocalNode().Address()
+	addr := ml.LocalNode().Address() // not under waitMu: it takes memberlist's node lock
+	g.waitMu.Lock()                  // the re-join timers read ml under it (reclaim.go)
+	g.ml, g.addr = ml, addr
 	// Create has built the keyring from SecretKey when only that was set.
 	g.keyring = mc.Keyring
 	g.kops = kops

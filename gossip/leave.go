@@ -137,7 +137,14 @@ func (g *Gossip) awaitBroadcast(ctx context.Context, limit time.Duration, send f
 		return ErrStopped
 	}
 	done := make(chan error, 1)
-	g.waits.Go(func() { done <- send(timeout) })
+	g.pending++
+	g.waits.Go(func() {
+		err := send(timeout)
+		g.waitMu.Lock()
+		g.pending--
+		g.waitMu.Unlock()
+		done <- err
+	})
 	g.waitMu.Unlock()
 
 	tick := time.NewTicker(g.roundTime())
@@ -199,7 +206,19 @@ func (g *Gossip) stopWaits() {
 	if !g.closing.Load() {
 		return // Leave's own leave superseded the updates
 	}
-	_ = g.ml.UpdateNode(time.Nanosecond)
+	// memberlist tells a waiter only if it already waits (a non-blocking
+	// send): supersede until every waiter has seen it, for a bounded
+	// time (past it, shutdown waits for their own timeout).
+	for range 500 {
+		g.waitMu.Lock()
+		pending := g.pending
+		g.waitMu.Unlock()
+		if pending == 0 {
+			return
+		}
+		_ = g.ml.UpdateNode(time.Nanosecond)
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (g *Gossip) isStopped() bool {

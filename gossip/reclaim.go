@@ -16,7 +16,10 @@ import (
 // The delegate tells the adapter of every claim it refused for a member
 // that is gone (NotifyConflict); the adapter joins the claimant again (a
 // push-pull, which carries its alive message) as soon as the reclaim time
-// has passed. A claim on a live member's name is never retried.
+// has passed. A claim on a live member's name is retried only if that
+// member fails within claimTTL: a restart faster than failure detection
+// claims the name while the old process still counts as alive; a name
+// thief next to a live member is never let in.
 
 // reclaimMargin is added to the reclaim time: memberlist wants strictly
 // more than DeadNodeReclaimTime since the failure.

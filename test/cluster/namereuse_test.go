@@ -30,7 +30,8 @@ func reuseTimers(mc *memberlist.Config) {
 }
 
 // restartAfter crashes r-b of a three-node cluster, waits until the others
-// have declared it failed, waits pause, restarts it under the same name on
+// have declared it failed (unless pause < 0: then it restarts at once,
+// before they can have noticed), waits pause, restarts it under the same name on
 // another IP (seeded with r-a only: the others have no discovery that
 // finds it) and returns how long until every other node lists it alive at
 // its new address.
@@ -47,7 +48,9 @@ func restartAfter(t *testing.T, pause time.Duration) time.Duration {
 	b := startNode(t, opts("nr-b", gencluster.WithSeeds(seeds.Static(a.Addr())))...)
 	waitMembers(t, 30*time.Second, []*gencluster.Node{a, b, c}, "nr-a", "nr-b", "nr-c")
 	b.Close()
-	waitMembers(t, 60*time.Second, []*gencluster.Node{a, c}, "nr-a", "nr-c")
+	if pause >= 0 { // < 0: restart before the failure is detected
+		waitMembers(t, 60*time.Second, []*gencluster.Node{a, c}, "nr-a", "nr-c")
+	}
 	if pause > 0 {
 		time.Sleep(pause) // the scenario: the restart comes this late
 	}
@@ -78,14 +81,19 @@ func TestNameReuseAfterRestart(t *testing.T) {
 	if *reuseDefaults {
 		reclaim, pause, pushPull = gossip.DefaultDeadNodeReclaimTime, 6*time.Second, memberlist.DefaultLANConfig().PushPullInterval
 	}
+	early := restartAfter(t, -1)
 	now := restartAfter(t, 0)
 	later := restartAfter(t, pause)
-	t.Logf("measured: restarted at once: accepted after %v; restarted %v after the failure: %v (reclaim %v, push-pull %v)",
-		now.Round(time.Millisecond), pause, later.Round(time.Millisecond), reclaim, pushPull)
+	t.Logf("measured: restarted before the failure was detected: accepted after %v; right after it was: %v; %v after it: %v (reclaim %v, push-pull %v)",
+		early.Round(time.Millisecond), now.Round(time.Millisecond), pause, later.Round(time.Millisecond), reclaim, pushPull)
 	// Relative to the configured timers: at once is within two reclaim
 	// times (the wait for the reclaim time, then a join), far below the
 	// push-pull interval memberlist alone needs.
 	if now > 2*reclaim+time.Second {
 		t.Errorf("restarted at once: accepted after %v, want within about the reclaim time %v", now, reclaim)
+	}
+	// Before the failure was detected: detection, then the same.
+	if early > now+pushPull/2 {
+		t.Errorf("restarted before detection: accepted after %v, want about the detection time more than the %v of a restart after it", early, now)
 	}
 }
