@@ -192,7 +192,7 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 	}
 	if len(res.Events) > 0 {
 		b.WriteString("### Cost per event\n\n")
-		b.WriteString("A Go benchmark (`go test -bench . ./test/bench`) calls the memberlist `EventDelegate` directly, a join then a failure in turn, as memberlist does under its node lock, while a goroutine drains the stream. gencluster's adapter converts the node and queues the event for `Events()`; the baseline is memberlist's own `ChannelEventDelegate` with a channel of 16. delivered/op below 1 means the reader fell behind and gencluster's queue coalesced a member's pending events into its latest state (the ChannelEventDelegate blocks memberlist instead).\n\n")
+		b.WriteString("A Go benchmark (`go test -bench . .`) calls the memberlist `EventDelegate` directly, a join then a failure in turn, as memberlist does under its node lock, while a goroutine drains the stream. gencluster's adapter converts the node and queues the event for `Events()`; the baseline is memberlist's own `ChannelEventDelegate` with a channel of 16. delivered/op below 1 means the reader fell behind and gencluster's queue coalesced a member's pending events into its latest state (the ChannelEventDelegate blocks memberlist instead).\n\n")
 		b.WriteString("| event path | ns/op | allocs/op | B/op | delivered/op |\n|---|---|---|---|---|\n")
 		for _, e := range res.Events {
 			fmt.Fprintf(&b, "| %s | %.0f | %d | %d | %.2f |\n", e.Name, e.NsPerOp, e.AllocsPerOp, e.BytesPerOp, e.Delivered)
@@ -227,13 +227,13 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 
 	b.WriteString("## Running the benchmarks\n\n")
 	b.WriteString("```\n")
-	b.WriteString("go run ./test/bench/cmd/benchplot -n 50,100,200 -detect-n 50,200 -timeout 90s   # this report (about 9 to 20 min on 2 cores)\n")
-	b.WriteString("go run ./test/bench/cmd/benchplot -quick -out /tmp/bench -doc /tmp/bench/benchmarks.md   # small N, a minute or two\n")
-	b.WriteString("go run ./test/bench/cmd/benchplot -from docs/benchmarks/results.json   # re-render plots and this page from recorded results\n")
-	b.WriteString("go test ./test/bench                        # every scenario with a few nodes (about 40 s); skipped with -short\n")
-	b.WriteString("go test -run '^$' -bench . ./test/bench     # per-event cost: adapter vs ChannelEventDelegate\n")
+	b.WriteString("go run ./cmd/benchplot -n 50,100,200 -detect-n 50,200 -timeout 90s   # this report (about 9 to 20 min on 2 cores)\n")
+	b.WriteString("go run ./cmd/benchplot -quick -out /tmp/bench -doc /tmp/bench/benchmarks.md   # small N, a minute or two\n")
+	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json   # re-render plots and this page from recorded results\n")
+	b.WriteString("go test .                        # every scenario with a few nodes (about 40 s); skipped with -short\n")
+	b.WriteString("go test -run '^$' -bench . .     # per-event cost: adapter vs ChannelEventDelegate\n")
 	b.WriteString("```\n\n")
-	b.WriteString("The smoke tests assert only what does not depend on timing: the clusters form, the crash is detected, gencluster heals the partition (memberlist's non-heal is logged, not asserted). The plotting library, gonum.org/v1/plot, is imported by `test/bench/cmd/benchplot` only: it is in go.mod but not in the library's import graph.\n\n")
+	b.WriteString("The smoke tests assert only what does not depend on timing: the clusters form, the crash is detected, gencluster heals the partition (memberlist's non-heal is logged, not asserted). `test/bench` is a module of its own (its go.mod replaces the library with `../..`): the plotting library, gonum.org/v1/plot, is in that go.mod only, never in the library's, so `go list -m all` in a module that uses gencluster does not list it. Run these commands in `test/bench`.\n\n")
 	b.WriteString("## Reading the numbers\n\n")
 	b.WriteString(interpretation)
 	return os.WriteFile(c.doc, []byte(b.String()), 0o644)

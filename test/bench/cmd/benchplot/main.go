@@ -2,8 +2,8 @@
 // side by side in one run, and writes the results (JSON, CSV), PNG plots
 // and docs/benchmarks.md.
 //
-//	go run ./test/bench/cmd/benchplot            # the full run (about 15 minutes on 2 cores)
-//	go run ./test/bench/cmd/benchplot -quick     # small N, a minute or two
+//	cd test/bench && go run ./cmd/benchplot            # the full run (about 15 minutes on 2 cores)
+//	cd test/bench && go run ./cmd/benchplot -quick     # small N, a minute or two
 package main
 
 import (
@@ -115,8 +115,8 @@ func main() {
 	flag.DurationVar(&c.healTimeout, "heal-timeout", 30*time.Second, "give up the heal after this")
 	flag.BoolVar(&c.events, "events", true, "run the event-path Go benchmarks")
 	flag.IntVar(&c.simRuns, "sim-runs", 1, "simulation runs per size")
-	flag.StringVar(&c.out, "out", "docs/benchmarks", "directory for results.json, results.csv and the PNGs")
-	flag.StringVar(&c.doc, "doc", "docs/benchmarks.md", "markdown report to write (empty: none)")
+	flag.StringVar(&c.out, "out", "../../docs/benchmarks", "directory for results.json, results.csv and the PNGs")
+	flag.StringVar(&c.doc, "doc", "../../docs/benchmarks.md", "markdown report to write (empty: none)")
 	flag.Parse()
 	if *quick {
 		*startN, *detectN, *simN = "4,8", "8", "50,100"
