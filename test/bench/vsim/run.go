@@ -215,8 +215,9 @@ func (r *run) stopAll() {
 // await polls, every 10 ms of virtual time, until done holds for every one
 // of nodes or the timeout passes, and returns the phase: per node, done
 // returns when the node saw the outcome.
-func (r *run) await(nodes []*node, from time.Time, done func(s sighting) (time.Time, bool)) Phase {
-	w0 := realNow()
+//
+// wall0 is when the phase began in real time.
+func (r *run) await(nodes []*node, from, wall0 time.Time, done func(s sighting) (time.Time, bool)) Phase {
 	p := Phase{Ran: true}
 	for {
 		var at []time.Duration
@@ -236,7 +237,7 @@ func (r *run) await(nodes []*node, from time.Time, done func(s sighting) (time.T
 				p.Took = at[len(at)-1]
 			}
 			p.Median, p.P90 = quantile(at, 0.5), quantile(at, 0.9)
-			p.Wall = realNow().Sub(w0)
+			p.Wall = realNow().Sub(wall0)
 			return p
 		}
 		time.Sleep(10 * time.Millisecond)

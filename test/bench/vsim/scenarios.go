@@ -25,7 +25,7 @@ func (r *run) start() (Phase, error) {
 		r.rawSeeds = append(r.rawSeeds, trs[i].Addr())
 	}
 	r.fails.expectNone()
-	t0 := time.Now()
+	t0, w0 := time.Now(), realNow()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -47,7 +47,7 @@ func (r *run) start() (Phase, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Phase{}, err
 	}
-	return r.await(r.live(), t0, func(s sighting) (time.Time, bool) { return s.fullAt, s.full }), nil
+	return r.await(r.live(), t0, w0, func(s sighting) (time.Time, bool) { return s.fullAt, s.full }), nil
 }
 
 // crashOne crashes one member (not a seed of the baseline) and waits until
@@ -64,17 +64,18 @@ func (r *run) crashOne() Phase {
 		}
 	}
 	r.fails.expect(func(_, m int) bool { return m == victim })
-	t0 := time.Now()
+	t0, w0 := time.Now(), realNow()
 	r.crash(v)
 	r.set(victim, nil)
-	p := r.await(survivors, t0, func(s sighting) (time.Time, bool) { return s.failAt, !s.failAt.IsZero() })
+	p := r.await(survivors, t0, w0, func(s sighting) (time.Time, bool) { return s.failAt, !s.failAt.IsZero() })
 	r.fails.expectNone()
 	return p
 }
 
 // rollingRestart replaces k members one after the other, from the highest
 // number down (the baseline's seeds are the lowest): each leaves
-// gracefully and a new member with its name and a new address starts;
+// gracefully and a new member with its name and a new address starts
+// (timed from that start);
 // the next goes once every member lists the new one and the new one lists
 // every member (a rollout waits for readiness). The phase's times are per
 // restart.
@@ -102,9 +103,9 @@ func (r *run) rollingRestart(k int) (Phase, error) {
 			}
 		}
 		r.fails.expect(func(_, m int) bool { return m == i })
-		t0 := time.Now()
 		r.leave(n)
 		r.set(i, nil)
+		t0, ws := time.Now(), realNow()
 		tr, err := r.net.NewTransport()
 		if err != nil {
 			return p, err
@@ -114,7 +115,7 @@ func (r *run) rollingRestart(k int) (Phase, error) {
 			return p, fmt.Errorf("restart of member %d: %w", i, err)
 		}
 		r.set(i, nn)
-		step := r.await(append(others, nn), t0, func(s sighting) (time.Time, bool) {
+		step := r.await(append(others, nn), t0, ws, func(s sighting) (time.Time, bool) {
 			if s.watched {
 				return s.joinAt, s.sees && !s.joinAt.IsZero()
 			}
@@ -155,9 +156,9 @@ func (r *run) partition() (split, heal Phase) {
 		n.trk.setWatch(-1)
 	}
 	r.fails.expect(func(obs, m int) bool { return side[obs] != side[m] })
-	t0 := time.Now()
+	t0, w0 := time.Now(), realNow()
 	r.net.Partition(a, b)
-	split = r.await(nodes, t0, func(s sighting) (time.Time, bool) { return s.fullAt, s.full })
+	split = r.await(nodes, t0, w0, func(s sighting) (time.Time, bool) { return s.fullAt, s.full })
 	if !split.OK {
 		r.net.Heal()
 		return split, Phase{}
@@ -170,9 +171,9 @@ func (r *run) partition() (split, heal Phase) {
 	// last suspicions of each other may still be running out: give them
 	// no grace, and count them.
 	r.fails.expectNone()
-	t1 := time.Now()
+	t1, w1 := time.Now(), realNow()
 	r.net.Heal()
-	heal = r.await(nodes, t1, func(s sighting) (time.Time, bool) { return s.fullAt, s.full })
+	heal = r.await(nodes, t1, w1, func(s sighting) (time.Time, bool) { return s.fullAt, s.full })
 	return split, heal
 }
 

@@ -6,7 +6,6 @@
 package vsim
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -46,16 +45,6 @@ var (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// Report is what TestVirtual writes to -out.
-type Report struct {
-	When    time.Time         `json:"when"`
-	Command string            `json:"command"`
-	Flags   map[string]string `json:"flags"`
-	CPUs    int               `json:"cpus"`
-	Go      string            `json:"go"`
-	Results []Result          `json:"results"`
-}
-
 // TestVirtual runs every phase for every size and implementation asked,
 // each in a synctest bubble of its own. It asserts what does not depend
 // on timing: the cluster forms and the crash is detected (gencluster also
@@ -79,7 +68,7 @@ func TestVirtual(t *testing.T) {
 				})
 				rep.Results = append(rep.Results, res)
 				if *flagOut != "" {
-					if err := writeReport(*flagOut, rep); err != nil {
+					if err := WriteReport(*flagOut, rep); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -140,12 +129,4 @@ func parseSizes(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-func writeReport(path string, rep Report) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -203,26 +202,8 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 		b.WriteString("\n")
 	}
 
-	if len(res.Sim) > 0 {
-		b.WriteString("## 5. Scale by simulation\n\n")
-		b.WriteString("Memberlist nodes on an in-memory transport (`test/bench/sim.go`: packets through buffered channels, dropped when a receiver's buffer is full, as UDP would; streams through `net.Pipe`), all in one process, with memberlist's LAN timers (gossip every 200 ms, probe every 1 s, suspicion multiplier 4) except a push-pull every 5 s instead of 30 s (memberlist scales it up with N; `bench.SimProfile`). memberlist's own `MockNetwork` could not be used: a send to a node that has shut down blocks forever, so it cannot simulate a crash. gencluster takes no part in dissemination or detection (memberlist does both), so the simulation runs memberlist alone; it shows how the protocol scales, not what gencluster adds.\n\n")
-		b.WriteString("The nodes join one after the other, each through one random earlier node (*formed*: until every node lists all N). Then one more node joins (*one join known to all*: the dissemination of one alive message, which SWIM spreads in O(log N) gossip rounds), and one node crashes (*detected*).\n\n")
-		if res.SimCommand != "" {
-			fmt.Fprintf(&b, "These figures come from a separate run, on the same machine just after the main one:\n\n```\n%s\n```\n\n", res.SimCommand)
-		}
-		b.WriteString("When the formation did not finish within the timeout, the join and the crash are measured anyway; the crash then counts only the nodes that listed the crashed node (the witnesses).\n\n")
-		b.WriteString("| N | formed | one join known to all | crash reported by all witnesses | witnesses | false failures | log2 N |\n|---|---|---|---|---|---|---|\n")
-		for _, r := range res.Sim {
-			f := func(ok bool, d time.Duration) string {
-				if !ok {
-					return "not within " + timeout
-				}
-				return fmtD(d)
-			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %d | %d | %.1f |\n", r.N, f(r.Formed, r.Form), f(r.Converged, r.Converge), f(r.Detected, r.Detect), r.Witnesses, r.FalseFailures, log2(r.N))
-		}
-		b.WriteString("\n")
-		img("sim", "simulated dissemination and detection time against N")
+	if res.VSim != nil {
+		vsimSection(&b, res.VSim, img)
 	}
 
 	b.WriteString("## Running the benchmarks\n\n")
@@ -247,7 +228,6 @@ func joinInts(ns []int) string {
 	return strings.Join(s, ", ")
 }
 
-func log2(n int) float64 { return math.Log2(float64(n)) }
 
 // interpretation is the part of the report that does not change from run
 // to run: what the numbers can and cannot say.
