@@ -24,6 +24,10 @@ type Options struct {
 	// RawSeeds is how many known seed addresses (the first members) the
 	// baseline joins (0: 1).
 	RawSeeds int
+	// Spread, when positive, starts each member at a random instant in
+	// [0, Spread) instead of all at once (as pods that start over a few
+	// hundred milliseconds, or the real-loopback benchmark, do).
+	Spread time.Duration
 	// Timeout bounds each phase, in virtual time.
 	Timeout time.Duration
 	// Steady is the quiet time between formation and the crash, in which
@@ -54,6 +58,9 @@ func (o *Options) check() error {
 	if o.RawSeeds < 0 || o.RawSeeds > o.N/2 {
 		errs = append(errs, fmt.Errorf("vsim: %d raw seeds: want 0 to N/2 = %d", o.RawSeeds, o.N/2))
 	}
+	if o.Spread < 0 {
+		errs = append(errs, fmt.Errorf("vsim: spread %v must not be negative", o.Spread))
+	}
 	errs = append(errs, o.Link.Validate())
 	return errors.Join(errs...)
 }
@@ -80,6 +87,7 @@ type Result struct {
 
 	Start       Phase `json:"start"`
 	FailedJoins int64 `json:"failed_joins"` // during the start
+	StartDials  int64 `json:"start_dials"`  // streams opened during the start (push-pulls)
 	Refused     int64 `json:"refused_push_pulls"`
 	Crash       Phase `json:"crash"`
 	// Restart: per restarted member, from its start until every member
@@ -145,10 +153,10 @@ func Run(o Options) (Result, error) {
 	if res.Start, err = r.start(); err != nil {
 		return res, err
 	}
-	res.FailedJoins, res.Refused = r.count.failedJoins.Load(), r.count.refused.Load()
+	res.FailedJoins, res.Refused, res.StartDials = r.count.failedJoins.Load(), r.count.refused.Load(), nw.Dials.Load()
 	res.HeapPerNode = float64(heapAlloc()-heap0) / float64(o.N)
 	res.GoroutinesPerNode = float64(runtime.NumGoroutine()-gor0) / float64(o.N)
-	o.Logf("%s N=%d start: %s; failed joins %d, refused push-pulls %d, heap %.0f KiB/node", o.Impl, o.N, res.Start, res.FailedJoins, res.Refused, res.HeapPerNode/1024)
+	o.Logf("%s N=%d start: %s; %d dials, failed joins %d, refused push-pulls %d, heap %.0f KiB/node", o.Impl, o.N, res.Start, res.StartDials, res.FailedJoins, res.Refused, res.HeapPerNode/1024)
 	if res.Start.OK {
 		time.Sleep(o.Steady)
 		res.Crash = r.crashOne()
@@ -210,7 +218,18 @@ func (r *run) stopAll() {
 	}
 	wg.Wait()
 	r.net.Stop()
+	// memberlist's Shutdown does not wait for its goroutines: a probe in
+	// flight waits for its ack until its deadline (a few probe intervals
+	// when Lifeguard has raised the node's awareness). Let virtual time
+	// run out every such deadline, or the bubble ends with goroutines
+	// still blocked and synctest panics.
+	time.Sleep(drainTime)
 }
+
+// drainTime outlasts every deadline memberlist may have pending after a
+// Shutdown: a probe's (ProbeInterval scaled by the awareness score, at
+// most 9 s with the LAN timers) and a stream's (TCPTimeout, 10 s).
+const drainTime = 30 * time.Second
 
 // await polls, every 10 ms of virtual time, until done holds for every one
 // of nodes or the timeout passes, and returns the phase: per node, done

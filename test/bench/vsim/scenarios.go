@@ -3,6 +3,7 @@ package vsim
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -31,8 +32,14 @@ func (r *run) start() (Phase, error) {
 		mu   sync.Mutex
 		errs []error
 	)
+	rng := rand.New(rand.NewPCG(r.o.Seed, 0x5eed))
 	for i, tr := range trs {
+		var delay time.Duration
+		if r.o.Spread > 0 {
+			delay = time.Duration(rng.Int64N(int64(r.o.Spread)))
+		}
 		wg.Go(func() {
+			time.Sleep(delay)
 			n, err := r.startNode(i, tr, r.o.N)
 			if err != nil {
 				mu.Lock()

@@ -30,12 +30,13 @@ import (
 var (
 	flagN         = flag.String("n", "8", "cluster sizes, comma-separated")
 	flagImpl      = flag.String("impl", "gencluster,memberlist", "implementations, comma-separated")
-	flagSeed      = flag.Uint64("seed", 1, "random seed of the network, the baseline's retries and memberlist's math/rand")
+	flagSeeds     = flag.String("seeds", "1", "random seeds (of the network, the baseline's retries and memberlist's math/rand), comma-separated: one run per seed")
 	flagLatency   = flag.Duration("latency", 500*time.Microsecond, "one-way packet latency of every link")
 	flagJitter    = flag.Duration("jitter", 500*time.Microsecond, "random extra latency per packet, 0 to this")
 	flagLoss      = flag.Float64("loss", 0, "packet loss of every link, 0 to 1")
 	flagRefresh   = flag.Duration("refresh", 0, "gencluster's refresh interval (0: its default)")
 	flagRawSeeds  = flag.Int("raw-seeds", 1, "known seed addresses the baseline joins")
+	flagSpread    = flag.Duration("spread", 0, "start the members over this much virtual time instead of all at once")
 	flagTimeout   = flag.Duration("timeout", 3*time.Minute, "virtual time limit of each phase")
 	flagSteady    = flag.Duration("steady", 10*time.Second, "virtual quiet time between the start and the crash")
 	flagRestarts  = flag.Int("restarts", 3, "members replaced by the rolling restart")
@@ -50,29 +51,35 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // on timing: the cluster forms and the crash is detected (gencluster also
 // heals the partition; the baseline's non-heal is only logged).
 func TestVirtual(t *testing.T) {
-	sizes, err := parseSizes(*flagN)
+	sizes, err := parseInts("-n", *flagN, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds, err := parseInts("-seeds", *flagSeeds, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep := Report{When: time.Now().UTC(), Command: strings.Join(os.Args, " "), Flags: map[string]string{}, CPUs: runtime.NumCPU(), Go: runtime.Version()}
 	flag.Visit(func(f *flag.Flag) { rep.Flags[f.Name] = f.Value.String() })
 	for _, n := range sizes {
-		for _, impl := range strings.Split(*flagImpl, ",") {
-			t.Run(fmt.Sprintf("%s/N=%d", impl, n), func(t *testing.T) {
-				res := simulate(t, Options{
-					Impl: Impl(impl), N: n, Seed: *flagSeed,
-					Link:            Link{Latency: *flagLatency, Jitter: *flagJitter, Loss: *flagLoss},
-					RefreshInterval: *flagRefresh, RawSeeds: *flagRawSeeds,
-					Timeout: *flagTimeout, Steady: *flagSteady,
-					Restarts: min(*flagRestarts, n/2), Partition: *flagPartition,
-				})
-				rep.Results = append(rep.Results, res)
-				if *flagOut != "" {
-					if err := WriteReport(*flagOut, rep); err != nil {
-						t.Fatal(err)
+		for _, seed := range seeds {
+			for _, impl := range strings.Split(*flagImpl, ",") {
+				t.Run(fmt.Sprintf("%s/N=%d/seed=%d", impl, n, seed), func(t *testing.T) {
+					res := simulate(t, Options{
+						Impl: Impl(impl), N: n, Seed: uint64(seed),
+						Link:            Link{Latency: *flagLatency, Jitter: *flagJitter, Loss: *flagLoss},
+						RefreshInterval: *flagRefresh, RawSeeds: *flagRawSeeds,
+						Spread: *flagSpread, Timeout: *flagTimeout, Steady: *flagSteady,
+						Restarts: min(*flagRestarts, n/2), Partition: *flagPartition,
+					})
+					rep.Results = append(rep.Results, res)
+					if *flagOut != "" {
+						if err := WriteReport(*flagOut, rep); err != nil {
+							t.Fatal(err)
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
@@ -119,12 +126,13 @@ func simulate(t *testing.T, o Options) Result {
 	return res
 }
 
-func parseSizes(s string) ([]int, error) {
+// parseInts parses a comma-separated list of integers of at least least.
+func parseInts(name, s string, least int) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 4 {
-			return nil, fmt.Errorf("-n %q: %q is not a size of at least 4", s, f)
+		if err != nil || n < least {
+			return nil, fmt.Errorf("%s %q: %q is not an integer of at least %d", name, s, f, least)
 		}
 		out = append(out, n)
 	}
