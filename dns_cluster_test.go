@@ -29,7 +29,7 @@ func TestDNSCluster(t *testing.T) {
 	for i := 2; i <= 6; i++ {
 		n := startNode(t, append(testOpts(t, "dns-"+strconv.Itoa(i)),
 			WithBindAddr(net.JoinHostPort(ip(i), strconv.Itoa(port))),
-			WithSeeds(seeds.DNS(name, port, seeds.WithResolver(srv.Addr()), seeds.WithTimeout(time.Second))),
+			WithSeeds(seeds.DNS(name, port, seeds.DNSResolver(srv.Addr()), seeds.DNSTimeout(time.Second))),
 			shortDeadGossip,
 		)...)
 		srv.AddA(name, ip(i))
@@ -83,7 +83,7 @@ func TestDNSClusterFromEnv(t *testing.T) {
 		}
 		// GENCLUSTER_SEEDS uses /etc/resolv.conf; point this test's
 		// backend at the test server's resolv.conf instead.
-		d := seeds.DNS(name, port, seeds.WithResolvConf(conf))
+		d := seeds.DNS(name, port, seeds.DNSResolvConf(conf))
 		n := startNode(t, append(opts, WithMemberlistConfig(fastGossip), WithRetryBackoff(50*time.Millisecond), WithSeeds(d))...)
 		srv.AddA(name, "127.0.0."+strconv.Itoa(i))
 		nodes = append(nodes, n)

@@ -26,6 +26,11 @@ import (
 // reg); Leave and Close unregister them, so a Node restarted under its old
 // name can register again.
 //
+// Discovery backends with metrics of their own (those that implement
+// prometheus.Collector, such as seeds.Multicast's
+// gencluster_multicast_packets_total) are registered on reg too, with the
+// node label added, and unregistered with the rest.
+//
 // With the default memberlist Dist, memberlist's own metrics are bridged
 // too (gencluster_memberlist_*). memberlist emits them through the
 // process-wide hashicorp/go-metrics global; see README.md (Operating a cluster) for what
@@ -107,8 +112,10 @@ func (n *Node) initMetrics() {
 			m.discDur.WithLabelValues(name)
 			m.discErrs.WithLabelValues(name)
 			m.discPeers.WithLabelValues(name)
-			if mc, ok := b.(*seeds.MulticastDiscovery); ok {
-				m.collectors = append(m.collectors, newMulticastCollector(mc, name, n.name))
+			// A backend with metrics of its own is registered with the
+			// node label that the node's collectors carry as ConstLabels.
+			if c, ok := b.(prometheus.Collector); ok {
+				m.collectors = append(m.collectors, prometheus.WrapCollectorWith(prometheus.Labels{"node": n.name}, c))
 			}
 		}
 	}
@@ -222,35 +229,6 @@ func (c *membersCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, s := range []State{StateAlive, StateSuspect} {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), s.String())
-	}
-}
-
-// multicastCollector exports a MulticastDiscovery's Stats.
-type multicastCollector struct {
-	mc   *seeds.MulticastDiscovery
-	desc *prometheus.Desc
-}
-
-func newMulticastCollector(mc *seeds.MulticastDiscovery, backend, node string) *multicastCollector {
-	return &multicastCollector{mc: mc, desc: prometheus.NewDesc("gencluster_multicast_packets_total",
-		"Multicast discovery packets, by result: received, accepted, malformed, bad_mac, other_cluster, stale, rate_limited, table_full (received); sent, send_error (sent).",
-		[]string{"result"}, prometheus.Labels{"node": node, "backend": backend})}
-}
-
-func (c *multicastCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *multicastCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.mc.Stats()
-	for _, v := range []struct {
-		result string
-		n      uint64
-	}{
-		{"received", s.Received}, {"accepted", s.Accepted}, {"malformed", s.Malformed},
-		{"bad_mac", s.BadMAC}, {"other_cluster", s.OtherCluster}, {"stale", s.Stale},
-		{"rate_limited", s.RateLimited}, {"table_full", s.TableFull},
-		{"sent", s.Sent}, {"send_error", s.SendErrors},
-	} {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v.n), v.result)
 	}
 }
 

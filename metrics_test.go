@@ -296,17 +296,6 @@ func TestBridgeRouting(t *testing.T) {
 	}
 }
 
-func TestMulticastCollector(t *testing.T) {
-	mc := seeds.Multicast("test")
-	c := newMulticastCollector(mc, seeds.Name(mc), "n")
-	if n := testutil.CollectAndCount(c, "gencluster_multicast_packets_total"); n != 10 {
-		t.Errorf("series = %d, want 10", n)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	lint(t, reg)
-}
-
 // recordHandler is a slog.Handler that keeps records.
 type recordHandler struct {
 	mu    *sync.Mutex
@@ -445,7 +434,7 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 	if lo == "" {
 		t.Fatal("no loopback interface that is up: the multicast test needs one")
 	}
-	mc := seeds.Multicast("metrics", seeds.WithMulticastInterface(lo), seeds.WithMulticastGroup("239.193.7.47:17947"), seeds.WithAnnounceInterval(20*time.Millisecond))
+	mc := seeds.Multicast("metrics", seeds.MulticastInterface(lo), seeds.MulticastGroup("239.193.7.47:17947"), seeds.MulticastInterval(20*time.Millisecond))
 	reg := prometheus.NewPedanticRegistry()
 	n := startNode(t,
 		WithName("fd"), WithAdvertiseAddr("127.0.0.1:7946"),

@@ -81,6 +81,11 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 
+	if err := n.startRunners(); err != nil {
+		n.stop(nil)
+		return nil, err
+	}
+
 	r := newRefresher(&cfg, n.dist, n.addr, n.obs)
 	r.logger = n.logger // records carry node=<name>
 	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
@@ -92,13 +97,6 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	n.goRun(func(ctx context.Context) { r.run(ctx) })
-	for _, run := range runnersOf(cfg.seeds) {
-		n.goRun(func(ctx context.Context) {
-			if err := run.Run(ctx, n.addr); err != nil {
-				n.logger.Error("discovery backend stopped", "backend", seeds.Name(run.(seeds.Discoverer)), "err", err)
-			}
-		})
-	}
 	n.logger.Info("started", "addr", n.addr, "seeds", len(r.backends), "refresh", cfg.refreshInterval)
 	return n, nil
 }
@@ -109,6 +107,26 @@ func runnersOf(ds []seeds.Discoverer) []seeds.Runner {
 		out = append(out, seeds.Runners(d)...)
 	}
 	return out
+}
+
+// startRunners starts the backends that work in the background, before the
+// initial join so that what they learn can seed it. Their work stops with
+// the node. A backend that cannot start fails Start, and so does one whose
+// findings nothing would read: only the refresh loop asks a backend again
+// after the initial join, so such a backend needs it.
+func (n *Node) startRunners() error {
+	for _, run := range runnersOf(n.cfg.seeds) {
+		name := seeds.Name(run.(seeds.Discoverer))
+		if n.cfg.refreshInterval == 0 {
+			return fmt.Errorf("gencluster: discovery backend %s works in the background and needs the refresh loop, which WithRefreshInterval(0) disables", name)
+		}
+		wait, err := run.Start(n.ctx, n.addr)
+		if err != nil {
+			return fmt.Errorf("gencluster: discovery backend %s: %w", name, err)
+		}
+		n.goRun(func(context.Context) { wait() })
+	}
+	return nil
 }
 
 // startDist starts memberlist through the gossip adapter, or adopts the

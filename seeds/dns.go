@@ -16,11 +16,11 @@ import (
 )
 
 // DefaultDNSTimeout is how long one DNS query (one server, one name, one
-// record type) may take when WithTimeout is not given.
+// record type) may take when DNSTimeout is not given.
 const DefaultDNSTimeout = 2 * time.Second
 
-// DefaultResolvConf is the resolv.conf file read when neither WithResolver
-// nor WithResolvConf is given.
+// DefaultResolvConf is the resolv.conf file read when neither DNSResolver
+// nor DNSResolvConf is given.
 const DefaultResolvConf = "/etc/resolv.conf"
 
 // DNSOption configures DNS and SRV.
@@ -34,34 +34,34 @@ type dnsConfig struct {
 	hostNames  bool
 }
 
-// WithResolver asks the DNS server at addr ("host:port", for example
+// DNSResolver asks the DNS server at addr ("host:port", for example
 // "10.96.0.10:53") instead of the servers of resolv.conf. Names are then
 // asked as given, made fully qualified: search domains do not apply.
-func WithResolver(addr string) DNSOption { return func(c *dnsConfig) { c.resolver = addr } }
+func DNSResolver(addr string) DNSOption { return func(c *dnsConfig) { c.resolver = addr } }
 
-// WithResolvConf reads the servers, search domains and ndots from path
+// DNSResolvConf reads the servers, search domains and ndots from path
 // instead of /etc/resolv.conf. The file is read on every Discover, so
 // changes to it are picked up. Besides plain IP addresses, a nameserver
 // line may give "ip:port" or "[ipv6]:port" (an extension of miekg/dns's
-// parser that glibc does not have). WithResolver takes precedence.
-func WithResolvConf(path string) DNSOption { return func(c *dnsConfig) { c.resolvConf = path } }
+// parser that glibc does not have). DNSResolver takes precedence.
+func DNSResolvConf(path string) DNSOption { return func(c *dnsConfig) { c.resolvConf = path } }
 
-// WithTimeout bounds each DNS query (one server, one name, one record
+// DNSTimeout bounds each DNS query (one server, one name, one record
 // type) to d; the default is DefaultDNSTimeout. Discover's context deadline,
 // when earlier, wins.
-func WithTimeout(d time.Duration) DNSOption { return func(c *dnsConfig) { c.timeout = d } }
+func DNSTimeout(d time.Duration) DNSOption { return func(c *dnsConfig) { c.timeout = d } }
 
-// IPv6 asks for AAAA records instead of A records.
-func IPv6() DNSOption { return func(c *dnsConfig) { c.ipv6, c.dual = true, false } }
+// DNSIPv6 asks for AAAA records instead of A records.
+func DNSIPv6() DNSOption { return func(c *dnsConfig) { c.ipv6, c.dual = true, false } }
 
-// DualStack asks for both A and AAAA records. A family that has no records
+// DNSDualStack asks for both A and AAAA records. A family that has no records
 // is not an error as long as the other has some.
-func DualStack() DNSOption { return func(c *dnsConfig) { c.dual, c.ipv6 = true, false } }
+func DNSDualStack() DNSOption { return func(c *dnsConfig) { c.dual, c.ipv6 = true, false } }
 
-// HostNames makes SRV return each record's target host name with its port
+// SRVHostNames makes SRV return each record's target host name with its port
 // instead of resolving the target to IP addresses (gen_cluster's host_type
 // fqdn). DNS ignores it.
-func HostNames() DNSOption { return func(c *dnsConfig) { c.hostNames = true } }
+func SRVHostNames() DNSOption { return func(c *dnsConfig) { c.hostNames = true } }
 
 func newDNSConfig(opts []DNSOption) dnsConfig {
 	c := dnsConfig{timeout: DefaultDNSTimeout}
@@ -128,7 +128,7 @@ type dnsA struct {
 }
 
 // DNS returns a Discoverer that looks up name's A records (AAAA records
-// with IPv6, both with DualStack) and returns each address joined with
+// with DNSIPv6, both with DNSDualStack) and returns each address joined with
 // port. It is gen_cluster's dns discovery; pointed at a Kubernetes headless
 // Service ("svc.ns.svc.cluster.local") it returns the ready pods.
 //
@@ -140,8 +140,8 @@ type dnsA struct {
 // CNAMEs are followed. Errors are *DNSError values wrapping one of the Err
 // sentinels (ErrNXDomain, ErrNoRecords, ...).
 //
-// Its spec strings are "dns+name:port", "dns6+name:port" (IPv6) and
-// "dns46+name:port" (DualStack).
+// Its spec strings are "dns+name:port", "dns6+name:port" (DNSIPv6) and
+// "dns46+name:port" (DNSDualStack).
 func DNS(name string, port int, opts ...DNSOption) Discoverer {
 	return &dnsA{name: name, port: port, cfg: newDNSConfig(opts)}
 }
@@ -203,14 +203,14 @@ type dnsSRV struct {
 // usually "_service._proto.domain", for example
 // "_gossip._tcp.svc.ns.svc.cluster.local") and returns each record's
 // target with the record's port. Targets are resolved to IP addresses (A
-// records; AAAA with IPv6; both with DualStack), taken from the answer's
+// records; AAAA with DNSIPv6; both with DNSDualStack), taken from the answer's
 // additional section when the server filled it and asked for otherwise.
-// With HostNames the targets are returned as host names instead. Records
+// With SRVHostNames the targets are returned as host names instead. Records
 // are ordered by priority, then weight (heaviest first); a target of "."
 // (service not available) is skipped.
 //
 // It talks to the DNS servers as DNS does. Its spec strings are
-// "dnssrv+name" (targets resolved) and "dnssrvhost+name" (HostNames).
+// "dnssrv+name" (targets resolved) and "dnssrvhost+name" (SRVHostNames).
 func SRV(name string, opts ...DNSOption) Discoverer {
 	return &dnsSRV{name: name, cfg: newDNSConfig(opts)}
 }
@@ -228,7 +228,7 @@ func (d *dnsSRV) Validate() error {
 }
 
 // String returns the spec string: "dnssrv+name", or "dnssrvhost+name" with
-// HostNames. Other options are not shown.
+// SRVHostNames. Other options are not shown.
 func (d *dnsSRV) String() string {
 	if d.cfg.hostNames {
 		return "dnssrvhost+" + d.name
@@ -306,8 +306,8 @@ func parseDNSText(text string, opts ...DNSOption) (Discoverer, error) {
 }
 
 func parseDNS(text string) (Discoverer, error)   { return parseDNSText(text) }
-func parseDNS6(text string) (Discoverer, error)  { return parseDNSText(text, IPv6()) }
-func parseDNS46(text string) (Discoverer, error) { return parseDNSText(text, DualStack()) }
+func parseDNS6(text string) (Discoverer, error)  { return parseDNSText(text, DNSIPv6()) }
+func parseDNS46(text string) (Discoverer, error) { return parseDNSText(text, DNSDualStack()) }
 
 // parseSRVText reads "_service._proto.name" for dnssrv and dnssrvhost.
 func parseSRVText(text string, opts ...DNSOption) (Discoverer, error) {
@@ -318,4 +318,4 @@ func parseSRVText(text string, opts ...DNSOption) (Discoverer, error) {
 }
 
 func parseSRV(text string) (Discoverer, error)     { return parseSRVText(text) }
-func parseSRVHost(text string) (Discoverer, error) { return parseSRVText(text, HostNames()) }
+func parseSRVHost(text string) (Discoverer, error) { return parseSRVText(text, SRVHostNames()) }

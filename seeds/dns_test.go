@@ -61,10 +61,10 @@ func wantDNSError(t *testing.T, err error, sentinel error, name, qtype, server s
 func TestDNSA(t *testing.T) {
 	srv := dnstest.Start(t)
 	srv.SetA("web.test.", "127.0.0.3", "127.0.0.2", "127.0.0.3")
-	mustDiscover(t, DNS("web.test", 7946, WithResolver(srv.Addr())), "127.0.0.2:7946", "127.0.0.3:7946")
-	mustDiscover(t, DNS("WEB.test.", 7946, WithResolver(srv.Addr())), "127.0.0.2:7946", "127.0.0.3:7946")
+	mustDiscover(t, DNS("web.test", 7946, DNSResolver(srv.Addr())), "127.0.0.2:7946", "127.0.0.3:7946")
+	mustDiscover(t, DNS("WEB.test.", 7946, DNSResolver(srv.Addr())), "127.0.0.2:7946", "127.0.0.3:7946")
 	if n := srv.Count("web.test", dns.TypeAAAA); n != 0 {
-		t.Errorf("%d AAAA queries without IPv6 or DualStack", n)
+		t.Errorf("%d AAAA queries without DNSIPv6 or DNSDualStack", n)
 	}
 }
 
@@ -72,9 +72,9 @@ func TestDNSAAAA(t *testing.T) {
 	srv := dnstest.Start(t)
 	srv.SetAAAA("web.test.", "::2", "::1")
 	srv.SetA("web.test.", "127.0.0.2")
-	mustDiscover(t, DNS("web.test", 7946, IPv6(), WithResolver(srv.Addr())), "[::1]:7946", "[::2]:7946")
+	mustDiscover(t, DNS("web.test", 7946, DNSIPv6(), DNSResolver(srv.Addr())), "[::1]:7946", "[::2]:7946")
 	if n := srv.Count("web.test", dns.TypeA); n != 0 {
-		t.Errorf("%d A queries with IPv6", n)
+		t.Errorf("%d A queries with DNSIPv6", n)
 	}
 }
 
@@ -82,7 +82,7 @@ func TestDNSDualStack(t *testing.T) {
 	srv := dnstest.Start(t)
 	srv.SetAAAA("web.test.", "::1")
 	srv.SetA("web.test.", "127.0.0.2")
-	d := DNS("web.test", 7946, DualStack(), WithResolver(srv.Addr()))
+	d := DNS("web.test", 7946, DNSDualStack(), DNSResolver(srv.Addr()))
 	mustDiscover(t, d, "127.0.0.2:7946", "[::1]:7946")
 
 	// One family missing is not an error.
@@ -110,7 +110,7 @@ func TestDNSDualStack(t *testing.T) {
 
 func TestDNSRecordChangesBetweenCalls(t *testing.T) {
 	srv := dnstest.Start(t)
-	d := DNS("web.test", 7946, WithResolver(srv.Addr()))
+	d := DNS("web.test", 7946, DNSResolver(srv.Addr()))
 	srv.SetTTL("web.test.", time.Hour) // a long TTL must not be cached
 	srv.SetA("web.test.", "127.0.0.2")
 	mustDiscover(t, d, "127.0.0.2:7946")
@@ -132,7 +132,7 @@ func TestDNSRecordChangesBetweenCalls(t *testing.T) {
 func TestDNSNoRecords(t *testing.T) {
 	srv := dnstest.Start(t)
 	srv.SetAAAA("web.test.", "::1")
-	_, err := discover(t, DNS("web.test", 7946, WithResolver(srv.Addr())))
+	_, err := discover(t, DNS("web.test", 7946, DNSResolver(srv.Addr())))
 	wantDNSError(t, err, ErrNoRecords, "web.test.", "A", srv.Addr())
 }
 
@@ -141,11 +141,11 @@ func TestDNSCNAME(t *testing.T) {
 	srv.SetA("web.test.", "127.0.0.2")
 	srv.SetCNAME("alias.test.", "middle.test.")
 	srv.SetCNAME("middle.test.", "web.test.")
-	mustDiscover(t, DNS("alias.test", 1, WithResolver(srv.Addr())), "127.0.0.2:1")
+	mustDiscover(t, DNS("alias.test", 1, DNSResolver(srv.Addr())), "127.0.0.2:1")
 
 	// A chain the server leaves dangling is followed with a new query.
 	srv.SetCNAME("dangling.test.", "elsewhere.test.")
-	_, err := discover(t, DNS("dangling.test", 1, WithResolver(srv.Addr())))
+	_, err := discover(t, DNS("dangling.test", 1, DNSResolver(srv.Addr())))
 	wantDNSError(t, err, ErrNXDomain, "elsewhere.test.", "A", srv.Addr())
 	if srv.Count("elsewhere.test.", dns.TypeA) != 1 {
 		t.Errorf("the CNAME target was not asked")
@@ -154,7 +154,7 @@ func TestDNSCNAME(t *testing.T) {
 	// A loop ends.
 	srv.SetCNAME("loop1.test.", "loop2.test.")
 	srv.SetCNAME("loop2.test.", "loop1.test.")
-	_, err = discover(t, DNS("loop1.test", 1, WithResolver(srv.Addr())))
+	_, err = discover(t, DNS("loop1.test", 1, DNSResolver(srv.Addr())))
 	if !errors.Is(err, ErrNoRecords) {
 		t.Fatalf("CNAME loop: error %v, want ErrNoRecords", err)
 	}
@@ -164,7 +164,7 @@ func TestDNSTruncatedAnswerUsesTCP(t *testing.T) {
 	srv := dnstest.Start(t)
 	srv.SetA("web.test.", "127.0.0.2")
 	srv.SetFault("web.test.", dnstest.Truncate)
-	mustDiscover(t, DNS("web.test", 7946, WithResolver(srv.Addr())), "127.0.0.2:7946")
+	mustDiscover(t, DNS("web.test", 7946, DNSResolver(srv.Addr())), "127.0.0.2:7946")
 	got := srv.Queries()
 	want := []dnstest.Query{{Name: "web.test.", Qtype: dns.TypeA, Net: "udp"}, {Name: "web.test.", Qtype: dns.TypeA, Net: "tcp"}}
 	if !slices.Equal(got, want) {
@@ -179,7 +179,7 @@ func TestDNSTruncatedAnswerUsesTCP(t *testing.T) {
 		ips = append(ips, ip)
 	}
 	srv.SetA("big.test.", ips...)
-	addrs, err := discover(t, DNS("big.test", 80, WithResolver(srv.Addr())))
+	addrs, err := discover(t, DNS("big.test", 80, DNSResolver(srv.Addr())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestDNSFaults(t *testing.T) {
 		t.Run(tc.fault.String(), func(t *testing.T) {
 			srv.SetA("web.test.", "127.0.0.2")
 			srv.SetFault("web.test.", tc.fault)
-			d := DNS("web.test", 7946, WithResolver(srv.Addr()), WithTimeout(150*time.Millisecond))
+			d := DNS("web.test", 7946, DNSResolver(srv.Addr()), DNSTimeout(150*time.Millisecond))
 			start := time.Now()
 			addrs, err := discover(t, d)
 			if addrs != nil {
@@ -235,7 +235,7 @@ func TestDNSFaults(t *testing.T) {
 func TestDNSContext(t *testing.T) {
 	srv := dnstest.Start(t)
 	srv.SetFault("web.test.", dnstest.Drop)
-	d := DNS("web.test", 1, WithResolver(srv.Addr()), WithTimeout(time.Minute))
+	d := DNS("web.test", 1, DNSResolver(srv.Addr()), DNSTimeout(time.Minute))
 
 	// A context deadline shorter than the timeout wins.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -284,19 +284,19 @@ func TestDNSResolvConfSearch(t *testing.T) {
 
 	// ndots:1 and a name without dots: search domains first, in order.
 	conf := srv.ResolvConf(t, 1, "ns.svc.test", "svc.test")
-	mustDiscover(t, DNS("web", 7946, WithResolvConf(conf)), "127.0.0.2:7946")
+	mustDiscover(t, DNS("web", 7946, DNSResolvConf(conf)), "127.0.0.2:7946")
 	srv.Remove("web.ns.svc.test.")
-	mustDiscover(t, DNS("web", 7946, WithResolvConf(conf)), "127.0.0.3:7946")
+	mustDiscover(t, DNS("web", 7946, DNSResolvConf(conf)), "127.0.0.3:7946")
 
 	// A name with at least ndots dots is tried as is first.
 	srv.SetA("web.svc.", "127.0.0.4")
-	mustDiscover(t, DNS("web.svc", 7946, WithResolvConf(conf)), "127.0.0.4:7946")
+	mustDiscover(t, DNS("web.svc", 7946, DNSResolvConf(conf)), "127.0.0.4:7946")
 	// ndots:5: "web.svc" is tried with the search domains first.
 	conf5 := srv.ResolvConf(t, 5, "test")
 	srv.SetA("web.svc.test.", "127.0.0.5")
-	mustDiscover(t, DNS("web.svc", 7946, WithResolvConf(conf5)), "127.0.0.5:7946")
+	mustDiscover(t, DNS("web.svc", 7946, DNSResolvConf(conf5)), "127.0.0.5:7946")
 	// A fully qualified name ignores the search list.
-	mustDiscover(t, DNS("web.svc.", 7946, WithResolvConf(conf5)), "127.0.0.4:7946")
+	mustDiscover(t, DNS("web.svc.", 7946, DNSResolvConf(conf5)), "127.0.0.4:7946")
 
 	var order []string
 	for _, q := range srv.Queries() {
@@ -309,7 +309,7 @@ func TestDNSResolvConfSearch(t *testing.T) {
 
 	// Not found anywhere: every candidate's error is returned.
 	srv.Remove("web.svc.test.")
-	_, err := discover(t, DNS("web", 7946, WithResolvConf(conf)))
+	_, err := discover(t, DNS("web", 7946, DNSResolvConf(conf)))
 	for _, name := range []string{"web.ns.svc.test.", "web.svc.test.", "web."} {
 		if !strings.Contains(fmt.Sprint(err), name) {
 			t.Errorf("error %v does not name %s", err, name)
@@ -326,11 +326,11 @@ func TestDNSResolvConfServers(t *testing.T) {
 	bad.SetFault("web.test.", dnstest.ServFail)
 	good.SetA("web.test.", "127.0.0.2")
 	conf := writeResolvConf(t, "nameserver "+bad.Addr()+"\nnameserver "+good.Addr()+"\n")
-	mustDiscover(t, DNS("web.test.", 1, WithResolvConf(conf)), "127.0.0.2:1")
+	mustDiscover(t, DNS("web.test.", 1, DNSResolvConf(conf)), "127.0.0.2:1")
 
 	// NXDOMAIN is final: the next server is not asked.
 	bad.SetFault("web.test.", dnstest.NXDomain)
-	_, err := discover(t, DNS("web.test.", 1, WithResolvConf(conf)))
+	_, err := discover(t, DNS("web.test.", 1, DNSResolvConf(conf)))
 	wantDNSError(t, err, ErrNXDomain, "web.test.", "A", bad.Addr())
 	if n := good.Count("web.test.", dns.TypeA); n != 1 {
 		t.Errorf("second server asked %d times, want 1", n)
@@ -340,13 +340,13 @@ func TestDNSResolvConfServers(t *testing.T) {
 		{"", "no nameserver"},
 		{"search test\n", "no nameserver"},
 	} {
-		_, err := discover(t, DNS("web.test", 1, WithResolvConf(writeResolvConf(t, tc.text))))
+		_, err := discover(t, DNS("web.test", 1, DNSResolvConf(writeResolvConf(t, tc.text))))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("resolv.conf %q: error %v, want %q", tc.text, err, tc.want)
 		}
 	}
 	missing := filepath.Join(t.TempDir(), "nope")
-	if _, err := discover(t, DNS("web.test", 1, WithResolvConf(missing))); err == nil || !strings.Contains(err.Error(), missing) {
+	if _, err := discover(t, DNS("web.test", 1, DNSResolvConf(missing))); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing resolv.conf: error %v", err)
 	}
 }
@@ -365,7 +365,7 @@ func TestSRV(t *testing.T) {
 			srv.SetA("n2.test.", "127.0.0.3")
 			srv.SetA("n3.test.", "127.0.0.4", "127.0.0.5")
 			srv.SetAAAA("n3.test.", "::3")
-			d := SRV("_gossip._tcp.svc.test", WithResolver(srv.Addr()))
+			d := SRV("_gossip._tcp.svc.test", DNSResolver(srv.Addr()))
 			mustDiscover(t, d, "127.0.0.2:7001", "127.0.0.3:7002", "127.0.0.4:7003", "127.0.0.5:7003")
 			queried := srv.Count("n1.test.", dns.TypeA)
 			if additional && queried != 0 {
@@ -375,9 +375,9 @@ func TestSRV(t *testing.T) {
 				t.Errorf("target queried %d times, want 1", queried)
 			}
 
-			mustDiscover(t, SRV("_gossip._tcp.svc.test", WithResolver(srv.Addr()), HostNames()),
+			mustDiscover(t, SRV("_gossip._tcp.svc.test", DNSResolver(srv.Addr()), SRVHostNames()),
 				"n1.test:7001", "n2.test:7002", "n3.test:7003")
-			mustDiscover(t, SRV("_gossip._tcp.svc.test", WithResolver(srv.Addr()), DualStack()),
+			mustDiscover(t, SRV("_gossip._tcp.svc.test", DNSResolver(srv.Addr()), DNSDualStack()),
 				"127.0.0.2:7001", "127.0.0.3:7002", "127.0.0.4:7003", "127.0.0.5:7003", "[::3]:7003")
 
 			// A target that does not resolve is reported; the others
@@ -398,16 +398,16 @@ func TestSRVRecords(t *testing.T) {
 	// Through a CNAME.
 	srv.SetSRV("_real._tcp.test.", dnstest.SRV{Target: "n1.test.", Port: 1})
 	srv.SetCNAME("_alias._tcp.test.", "_real._tcp.test.")
-	mustDiscover(t, SRV("_alias._tcp.test", WithResolver(srv.Addr())), "127.0.0.2:1")
+	mustDiscover(t, SRV("_alias._tcp.test", DNSResolver(srv.Addr())), "127.0.0.2:1")
 
 	// Target "." means not available.
 	srv.SetSRV("_none._tcp.test.", dnstest.SRV{Target: ".", Port: 1})
-	_, err := discover(t, SRV("_none._tcp.test", WithResolver(srv.Addr())))
+	_, err := discover(t, SRV("_none._tcp.test", DNSResolver(srv.Addr())))
 	wantDNSError(t, err, ErrNoRecords, "_none._tcp.test.", "SRV", srv.Addr())
 
 	// Port 0 is a bad record, reported next to the good ones.
 	srv.SetSRV("_bad._tcp.test.", dnstest.SRV{Target: "n1.test.", Port: 0}, dnstest.SRV{Target: "n1.test.", Port: 2})
-	got, err := discover(t, SRV("_bad._tcp.test", WithResolver(srv.Addr())))
+	got, err := discover(t, SRV("_bad._tcp.test", DNSResolver(srv.Addr())))
 	if !slices.Equal(got, []string{"127.0.0.2:2"}) {
 		t.Errorf("Discover = %q", got)
 	}
@@ -415,12 +415,12 @@ func TestSRVRecords(t *testing.T) {
 
 	// No SRV records; errors of the SRV query itself.
 	srv.SetA("_empty._tcp.test.", "127.0.0.9")
-	_, err = discover(t, SRV("_empty._tcp.test", WithResolver(srv.Addr())))
+	_, err = discover(t, SRV("_empty._tcp.test", DNSResolver(srv.Addr())))
 	wantDNSError(t, err, ErrNoRecords, "_empty._tcp.test.", "SRV", srv.Addr())
 	srv.SetFault("_real._tcp.test.", dnstest.Truncate)
-	mustDiscover(t, SRV("_real._tcp.test", WithResolver(srv.Addr())), "127.0.0.2:1")
+	mustDiscover(t, SRV("_real._tcp.test", DNSResolver(srv.Addr())), "127.0.0.2:1")
 	srv.SetFault("_real._tcp.test.", dnstest.WrongType)
-	_, err = discover(t, SRV("_real._tcp.test", WithResolver(srv.Addr())))
+	_, err = discover(t, SRV("_real._tcp.test", DNSResolver(srv.Addr())))
 	wantDNSError(t, err, ErrMalformed, "_real._tcp.test.", "SRV", srv.Addr())
 }
 
@@ -430,7 +430,7 @@ func TestDNSValidate(t *testing.T) {
 		want string // "" for valid
 	}{
 		{DNS("web.test", 1), ""},
-		{DNS("_x.web-1.test.", 65535, WithResolver("[::1]:53"), WithTimeout(time.Second)), ""},
+		{DNS("_x.web-1.test.", 65535, DNSResolver("[::1]:53"), DNSTimeout(time.Second)), ""},
 		{DNS("", 1), "dns name is empty"},
 		{DNS("we$b.test", 1), `"we$b.test"`},
 		{DNS("a..b", 1), `"a..b"`},
@@ -439,13 +439,13 @@ func TestDNSValidate(t *testing.T) {
 		{DNS(strings.Repeat("a", 64)+".test", 1), "not a valid domain name"},
 		{DNS("web.test", 0), "dns port 0"},
 		{DNS("web.test", 65536), "dns port 65536"},
-		{DNS("web.test", 1, WithResolver("10.0.0.1")), `"10.0.0.1"`},
-		{DNS("web.test", 1, WithResolver(":53")), `":53"`},
-		{DNS("web.test", 1, WithResolver("10.0.0.1:0")), `"10.0.0.1:0"`},
-		{DNS("web.test", 1, WithTimeout(0)), "dns timeout 0s"},
+		{DNS("web.test", 1, DNSResolver("10.0.0.1")), `"10.0.0.1"`},
+		{DNS("web.test", 1, DNSResolver(":53")), `":53"`},
+		{DNS("web.test", 1, DNSResolver("10.0.0.1:0")), `"10.0.0.1:0"`},
+		{DNS("web.test", 1, DNSTimeout(0)), "dns timeout 0s"},
 		{SRV("_a._tcp.test"), ""},
 		{SRV(""), "dns name is empty"},
-		{SRV("_a._tcp.test", WithResolver("x")), `"x"`},
+		{SRV("_a._tcp.test", DNSResolver("x")), `"x"`},
 	} {
 		err := Validate(tc.d)
 		if tc.want == "" {

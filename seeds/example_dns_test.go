@@ -12,7 +12,7 @@ import (
 )
 
 // ExampleDNS looks up the A records of a Kubernetes headless Service. The
-// example asks a dnstest server; in a pod, leave WithResolver out and the
+// example asks a dnstest server; in a pod, leave DNSResolver out and the
 // cluster DNS of /etc/resolv.conf (with its search domains) is asked.
 func ExampleDNS() {
 	srv, err := dnstest.New()
@@ -23,7 +23,7 @@ func ExampleDNS() {
 	srv.SetA("gossip.prod.svc.cluster.local.", "10.1.0.7", "10.1.0.5")
 
 	d := seeds.DNS("gossip.prod.svc.cluster.local", 7946,
-		seeds.WithResolver(srv.Addr()), seeds.WithTimeout(time.Second))
+		seeds.DNSResolver(srv.Addr()), seeds.DNSTimeout(time.Second))
 	addrs, err := d.Discover(context.Background())
 	fmt.Println(seeds.Name(d), addrs, err)
 
@@ -36,7 +36,7 @@ func ExampleDNS() {
 }
 
 // ExampleSRV looks up SRV records and resolves their targets, or returns
-// the targets as host names with HostNames.
+// the targets as host names with SRVHostNames.
 func ExampleSRV() {
 	srv, err := dnstest.New()
 	if err != nil {
@@ -50,11 +50,11 @@ func ExampleSRV() {
 	srv.SetA("node-1.example.test.", "192.0.2.1")
 	srv.SetA("node-2.example.test.", "192.0.2.2")
 
-	ips := seeds.SRV("_gossip._tcp.example.test", seeds.WithResolver(srv.Addr()))
+	ips := seeds.SRV("_gossip._tcp.example.test", seeds.DNSResolver(srv.Addr()))
 	addrs, err := ips.Discover(context.Background())
 	fmt.Println(addrs, err)
 
-	hosts := seeds.SRV("_gossip._tcp.example.test", seeds.WithResolver(srv.Addr()), seeds.HostNames())
+	hosts := seeds.SRV("_gossip._tcp.example.test", seeds.DNSResolver(srv.Addr()), seeds.SRVHostNames())
 	addrs, err = hosts.Discover(context.Background())
 	fmt.Println(seeds.Name(hosts), addrs, err)
 	// Output:

@@ -10,9 +10,9 @@ import (
 	"sync"
 )
 
-// FileDiscovery is the Discoverer returned by File. It is safe for
+// seedFile is the Discoverer returned by File. It is safe for
 // concurrent use.
-type FileDiscovery struct {
+type seedFile struct {
 	path string
 
 	mu   sync.Mutex
@@ -43,13 +43,13 @@ type FileDiscovery struct {
 //
 // Validate reads the file once, so gencluster.Start refuses a missing or
 // malformed file. The spec form is "file+/path/to/seeds".
-func File(path string) *FileDiscovery {
-	return &FileDiscovery{path: path}
+func File(path string) Discoverer {
+	return &seedFile{path: path}
 }
 
 // Discover reads the file and returns its addresses. On an error it returns
 // the last good list, if any, with the error.
-func (f *FileDiscovery) Discover(ctx context.Context) ([]string, error) {
+func (f *seedFile) Discover(ctx context.Context) ([]string, error) {
 	addrs, empty, err := f.read()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -63,7 +63,7 @@ func (f *FileDiscovery) Discover(ctx context.Context) ([]string, error) {
 }
 
 // Validate reads and parses the file once.
-func (f *FileDiscovery) Validate() error {
+func (f *seedFile) Validate() error {
 	if f.path == "" {
 		return errors.New("seed file: empty path")
 	}
@@ -75,12 +75,12 @@ func (f *FileDiscovery) Validate() error {
 }
 
 // String returns "file+path".
-func (f *FileDiscovery) String() string { return "file+" + f.path }
+func (f *seedFile) String() string { return "file+" + f.path }
 
 var errEmptyFile = errors.New("file is empty (being written?); keeping the last good list")
 
 // read reads and parses the whole file. empty reports a zero-byte file.
-func (f *FileDiscovery) read() (addrs []string, empty bool, err error) {
+func (f *seedFile) read() (addrs []string, empty bool, err error) {
 	if f.path == "" {
 		return nil, false, errors.New("seed file: empty path")
 	}

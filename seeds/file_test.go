@@ -21,7 +21,7 @@ func TestFileHappyPathAndReload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "seeds")
 	writeSeedFile(t, path, "# cluster seeds\n\n10.0.0.1:7946\n  10.0.0.2:7946   # rack 2\r\n[fd00::3]:7946\n10.0.0.1:7946\nnode-4.example.com:7946")
 	f := File(path)
-	if err := f.Validate(); err != nil {
+	if err := Validate(f); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
 	got, err := f.Discover(context.Background())
@@ -43,7 +43,7 @@ func TestFileHappyPathAndReload(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("comment-only file: Discover = %q, %v", got, err)
 	}
-	if s := f.String(); s != "file+"+path {
+	if s := Name(f); s != "file+"+path {
 		t.Errorf("String = %q", s)
 	}
 }
@@ -93,10 +93,10 @@ func TestFileErrors(t *testing.T) {
 	missing := filepath.Join(dir, "missing")
 
 	// Validate refuses a missing file and an empty path.
-	if err := File(missing).Validate(); err == nil || !strings.Contains(err.Error(), missing) {
+	if err := Validate(File(missing)); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("Validate(missing) = %v, want an error naming the file", err)
 	}
-	if err := File("").Validate(); err == nil {
+	if err := Validate(File("")); err == nil {
 		t.Error("Validate(\"\") = nil, want an error")
 	}
 	if _, err := File("").Discover(context.Background()); err == nil {
@@ -104,7 +104,7 @@ func TestFileErrors(t *testing.T) {
 	}
 
 	// A directory is unreadable as a file.
-	if err := File(dir).Validate(); err == nil {
+	if err := Validate(File(dir)); err == nil {
 		t.Error("Validate(directory) = nil, want an error")
 	}
 
@@ -117,7 +117,7 @@ func TestFileErrors(t *testing.T) {
 	// A zero-byte file before any good read is simply empty.
 	empty := filepath.Join(dir, "empty")
 	writeSeedFile(t, empty, "")
-	if err := File(empty).Validate(); err != nil {
+	if err := Validate(File(empty)); err != nil {
 		t.Errorf("Validate(empty file) = %v", err)
 	}
 	if got, err := File(empty).Discover(context.Background()); err != nil || len(got) != 0 {
@@ -138,7 +138,7 @@ func TestFileErrors(t *testing.T) {
 		path := filepath.Join(dir, "bad")
 		writeSeedFile(t, path, tc.text)
 		f := File(path)
-		verr := f.Validate()
+		verr := Validate(f)
 		got, err := f.Discover(context.Background())
 		for _, e := range []error{verr, err} {
 			if e == nil || !strings.Contains(e.Error(), tc.line) || !strings.Contains(e.Error(), tc.bad) || !strings.Contains(e.Error(), path) {

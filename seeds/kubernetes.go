@@ -1,18 +1,10 @@
 package seeds
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,18 +14,16 @@ import (
 // token, CA certificate and namespace.
 const DefaultServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-// maxK8sBody bounds the size of one API response.
-const maxK8sBody = 32 << 20
-
-// KubernetesDiscovery is the Discoverer returned by Kubernetes. It is safe
+// kubernetes is the Discoverer returned by Kubernetes. It is safe
 // for concurrent use.
-type KubernetesDiscovery struct {
+type kubernetes struct {
 	namespace  string
 	service    string
 	port       int
 	portName   string
 	selector   string
 	notReady   bool
+	cachedList bool
 	apiServer  string
 	saDir      string
 	httpClient *http.Client
@@ -42,48 +32,74 @@ type KubernetesDiscovery struct {
 	client *http.Client // built from saDir's ca.crt on first use
 }
 
-// KubernetesOption configures a KubernetesDiscovery.
-type KubernetesOption func(*KubernetesDiscovery)
+// KubernetesOption configures a kubernetes.
+type KubernetesOption func(*kubernetes)
 
-// IncludeNotReady makes Discover return endpoints whose ready condition is
-// false too, as a Service's publishNotReadyAddresses does. Use it when the
-// pod's readiness depends on having joined the cluster.
-func IncludeNotReady() KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.notReady = true }
+// K8sIncludeNotReady makes Discover return endpoints that are not ready
+// too, as a Service's publishNotReadyAddresses does; terminating endpoints
+// are still left out (see Kubernetes for the table). Use it when the pod's
+// readiness depends on having joined the cluster.
+func K8sIncludeNotReady() KubernetesOption {
+	return func(k *kubernetes) { k.notReady = true }
 }
 
-// WithNamedPort takes the port from each EndpointSlice's ports entry called
+// K8sNamedPort takes the port from each EndpointSlice's ports entry called
 // name (the Service port's name) instead of a fixed number; pass port 0 to
 // Kubernetes with it.
-func WithNamedPort(name string) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.portName = name }
+func K8sNamedPort(name string) KubernetesOption {
+	return func(k *kubernetes) { k.portName = name }
 }
 
-// WithAPIServer sets the API server's base URL, such as
+// K8sAPIServer sets the API server's base URL, such as
 // "https://10.96.0.1:443" or, with kubectl proxy, "http://127.0.0.1:8001".
 // The default is https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT.
-func WithAPIServer(baseURL string) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.apiServer = strings.TrimRight(baseURL, "/") }
+func K8sAPIServer(baseURL string) KubernetesOption {
+	return func(k *kubernetes) { k.apiServer = strings.TrimRight(baseURL, "/") }
 }
 
-// WithServiceAccountDir sets the directory holding the files token, ca.crt
+// K8sServiceAccountDir sets the directory holding the files token, ca.crt
 // and namespace; the default is DefaultServiceAccountDir.
-func WithServiceAccountDir(dir string) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.saDir = dir }
+func K8sServiceAccountDir(dir string) KubernetesOption {
+	return func(k *kubernetes) { k.saDir = dir }
 }
 
-// WithLabelSelector lists the EndpointSlices matching the label selector sel
+// K8sLabelSelector lists the EndpointSlices matching the label selector sel
 // (for example "app=foo,tier=gossip") instead of those of one Service; pass
 // service "" to Kubernetes with it.
-func WithLabelSelector(sel string) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.selector = sel }
+func K8sLabelSelector(sel string) KubernetesOption {
+	return func(k *kubernetes) { k.selector = sel }
 }
 
-// WithHTTPClient makes requests with c instead of a client that trusts the
+// K8sHTTPClient makes requests with c instead of a client that trusts the
 // service account's ca.crt. The bearer token is still read from the
 // service-account directory and sent with every request.
-func WithHTTPClient(c *http.Client) KubernetesOption {
-	return func(k *KubernetesDiscovery) { k.httpClient = c }
+func K8sHTTPClient(c *http.Client) KubernetesOption {
+	return func(k *kubernetes) { k.httpClient = c }
+}
+
+// K8sCachedList lists with resourceVersion=0, so that the API server answers
+// from its watch cache, in memory, instead of reading through to etcd with a
+// quorum read. In a large cluster, where every node of every deployment
+// lists every refresh interval, that takes the load off etcd.
+//
+// The price is staleness: the cache may lag etcd, by milliseconds normally,
+// and by as long as an API server stays cut off from etcd in a
+// high-availability control plane, so an answer can miss a pod that just
+// became ready or name one that just went away. For seeding joins that is
+// harmless (the next refresh sees the change, and the gossip layer, not
+// discovery, decides who is alive), which is why this is an option and not
+// the default: the default answer is the current one.
+//
+// Paging: only the first request of a list carries resourceVersion=0. An
+// API server whose watch cache cannot page (every one before the
+// snapshottable cache of KEP-4988) ignores limit for it and returns every
+// EndpointSlice in one answer with no continue token; one that can page
+// returns a continue token as usual. A continue token
+// already pins the snapshot of the first page, and the API server treats a
+// resourceVersion next to it as an error (or, for "0", ignores it), so the
+// pages after the first send only the token, as client-go's pager does.
+func K8sCachedList() KubernetesOption {
+	return func(k *kubernetes) { k.cachedList = true }
 }
 
 // Kubernetes returns a Discoverer that lists the EndpointSlices of a Service
@@ -98,17 +114,34 @@ func WithHTTPClient(c *http.Client) KubernetesOption {
 // discovery.k8s.io in the namespace; examples/k8s/rbac.yaml grants them.
 //
 // namespace "" means the pod's own namespace, read from the
-// service-account directory. port is the gossip port; with WithNamedPort it
-// is 0 and the port comes from the EndpointSlices. With WithLabelSelector,
-// service is "". Endpoints whose ready condition is false are skipped unless
-// IncludeNotReady is given; a missing condition counts as ready, as the API
-// documents.
+// service-account directory. port is the gossip port; with K8sNamedPort it
+// is 0 and the port comes from the EndpointSlices. With K8sLabelSelector,
+// service is "".
+//
+// Which endpoints are returned follows the EndpointSlice conditions, each
+// read as the API defines a missing value (ready and serving: true,
+// terminating: false):
+//
+//	ready  serving  terminating | returned  with K8sIncludeNotReady
+//	true   true     false       | yes       yes    a ready pod
+//	false  false    false       | no        yes    starting, or failing its probe
+//	true   false    false       | no        yes    publishNotReadyAddresses, pod not ready
+//	any    any      true        | no        no     terminating (being deleted)
+//
+// So by default an endpoint is returned when it is ready and serving and
+// not terminating. serving is the pod's own readiness, whatever the
+// Service's publishNotReadyAddresses did to ready, so the default stays
+// "ready pods" on any Service. A terminating endpoint is never returned: a
+// pod that is shutting down must not be joined as a new peer (libcluster's
+// issue 202 is what happens otherwise: the leaving node is pulled back into
+// the cluster until it exits); a member that is already joined is left to
+// the gossip layer, which sees it leave.
 //
 // For example
 //
 //	seeds.Kubernetes("prod", "chat-gossip", 7946)
-//	seeds.Kubernetes("", "chat-gossip", 0, seeds.WithNamedPort("gossip"), seeds.IncludeNotReady())
-//	seeds.Kubernetes("prod", "", 7946, seeds.WithLabelSelector("app=chat,tier=backend"))
+//	seeds.Kubernetes("", "chat-gossip", 0, seeds.K8sNamedPort("gossip"), seeds.K8sIncludeNotReady())
+//	seeds.Kubernetes("prod", "", 7946, seeds.K8sLabelSelector("app=chat,tier=backend"))
 //
 // The spec forms are
 //
@@ -116,14 +149,21 @@ func WithHTTPClient(c *http.Client) KubernetesOption {
 //	k8s+namespace/service:gossip        a Service and a named port
 //	k8s+service:7946                    the pod's own namespace
 //	k8s+namespace/app=chat,tier=x:7946  a label selector (it contains '=')
-//	k8s+prod/chat:7946?notready=include IncludeNotReady
+//	k8s+prod/chat:7946?notready=include K8sIncludeNotReady
+//	k8s+prod/chat:7946?list=cached      K8sCachedList
+//	k8s+prod/chat:7946?notready=include&list=cached  both
 //
 // Errors say what is wrong: a missing token file, a rejected token (401), a
 // missing RBAC rule (403, naming the verb, resource, group and namespace), an
 // API server without discovery.k8s.io/v1 (404), or a response that is not an
 // EndpointSliceList.
-func Kubernetes(namespace, service string, port int, opts ...KubernetesOption) *KubernetesDiscovery {
-	k := &KubernetesDiscovery{namespace: namespace, service: service, port: port, saDir: DefaultServiceAccountDir}
+func Kubernetes(namespace, service string, port int, opts ...KubernetesOption) Discoverer {
+	return newKubernetes(namespace, service, port, opts...)
+}
+
+// newKubernetes is Kubernetes with the concrete type, for the tests.
+func newKubernetes(namespace, service string, port int, opts ...KubernetesOption) *kubernetes {
+	k := &kubernetes{namespace: namespace, service: service, port: port, saDir: DefaultServiceAccountDir}
 	for _, o := range opts {
 		o(k)
 	}
@@ -132,7 +172,7 @@ func Kubernetes(namespace, service string, port int, opts ...KubernetesOption) *
 
 // Validate checks the configuration; it does no I/O, so it succeeds outside
 // a cluster.
-func (k *KubernetesDiscovery) Validate() error {
+func (k *kubernetes) Validate() error {
 	var errs []error
 	if k.namespace != "" && !isDNSLabel(k.namespace) {
 		errs = append(errs, fmt.Errorf("kubernetes: invalid namespace %q", k.namespace))
@@ -151,7 +191,7 @@ func (k *KubernetesDiscovery) Validate() error {
 	case k.portName != "" && k.port != 0:
 		errs = append(errs, fmt.Errorf("kubernetes: give either port %d or named port %q, not both", k.port, k.portName))
 	case k.portName == "" && (k.port < 1 || k.port > 65535):
-		errs = append(errs, fmt.Errorf("kubernetes: port %d: want a number from 1 to 65535 or WithNamedPort", k.port))
+		errs = append(errs, fmt.Errorf("kubernetes: port %d: want a number from 1 to 65535 or K8sNamedPort", k.port))
 	}
 	if k.apiServer != "" {
 		u, err := url.Parse(k.apiServer)
@@ -162,8 +202,9 @@ func (k *KubernetesDiscovery) Validate() error {
 	return errors.Join(errs...)
 }
 
-// String returns the spec form, "k8s+namespace/service:port".
-func (k *KubernetesDiscovery) String() string {
+// String returns the spec form, "k8s+namespace/service:port" with its
+// options.
+func (k *kubernetes) String() string {
 	var b strings.Builder
 	b.WriteString("k8s+")
 	if k.namespace != "" {
@@ -179,227 +220,17 @@ func (k *KubernetesDiscovery) String() string {
 	} else {
 		b.WriteString(":" + strconv.Itoa(k.port))
 	}
+	var q []string
 	if k.notReady {
-		b.WriteString("?notready=include")
+		q = append(q, "notready=include")
+	}
+	if k.cachedList {
+		q = append(q, "list=cached")
+	}
+	if len(q) > 0 {
+		b.WriteString("?" + strings.Join(q, "&"))
 	}
 	return b.String()
-}
-
-// Discover lists the EndpointSlices and returns the endpoints' addresses.
-// EndpointSlices without the named port are skipped and reported in the
-// error next to the addresses found.
-func (k *KubernetesDiscovery) Discover(ctx context.Context) ([]string, error) {
-	if err := k.Validate(); err != nil {
-		return nil, err
-	}
-	ns := k.namespace
-	if ns == "" {
-		b, err := os.ReadFile(filepath.Join(k.saDir, "namespace"))
-		if err != nil {
-			return nil, fmt.Errorf("kubernetes: no namespace given and the pod's namespace is unreadable: %w", err)
-		}
-		ns = strings.TrimSpace(string(b))
-	}
-	base, err := k.baseURL()
-	if err != nil {
-		return nil, err
-	}
-	client, err := k.getClient(base)
-	if err != nil {
-		return nil, err
-	}
-	tokenPath := filepath.Join(k.saDir, "token")
-	tok, err := os.ReadFile(tokenPath)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: reading the service-account token (is automountServiceAccountToken off, or not in a pod?): %w", err)
-	}
-	token := strings.TrimSpace(string(tok))
-	if token == "" {
-		return nil, fmt.Errorf("kubernetes: service-account token file %s is empty", tokenPath)
-	}
-
-	sel := k.selector
-	if sel == "" {
-		sel = "kubernetes.io/service-name=" + k.service
-	}
-	var (
-		out  []string
-		seen = make(map[string]bool)
-		errs []error
-		cont string
-	)
-	for page := 0; ; page++ {
-		q := url.Values{"labelSelector": {sel}, "limit": {"500"}}
-		if cont != "" {
-			q.Set("continue", cont)
-		}
-		u := base + "/apis/discovery.k8s.io/v1/namespaces/" + url.PathEscape(ns) + "/endpointslices?" + q.Encode()
-		list, err := k.get(ctx, client, u, token, ns)
-		if err != nil {
-			return out, errors.Join(append(errs, err)...)
-		}
-		for _, s := range list.Items {
-			addrs, err := k.sliceAddrs(s)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			for _, a := range addrs {
-				if !seen[a] {
-					seen[a] = true
-					out = append(out, a)
-				}
-			}
-		}
-		cont = list.Metadata.Continue
-		if cont == "" || page > 1000 {
-			break
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-func (k *KubernetesDiscovery) baseURL() (string, error) {
-	if k.apiServer != "" {
-		return k.apiServer, nil
-	}
-	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
-	if host == "" || port == "" {
-		return "", errors.New("kubernetes: KUBERNETES_SERVICE_HOST or KUBERNETES_SERVICE_PORT is unset (not running in a pod?); use WithAPIServer")
-	}
-	return "https://" + net.JoinHostPort(host, port), nil
-}
-
-// getClient returns the HTTP client, building one that trusts ca.crt on first
-// use. Keep-alives are off: one request per refresh interval does not need
-// a pooled connection, and no idle connection outlives Discover.
-func (k *KubernetesDiscovery) getClient(base string) (*http.Client, error) {
-	if k.httpClient != nil {
-		return k.httpClient, nil
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.client != nil {
-		return k.client, nil
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DisableKeepAlives = true
-	if strings.HasPrefix(base, "https:") {
-		caPath := filepath.Join(k.saDir, "ca.crt")
-		pem, err := os.ReadFile(caPath)
-		if err != nil {
-			return nil, fmt.Errorf("kubernetes: reading the API server's CA certificate: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kubernetes: no PEM certificate in %s", caPath)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	k.client = &http.Client{Transport: tr}
-	return k.client, nil
-}
-
-// k8sSliceList is the part of a discovery.k8s.io/v1 EndpointSliceList that
-// Discover reads.
-type k8sSliceList struct {
-	Kind     string `json:"kind"`
-	Metadata struct {
-		Continue string `json:"continue"`
-	} `json:"metadata"`
-	Items []k8sSlice `json:"items"`
-}
-
-type k8sSlice struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	AddressType string `json:"addressType"`
-	Endpoints   []struct {
-		Addresses  []string `json:"addresses"`
-		Conditions struct {
-			Ready *bool `json:"ready"`
-		} `json:"conditions"`
-	} `json:"endpoints"`
-	Ports []struct {
-		Name string `json:"name"`
-		Port *int   `json:"port"`
-	} `json:"ports"`
-}
-
-// k8sStatus is a metav1.Status, the body of an API error.
-type k8sStatus struct {
-	Message string `json:"message"`
-	Reason  string `json:"reason"`
-}
-
-func (k *KubernetesDiscovery) get(ctx context.Context, client *http.Client, u, token, ns string) (*k8sSliceList, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "gencluster-seeds")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxK8sBody))
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: GET %s: reading the response: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var st k8sStatus
-		msg := ""
-		if json.Unmarshal(body, &st) == nil && st.Message != "" {
-			msg = ": API server says: " + st.Message
-		}
-		switch resp.StatusCode {
-		case http.StatusUnauthorized:
-			return nil, fmt.Errorf("kubernetes: GET %s: 401 Unauthorized: the service-account token in %s was rejected (expired, or from another cluster?)%s", u, k.saDir, msg)
-		case http.StatusForbidden:
-			return nil, fmt.Errorf("kubernetes: GET %s: 403 Forbidden: the service account lacks an RBAC rule allowing get and list on endpointslices in API group discovery.k8s.io in namespace %q (see examples/k8s/rbac.yaml)%s", u, ns, msg)
-		case http.StatusNotFound:
-			return nil, fmt.Errorf("kubernetes: GET %s: 404 Not Found: the API server does not serve discovery.k8s.io/v1 EndpointSlices (Kubernetes before 1.21, or not an API server?)%s", u, msg)
-		}
-		return nil, fmt.Errorf("kubernetes: GET %s: %s%s", u, resp.Status, msg)
-	}
-	var list k8sSliceList
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("kubernetes: GET %s: decoding the EndpointSliceList: %w", u, err)
-	}
-	if list.Kind != "" && list.Kind != "EndpointSliceList" {
-		return nil, fmt.Errorf("kubernetes: GET %s: got a %q, want an EndpointSliceList", u, list.Kind)
-	}
-	return &list, nil
-}
-
-// sliceAddrs returns the host:port of every wanted endpoint of s.
-func (k *KubernetesDiscovery) sliceAddrs(s k8sSlice) ([]string, error) {
-	port := k.port
-	if k.portName != "" {
-		port = 0
-		for _, p := range s.Ports {
-			if p.Name == k.portName && p.Port != nil {
-				port = *p.Port
-			}
-		}
-		if port == 0 {
-			return nil, fmt.Errorf("kubernetes: EndpointSlice %s has no port named %q", s.Metadata.Name, k.portName)
-		}
-	}
-	ps := strconv.Itoa(port)
-	var out []string
-	for _, e := range s.Endpoints {
-		if !k.notReady && e.Conditions.Ready != nil && !*e.Conditions.Ready {
-			continue
-		}
-		for _, a := range e.Addresses {
-			out = append(out, net.JoinHostPort(a, ps))
-		}
-	}
-	return out, nil
 }
 
 // isDNSLabel reports whether s is an RFC 1123 label, the form of Kubernetes
@@ -416,7 +247,8 @@ func isDNSLabel(s string) bool {
 	return true
 }
 
-// parseKubernetes reads "[namespace/]service-or-selector:port-or-name[?notready=include]".
+// parseKubernetes reads
+// "[namespace/]service-or-selector:port-or-name[?notready=include&list=cached]".
 func parseKubernetes(text string) (Discoverer, error) {
 	rest, query, _ := strings.Cut(text, "?")
 	var opts []KubernetesOption
@@ -428,9 +260,11 @@ func parseKubernetes(text string) (Discoverer, error) {
 		for key, vals := range q {
 			switch {
 			case key == "notready" && len(vals) == 1 && vals[0] == "include":
-				opts = append(opts, IncludeNotReady())
+				opts = append(opts, K8sIncludeNotReady())
+			case key == "list" && len(vals) == 1 && vals[0] == "cached":
+				opts = append(opts, K8sCachedList())
 			default:
-				return nil, fmt.Errorf("kubernetes %q: unknown option %s=%s (known: notready=include)", text, key, strings.Join(vals, ","))
+				return nil, fmt.Errorf("kubernetes %q: unknown option %s=%s (known: notready=include, list=cached)", text, key, strings.Join(vals, ","))
 			}
 		}
 	}
@@ -449,7 +283,7 @@ func parseKubernetes(text string) (Discoverer, error) {
 	service, selector := target, ""
 	if strings.Contains(target, "=") {
 		service, selector = "", target
-		opts = append(opts, WithLabelSelector(selector))
+		opts = append(opts, K8sLabelSelector(selector))
 	}
 	port := 0
 	if portText == "" {
@@ -462,7 +296,7 @@ func parseKubernetes(text string) (Discoverer, error) {
 		}
 		port = p
 	} else {
-		opts = append(opts, WithNamedPort(portText))
+		opts = append(opts, K8sNamedPort(portText))
 	}
 	return Kubernetes(ns, service, port, opts...), nil
 }

@@ -25,16 +25,17 @@ import (
 // fakeAPI is an httptest TLS server standing in for the Kubernetes API
 // server. It checks every request and answers with a fixture file.
 type fakeAPI struct {
-	t      *testing.T
-	srv    *httptest.Server
-	saDir  string
-	mu     sync.Mutex
-	status int               // response status
-	body   func() string     // fixture file name, chosen per request
-	tokens []string          // bearer tokens seen
-	wantNS string            // namespace expected in the path
-	wantLS string            // labelSelector expected
-	pages  map[string]string // continue token -> fixture
+	t       *testing.T
+	srv     *httptest.Server
+	saDir   string
+	mu      sync.Mutex
+	status  int               // response status
+	body    func() string     // fixture file name, chosen per request
+	tokens  []string          // bearer tokens seen
+	queries []url.Values      // query parameters of every request
+	wantNS  string            // namespace expected in the path
+	wantLS  string            // labelSelector expected
+	pages   map[string]string // continue token -> fixture
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -77,6 +78,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("Authorization = %q, want Bearer", auth)
 	}
 	f.tokens = append(f.tokens, strings.TrimPrefix(auth, "Bearer "))
+	f.queries = append(f.queries, r.URL.Query())
 	name := f.body()
 	if c := r.URL.Query().Get("continue"); c != "" {
 		name = f.pages[c]
@@ -90,9 +92,9 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-func (f *fakeAPI) discoverer(service string, port int, opts ...KubernetesOption) *KubernetesDiscovery {
-	opts = append([]KubernetesOption{WithAPIServer(f.srv.URL), WithServiceAccountDir(f.saDir)}, opts...)
-	return Kubernetes("prod", service, port, opts...)
+func (f *fakeAPI) discoverer(service string, port int, opts ...KubernetesOption) *kubernetes {
+	opts = append([]KubernetesOption{K8sAPIServer(f.srv.URL), K8sServiceAccountDir(f.saDir)}, opts...)
+	return newKubernetes("prod", service, port, opts...)
 }
 
 func TestKubernetesReadyEndpoints(t *testing.T) {
@@ -125,22 +127,22 @@ func TestKubernetesOptions(t *testing.T) {
 	checkBackendLeaks(t)
 	f := newFakeAPI(t)
 
-	got, err := f.discoverer("example", 7946, IncludeNotReady()).Discover(context.Background())
+	got, err := f.discoverer("example", 7946, K8sIncludeNotReady()).Discover(context.Background())
 	want := []string{"10.1.2.3:7946", "10.1.2.4:7946", "10.1.2.5:7946", "[fd00:10:1::3]:7946"}
 	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("IncludeNotReady: Discover = %q, %v; want %q", got, err, want)
+		t.Errorf("K8sIncludeNotReady: Discover = %q, %v; want %q", got, err, want)
 	}
 
-	got, err = f.discoverer("example", 0, WithNamedPort("http")).Discover(context.Background())
+	got, err = f.discoverer("example", 0, K8sNamedPort("http")).Discover(context.Background())
 	want = []string{"10.1.2.3:80", "10.1.2.5:80", "[fd00:10:1::3]:80"}
 	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("WithNamedPort: Discover = %q, %v; want %q", got, err, want)
+		t.Errorf("K8sNamedPort: Discover = %q, %v; want %q", got, err, want)
 	}
 
 	f.wantLS = "app=chat,tier=gossip"
-	got, err = f.discoverer("", 7946, WithLabelSelector("app=chat,tier=gossip")).Discover(context.Background())
+	got, err = f.discoverer("", 7946, K8sLabelSelector("app=chat,tier=gossip")).Discover(context.Background())
 	if err != nil || len(got) != 3 {
-		t.Errorf("WithLabelSelector: Discover = %q, %v", got, err)
+		t.Errorf("K8sLabelSelector: Discover = %q, %v", got, err)
 	}
 	f.wantLS = "kubernetes.io/service-name=example"
 
@@ -150,11 +152,11 @@ func TestKubernetesOptions(t *testing.T) {
 	host, port, _ := net.SplitHostPort(u.Host)
 	t.Setenv("KUBERNETES_SERVICE_HOST", host)
 	t.Setenv("KUBERNETES_SERVICE_PORT", port)
-	k := Kubernetes("", "example", 7946, WithServiceAccountDir(f.saDir), WithHTTPClient(f.srv.Client()))
+	k := newKubernetes("", "example", 7946, K8sServiceAccountDir(f.saDir), K8sHTTPClient(f.srv.Client()))
 	if got, err := k.Discover(context.Background()); err != nil || len(got) != 3 {
 		t.Errorf("in-cluster defaults: Discover = %q, %v", got, err)
 	}
-	k = Kubernetes("", "example", 7946, WithServiceAccountDir(f.saDir))
+	k = newKubernetes("", "example", 7946, K8sServiceAccountDir(f.saDir))
 	if got, err := k.Discover(context.Background()); err != nil || len(got) != 3 {
 		t.Errorf("in-cluster defaults with ca.crt: Discover = %q, %v", got, err)
 	}
@@ -171,7 +173,7 @@ func TestKubernetesPagesAndMissingNamedPort(t *testing.T) {
 	}
 	// page2's slice has no "gossip" port: its endpoints are skipped and
 	// named in the error; page1's are still returned.
-	got, err = f.discoverer("example", 0, WithNamedPort("gossip")).Discover(context.Background())
+	got, err = f.discoverer("example", 0, K8sNamedPort("gossip")).Discover(context.Background())
 	if !reflect.DeepEqual(got, []string{"10.1.2.3:7946"}) || err == nil || !strings.Contains(err.Error(), `EndpointSlice example-def has no port named "gossip"`) {
 		t.Errorf("missing named port: Discover = %q, %v", got, err)
 	}
@@ -228,7 +230,7 @@ func TestKubernetesLocalErrors(t *testing.T) {
 	// CA problems.
 	bad := t.TempDir()
 	os.WriteFile(filepath.Join(bad, "token"), []byte("t"), 0o600)
-	k := Kubernetes("prod", "example", 7946, WithAPIServer(f.srv.URL), WithServiceAccountDir(bad))
+	k := newKubernetes("prod", "example", 7946, K8sAPIServer(f.srv.URL), K8sServiceAccountDir(bad))
 	if _, err := k.Discover(ctx); err == nil || !strings.Contains(err.Error(), "CA certificate") {
 		t.Errorf("missing ca.crt: %v", err)
 	}
@@ -238,18 +240,18 @@ func TestKubernetesLocalErrors(t *testing.T) {
 	}
 	// A CA that does not sign the server's certificate.
 	os.WriteFile(filepath.Join(bad, "ca.crt"), selfSignedPEM(t), 0o600)
-	k = Kubernetes("prod", "example", 7946, WithAPIServer(f.srv.URL), WithServiceAccountDir(bad))
+	k = newKubernetes("prod", "example", 7946, K8sAPIServer(f.srv.URL), K8sServiceAccountDir(bad))
 	if _, err := k.Discover(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("wrong CA: %v", err)
 	}
 
 	// Not in a pod.
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	if _, err := Kubernetes("prod", "example", 7946, WithServiceAccountDir(f.saDir)).Discover(ctx); err == nil || !strings.Contains(err.Error(), "KUBERNETES_SERVICE_HOST") {
+	if _, err := newKubernetes("prod", "example", 7946, K8sServiceAccountDir(f.saDir)).Discover(ctx); err == nil || !strings.Contains(err.Error(), "KUBERNETES_SERVICE_HOST") {
 		t.Errorf("no env: %v", err)
 	}
 	// No namespace file.
-	if _, err := Kubernetes("", "example", 7946, WithServiceAccountDir(bad)).Discover(ctx); err == nil || !strings.Contains(err.Error(), "namespace") {
+	if _, err := newKubernetes("", "example", 7946, K8sServiceAccountDir(bad)).Discover(ctx); err == nil || !strings.Contains(err.Error(), "namespace") {
 		t.Errorf("no namespace file: %v", err)
 	}
 	// Cancelled context.
@@ -263,18 +265,18 @@ func TestKubernetesLocalErrors(t *testing.T) {
 func TestKubernetesValidate(t *testing.T) {
 	checkBackendLeaks(t)
 	for _, tc := range []struct {
-		k    *KubernetesDiscovery
+		k    *kubernetes
 		want string
 	}{
-		{Kubernetes("Prod", "x", 1), `invalid namespace "Prod"`},
-		{Kubernetes("p", "", 1), "need a service name or a label selector"},
-		{Kubernetes("p", "x", 1, WithLabelSelector("a=b")), "not both"},
-		{Kubernetes("p", "x_y", 1), `invalid service name "x_y"`},
-		{Kubernetes("p", "", 1, WithLabelSelector("a=b\n")), "invalid label selector"},
-		{Kubernetes("p", "x", 0), "port 0"},
-		{Kubernetes("p", "x", 70000), "port 70000"},
-		{Kubernetes("p", "x", 7946, WithNamedPort("gossip")), `either port 7946 or named port "gossip"`},
-		{Kubernetes("p", "x", 1, WithAPIServer("ftp://h")), `API server "ftp://h"`},
+		{newKubernetes("Prod", "x", 1), `invalid namespace "Prod"`},
+		{newKubernetes("p", "", 1), "need a service name or a label selector"},
+		{newKubernetes("p", "x", 1, K8sLabelSelector("a=b")), "not both"},
+		{newKubernetes("p", "x_y", 1), `invalid service name "x_y"`},
+		{newKubernetes("p", "", 1, K8sLabelSelector("a=b\n")), "invalid label selector"},
+		{newKubernetes("p", "x", 0), "port 0"},
+		{newKubernetes("p", "x", 70000), "port 70000"},
+		{newKubernetes("p", "x", 7946, K8sNamedPort("gossip")), `either port 7946 or named port "gossip"`},
+		{newKubernetes("p", "x", 1, K8sAPIServer("ftp://h")), `API server "ftp://h"`},
 	} {
 		err := tc.k.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -289,12 +291,14 @@ func TestKubernetesValidate(t *testing.T) {
 func TestKubernetesSpec(t *testing.T) {
 	checkBackendLeaks(t)
 	checkSpecNames(t, map[string]string{
-		"k8s+prod/example:7946":                     "k8s+prod/example:7946",
-		"k8s+prod/example:gossip":                   "k8s+prod/example:gossip",
-		"k8s+example:7946":                          "k8s+example:7946",
-		"k8s+prod/app=chat,tier=x:7946":             "k8s+prod/app=chat,tier=x:7946",
-		"k8s+prod/app.kubernetes.io/name=chat:7946": "k8s+prod/app.kubernetes.io/name=chat:7946",
-		"k8s+prod/example:7946?notready=include":    "k8s+prod/example:7946?notready=include",
+		"k8s+prod/example:7946":                              "k8s+prod/example:7946",
+		"k8s+prod/example:gossip":                            "k8s+prod/example:gossip",
+		"k8s+example:7946":                                   "k8s+example:7946",
+		"k8s+prod/app=chat,tier=x:7946":                      "k8s+prod/app=chat,tier=x:7946",
+		"k8s+prod/app.kubernetes.io/name=chat:7946":          "k8s+prod/app.kubernetes.io/name=chat:7946",
+		"k8s+prod/example:7946?notready=include":             "k8s+prod/example:7946?notready=include",
+		"k8s+prod/example:7946?list=cached":                  "k8s+prod/example:7946?list=cached",
+		"k8s+prod/example:7946?list=cached&notready=include": "k8s+prod/example:7946?notready=include&list=cached",
 	})
 	checkSpecErrors(t, map[string]string{
 		"k8s+prod/example":                  "want namespace/service:port",
@@ -304,6 +308,7 @@ func TestKubernetesSpec(t *testing.T) {
 		"k8s+prod/Example:7946":             "invalid service name",
 		"k8s+prod/example:7946?x=1":         "unknown option x=1",
 		"k8s+prod/example:7946?notready=no": "unknown option notready=no",
+		"k8s+prod/example:7946?list=etcd":   "unknown option list=etcd",
 		"k8s+prod/example:7946?%zz":         "bad options",
 	})
 }

@@ -55,22 +55,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// runMC starts m.Run(ctx, self) and returns a function that cancels it and
-// returns Run's result, failing t if Run does not return in 5s.
-func runMC(t *testing.T, m *MulticastDiscovery, self string) func() error {
+// runMC starts m with self and returns a function that cancels it, waits
+// for it and returns the error that stopped its receiver (nil after a clean
+// stop), failing t if Start fails or the work does not stop in 5s.
+func runMC(t *testing.T, m *multicast, self string) func() error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, self) }()
-	waitFor(t, self+" announcing", func() bool {
-		select {
-		case err := <-done:
-			done <- err
-			return true
-		default:
-		}
-		return m.Stats().Sent > 0
-	})
+	wait, err := m.Start(ctx, self)
+	if err != nil {
+		cancel()
+		t.Fatalf("Start(%s) = %v", self, err)
+	}
+	waitFor(t, self+" announcing", func() bool { return m.stats().Sent > 0 })
 	stopped := false
 	stop := func() error {
 		if stopped {
@@ -78,19 +74,22 @@ func runMC(t *testing.T, m *MulticastDiscovery, self string) func() error {
 		}
 		stopped = true
 		cancel()
+		done := make(chan struct{})
+		go func() { wait(); close(done) }()
 		select {
-		case err := <-done:
-			return err
+		case <-done:
 		case <-time.After(5 * time.Second):
-			t.Fatalf("Run(%s) did not return after cancel", self)
-			return nil
+			t.Fatalf("Start(%s): the work did not stop after cancel", self)
 		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.readErr
 	}
 	t.Cleanup(func() { stop() })
 	return stop
 }
 
-func has(m *MulticastDiscovery, addr string) func() bool {
+func has(m *multicast, addr string) func() bool {
 	return func() bool {
 		got, _ := m.Discover(context.Background())
 		return slices.Contains(got, addr)
@@ -100,10 +99,10 @@ func has(m *MulticastDiscovery, addr string) func() bool {
 func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
 	checkBackendLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	opts := []MulticastOption{WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(20 * time.Millisecond), WithPeerTTL(300 * time.Millisecond), WithSecret(testSecret)}
-	a, b := Multicast("chat", opts...), Multicast("chat", opts...)
+	opts := []MulticastOption{MulticastGroup(group), MulticastInterface(lo), MulticastInterval(20 * time.Millisecond), MulticastPeerTTL(300 * time.Millisecond), MulticastSecret(testSecret)}
+	a, b := newMulticast("chat", opts...), newMulticast("chat", opts...)
 	if got, err := a.Discover(context.Background()); err != nil || len(got) != 0 {
-		t.Fatalf("Discover before Run = %q, %v", got, err)
+		t.Fatalf("Discover before Start = %q, %v", got, err)
 	}
 	stopA := runMC(t, a, "127.0.0.1:10001")
 	stopB := runMC(t, b, "127.0.0.1:10002")
@@ -113,23 +112,42 @@ func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
 		t.Errorf("a.Discover = %q, want only b (not itself)", got)
 	}
 
-	// Run refuses a second concurrent call.
-	if err := a.Run(context.Background(), "127.0.0.1:10001"); err == nil || !strings.Contains(err.Error(), "already running") {
-		t.Errorf("second Run = %v", err)
+	// Start refuses a second call while the first one's work runs.
+	ctx, cancel := context.WithCancel(context.Background())
+	if wait, err := a.Start(ctx, "127.0.0.1:10001"); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second Start = %v", err)
+		if wait != nil {
+			cancel()
+			wait()
+		}
 	}
+	cancel()
 
 	// b stops; a forgets it after the peer TTL.
 	if err := stopB(); err != nil {
-		t.Errorf("b.Run = %v, want nil on cancel", err)
+		t.Errorf("b stopped with %v, want nil on cancel", err)
 	}
 	waitFor(t, "a to forget b", func() bool { return !has(a, "127.0.0.1:10002")() })
 	if err := stopA(); err != nil {
-		t.Errorf("a.Run = %v, want nil on cancel", err)
+		t.Errorf("a stopped with %v, want nil on cancel", err)
 	}
-	st := a.Stats()
+	st := a.stats()
 	if st.Sent == 0 || st.Accepted == 0 || st.BadMAC+st.Malformed+st.OtherCluster+st.RateLimited+st.TableFull != 0 {
 		t.Errorf("a.Stats = %+v", st)
 	}
+}
+
+// TestMulticastRestart: once a Start's work has stopped, Start works again
+// and the backend announces anew.
+func TestMulticastRestart(t *testing.T) {
+	checkBackendLeaks(t)
+	m := newMulticast("chat", MulticastGroup(mcGroup(t)), MulticastInterface(loopback(t)), MulticastInterval(20*time.Millisecond))
+	if err := runMC(t, m, "127.0.0.1:10001")(); err != nil {
+		t.Fatalf("first run stopped with %v", err)
+	}
+	sent := m.stats().Sent
+	runMC(t, m, "127.0.0.1:10001")
+	waitFor(t, "announcements of the second run", func() bool { return m.stats().Sent > sent })
 }
 
 // inject sends raw packets to group on the loopback interface.
@@ -162,7 +180,7 @@ func ann(cluster, addr string, ts time.Time) announcement {
 func TestMulticastRejectsBadPackets(t *testing.T) {
 	checkBackendLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	m := Multicast("chat", WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(time.Hour), WithSecret(testSecret))
+	m := newMulticast("chat", MulticastGroup(group), MulticastInterface(lo), MulticastInterval(time.Hour), MulticastSecret(testSecret))
 	runMC(t, m, "127.0.0.1:10001")
 
 	now := time.Now()
@@ -188,8 +206,8 @@ func TestMulticastRejectsBadPackets(t *testing.T) {
 	if len(got) != 3 || got[0] != "10.0.0.2:7946" || got[1] != "10.0.0.3:7946" || strings.HasPrefix(got[2], "0.0.0.0:") || !strings.HasSuffix(got[2], ":7946") {
 		t.Errorf("Discover = %q, want 10.0.0.2, 10.0.0.3 and the source of the 0.0.0.0 announcement", got)
 	}
-	st := m.Stats()
-	want := MulticastStats{Received: st.Received, Accepted: 3, Malformed: 4, BadMAC: 2, OtherCluster: 1, Stale: 3, Sent: st.Sent}
+	st := m.stats()
+	want := mcStats{Received: st.Received, Accepted: 3, Malformed: 4, BadMAC: 2, OtherCluster: 1, Stale: 3, Sent: st.Sent}
 	if st != want || st.Received != 15 { // 14 injected + its own announcement
 		t.Errorf("Stats = %+v\nwant    %+v with Received 15", st, want)
 	}
@@ -198,7 +216,7 @@ func TestMulticastRejectsBadPackets(t *testing.T) {
 func TestMulticastLimits(t *testing.T) {
 	checkBackendLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	m := Multicast("chat", WithMulticastGroup(group), WithMulticastInterface(lo), WithAnnounceInterval(time.Hour), WithMaxPeers(2))
+	m := newMulticast("chat", MulticastGroup(group), MulticastInterface(lo), MulticastInterval(time.Hour), MulticastMaxPeers(2))
 	runMC(t, m, "127.0.0.1:10001")
 	now := time.Now()
 	inject(t, group, lo,
@@ -208,8 +226,8 @@ func TestMulticastLimits(t *testing.T) {
 		encodeAnnouncement(ann("chat", "10.0.0.1:7946", now.Add(1)), nil), // refresh of a known peer: fine
 		encodeAnnouncement(ann("chat", "10.0.0.2:7946", now), testSecret), // BadMAC: signed, but m has no secret
 	)
-	waitFor(t, "all packets", func() bool { return m.Stats().Received >= 6 })
-	st := m.Stats()
+	waitFor(t, "all packets", func() bool { return m.stats().Received >= 6 })
+	st := m.stats()
 	if st.Accepted != 3 || st.TableFull != 1 || st.BadMAC != 1 {
 		t.Errorf("Stats = %+v, want Accepted 3, TableFull 1, BadMAC 1", st)
 	}
@@ -217,67 +235,72 @@ func TestMulticastLimits(t *testing.T) {
 		t.Errorf("Discover = %q", got)
 	}
 
-	// The per-source rate limit, driven directly: a burst of 3, no refill.
-	r := Multicast("chat")
-	r.srcBurst, r.srcRate = 3, 0
+	// The per-source rate limit, driven directly: a burst of 3, refilled at
+	// one packet a second (all packets below arrive at the same instant).
+	r := newMulticast("chat")
+	r.limits = newSourceLimitsOf(1, 3, mcMaxSources)
 	src := net.ParseIP("192.0.2.7")
 	for range 10 {
 		r.handle([]byte("x"), src, now)
 	}
 	r.handle([]byte("x"), net.ParseIP("192.0.2.8"), now) // another source has its own bucket
-	if st := r.Stats(); st.RateLimited != 7 || st.Malformed != 4 || st.Received != 11 {
+	if st := r.stats(); st.RateLimited != 7 || st.Malformed != 4 || st.Received != 11 {
 		t.Errorf("rate limit: Stats = %+v, want RateLimited 7, Malformed 4", st)
 	}
 	// The bucket refills with time.
-	r.srcRate = 1
 	r.handle([]byte("x"), src, now.Add(2*time.Second))
-	if st := r.Stats(); st.RateLimited != 7 {
+	if st := r.stats(); st.RateLimited != 7 {
 		t.Errorf("after refill: RateLimited = %d, want 7", st.RateLimited)
 	}
 }
 
-func TestMulticastRunErrors(t *testing.T) {
+func TestMulticastStartErrors(t *testing.T) {
 	checkBackendLeaks(t)
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	group := mcGroup(t)
 	for _, tc := range []struct {
-		m    *MulticastDiscovery
+		m    *multicast
 		self string
 		want string
 	}{
-		{Multicast("chat", WithMulticastGroup(group)), "nohost", "self"},
-		{Multicast("chat", WithMulticastGroup(group)), "h:" + strings.Repeat("1", 300), "self"},
-		{Multicast("", WithMulticastGroup(group)), "127.0.0.1:1", "cluster name"},
-		{Multicast("chat", WithMulticastGroup(group), WithMulticastInterface("no-such-if0")), "127.0.0.1:1", `interface "no-such-if0"`},
+		{newMulticast("chat", MulticastGroup(group)), "nohost", "self"},
+		{newMulticast("chat", MulticastGroup(group)), "h:" + strings.Repeat("1", 300), "self"},
+		{newMulticast("", MulticastGroup(group)), "127.0.0.1:1", "cluster name"},
+		{newMulticast("chat", MulticastGroup(group), MulticastInterface("no-such-if0")), "127.0.0.1:1", `interface "no-such-if0"`},
 	} {
-		if err := tc.m.Run(ctx, tc.self); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Run(%q) = %v, want %q", tc.self, err, tc.want)
+		if wait, err := tc.m.Start(ctx, tc.self); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Start(%q) = %v, want %q", tc.self, err, tc.want)
+			if wait != nil {
+				cancel()
+				wait()
+			}
 		}
 	}
 }
 
 func TestMulticastValidate(t *testing.T) {
 	checkBackendLeaks(t)
-	if err := Multicast("chat").Validate(); err != nil {
+	if err := newMulticast("chat").Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
 	for _, tc := range []struct {
-		m    *MulticastDiscovery
+		m    *multicast
 		want string
 	}{
-		{Multicast(""), "cluster name"},
-		{Multicast(strings.Repeat("x", MaxClusterName+1)), "1 to 64"},
-		{Multicast("a b"), `cluster name "a b"`},
-		{Multicast("c", WithMulticastGroup("10.0.0.1:7947")), "not an IPv4 multicast"},
-		{Multicast("c", WithMulticastGroup("[ff02::1]:7947")), "not an IPv4 multicast"},
-		{Multicast("c", WithMulticastGroup("239.1.1.1")), "want ip:port"},
-		{Multicast("c", WithMulticastGroup("239.1.1.1:0")), `port "0"`},
-		{Multicast("c", WithAnnounceInterval(time.Millisecond)), "at least 10ms"},
-		{Multicast("c", WithPeerTTL(time.Second)), "shorter than the announce interval"},
-		{Multicast("c", WithMulticastTTL(256)), "TTL 256"},
-		{Multicast("c", WithSecret([]byte("short"))), "secret of 5 bytes: want at least 16"},
-		{Multicast("c", WithSecret([]byte{})), "secret of 0 bytes"},
-		{Multicast("c", WithMaxPeers(0)), "max peers 0"},
+		{newMulticast(""), "cluster name"},
+		{newMulticast(strings.Repeat("x", MaxMulticastClusterName+1)), "1 to 64"},
+		{newMulticast("a b"), `cluster name "a b"`},
+		{newMulticast("c", MulticastGroup("10.0.0.1:7947")), "not an IPv4 multicast"},
+		{newMulticast("c", MulticastGroup("[ff02::1]:7947")), "not an IPv4 multicast"},
+		{newMulticast("c", MulticastGroup("239.1.1.1")), "want ip:port"},
+		{newMulticast("c", MulticastGroup("239.1.1.1:0")), `port "0"`},
+		{newMulticast("c", MulticastInterval(time.Millisecond)), "at least 10ms"},
+		{newMulticast("c", MulticastPeerTTL(time.Second)), "shorter than the announce interval"},
+		{newMulticast("c", MulticastTTL(256)), "TTL 256"},
+		{newMulticast("c", MulticastSecret([]byte("short"))), "secret of 5 bytes: want at least 16"},
+		{newMulticast("c", MulticastSecret([]byte{})), "secret of 0 bytes"},
+		{newMulticast("c", MulticastMaxPeers(0)), "max peers 0"},
 	} {
 		if err := tc.m.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Validate = %v, want %q", tc.m, err, tc.want)
@@ -297,18 +320,18 @@ func TestMulticastSpec(t *testing.T) {
 	if err != nil || Name(d) != "mcast+chat" {
 		t.Fatalf("Parse(mcast+chat) = %v, %v", d, err)
 	}
-	m, ok := d.(*MulticastDiscovery)
+	m, ok := d.(*multicast)
 	if !ok || len(Runners(d)) != 1 {
 		t.Fatalf("Parse(mcast+chat) gave %T, not a Runner", d)
 	}
-	if m.group != DefaultMulticastGroup || m.interval != DefaultAnnounceInterval || m.peerTTL != 3*DefaultAnnounceInterval || m.hops != 1 {
+	if m.group != DefaultMulticastGroup || m.interval != DefaultMulticastInterval || m.peerTTL != 3*DefaultMulticastInterval || m.hops != 1 {
 		t.Errorf("defaults: %+v", m)
 	}
 	d, err = Parse("mcast+chat?group=239.193.1.2:9000&iface=lo&interval=1s&peer-ttl=10s&ttl=2&max-peers=9&secret-file=" + keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m = d.(*MulticastDiscovery)
+	m = d.(*multicast)
 	if m.group != "239.193.1.2:9000" || m.iface != "lo" || m.interval != time.Second || m.peerTTL != 10*time.Second || m.hops != 2 || m.maxPeers != 9 || !bytes.Equal(m.secret, testSecret) {
 		t.Errorf("options: %+v", m)
 	}
@@ -325,62 +348,5 @@ func TestMulticastSpec(t *testing.T) {
 		"mcast+chat?group=1.2.3.4:5":              "not an IPv4 multicast",
 		"mcast+chat?%zz":                          "bad options",
 		"mcast+a/b":                               "cluster name",
-	})
-}
-
-func TestAnnouncementRoundTrip(t *testing.T) {
-	checkBackendLeaks(t)
-	a := ann("chat", "[fd00::1]:7946", time.Unix(1700000000, 5))
-	for _, secret := range [][]byte{nil, testSecret} {
-		b := encodeAnnouncement(a, secret)
-		got, err := decodeAnnouncement(b)
-		if err != nil || got.Cluster != a.Cluster || got.Addr != a.Addr || got.Time != a.Time || got.Nonce != a.Nonce || got.Version != mcVersion {
-			t.Fatalf("round trip: %+v, %v", got, err)
-		}
-		if !got.verify(secret) {
-			t.Errorf("verify with the signing secret failed")
-		}
-		if got.verify([]byte("another-secret-of-16+")) {
-			t.Errorf("verify with another secret succeeded")
-		}
-		// Flipping any byte of a signed packet breaks it.
-		if secret != nil {
-			for i := range b {
-				c := bytes.Clone(b)
-				c[i] ^= 0x40
-				if d, err := decodeAnnouncement(c); err == nil && d.verify(secret) {
-					t.Fatalf("flipped byte %d still verifies", i)
-				}
-			}
-		}
-	}
-}
-
-func FuzzMulticastAnnouncement(f *testing.F) {
-	now := time.Unix(1700000000, 0)
-	f.Add(encodeAnnouncement(ann("chat", "10.0.0.1:7946", now), nil))
-	f.Add(encodeAnnouncement(ann("chat", "[::1]:7946", now), testSecret))
-	f.Add([]byte("GCMC\x01\x00"))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		a, err := decodeAnnouncement(b)
-		if err != nil {
-			return
-		}
-		// A decodable packet re-encodes to the same bytes.
-		var secret []byte
-		if a.MAC != nil {
-			secret = testSecret
-		}
-		re := encodeAnnouncement(a, secret)
-		if !bytes.Equal(re[:len(a.signed)], a.signed) || len(re) != len(b) {
-			t.Fatalf("re-encoding %q gave %q", b, re)
-		}
-		a.verify(testSecret)
-		a.verify(nil)
-		// And the receive path never panics on it.
-		m := Multicast("chat", WithSecret(testSecret))
-		m.handle(b, net.IPv4(192, 0, 2, 1), now)
-		m.handle(b, nil, now)
 	})
 }

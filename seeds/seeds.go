@@ -6,10 +6,37 @@
 // gossip layer (memberlist's SWIM) decides who is alive. A peer that vanishes
 // from discovery is therefore not forced out of the cluster.
 //
-// Backends are values of the one-method Discoverer interface. They can be
-// built in code (Static, DNS, SRV, ...) or from a spec string such as
-// "dns+headless.ns.svc.cluster.local:7946" with Parse, which looks the scheme
-// up in a Registry.
+// Backends are values of the one-method Discoverer interface; every
+// constructor returns one. Abilities beyond Discover are optional
+// interfaces, found by type assertion: Validator (checked by
+// gencluster.Start), Runner (background work, started by the Node before
+// its initial join) and prometheus.Collector (metrics of the backend's own,
+// registered by the Node with WithMetrics). Options carry their backend's
+// name (DNSTimeout, K8sNamedPort, MulticastSecret, ...), so that the
+// options of one backend cannot be passed to another.
+//
+// Backends can be built in code or from a spec string with Parse, which
+// looks the scheme up in a Registry. A spec is one or more scheme+text
+// words separated by white space, merged with Merge. The built-in schemes:
+//
+//	static+a:7946,b:7946                Static
+//	dns+name:port                       DNS (A records)
+//	dns6+name:port                      DNS with DNSIPv6 (AAAA)
+//	dns46+name:port                     DNS with DNSDualStack (A and AAAA)
+//	dnssrv+_service._proto.name         SRV (targets resolved to addresses)
+//	dnssrvhost+_service._proto.name     SRV with SRVHostNames
+//	file+/path                          File
+//	ports+host:first-last               PortRange (ports+host:port for one)
+//	k8s+[namespace/]service:port        Kubernetes (a named port, or a label
+//	                                    selector instead of the service, too)
+//	k8s+...?notready=include&list=cached  with K8sIncludeNotReady, K8sCachedList
+//	mcast+cluster                       Multicast
+//	mcast+cluster?group=&iface=&interval=&peer-ttl=&ttl=&max-peers=&secret-file=
+//
+// Only k8s and mcast take options in the spec (after '?'); the DNS
+// resolver, resolv.conf and timeout options are for code only. Each
+// constructor's doc gives its forms in full; docs/discovery.md has the
+// whole reference.
 package seeds
 
 import (
@@ -40,12 +67,15 @@ type Validator interface {
 }
 
 // Runner is implemented by backends that work in the background, such as
-// multicast announcements. The Node calls Run once, in a goroutine it owns,
-// after it has bound its gossip port, with self set to the host:port it
-// advertises; ctx is cancelled on Leave or Close and the Node waits for Run
-// to return. Run returns nil when ctx is cancelled.
+// multicast announcements. The Node calls Start once per Runner, after it
+// has bound its gossip port and before its initial join, so that what the
+// backend learns at start-up can seed that join.
 type Runner interface {
-	Run(ctx context.Context, self string) error
+	// Start begins the backend's background work for the node advertising
+	// self (host:port) and returns once it runs, or with the error that
+	// stopped it from starting (the Node's Start then fails with it). The
+	// work stops when ctx ends; wait blocks until it has.
+	Start(ctx context.Context, self string) (wait func(), err error)
 }
 
 // Func adapts an ordinary function to the Discoverer interface.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build and run the Compose example: one service, "node", scaled.
 #
-#   ./run.sh build          static binary + FROM scratch image
+#   ./run.sh build          static binary (in a temp dir) + FROM scratch image
 #   ./run.sh up [N]         build, then start N replicas (default 5)
 #   ./run.sh members        each replica's /members, one line per member
 #   ./run.sh ready          each replica's /readyz (-min-members 3)
@@ -10,7 +10,7 @@
 #   ./run.sh stop N         SIGTERM replica N: the others see a leave
 #   ./run.sh start N        start replica N again; it rejoins through DNS
 #   ./run.sh scale N        grow or shrink to N replicas
-#   ./run.sh down           stop and remove everything
+#   ./run.sh down           remove the containers, the network and the image
 #
 # Works with the Compose plugin ("docker compose") or the standalone
 # docker-compose.
@@ -18,7 +18,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-image=${IMAGE:-gencluster-node:latest}
+# The image compose.yaml runs; build makes it, down removes it.
+image=gencluster-node:latest
 project=gencluster-demo
 
 if docker compose version >/dev/null 2>&1; then
@@ -31,10 +32,27 @@ else
 fi
 compose+=(-f "$here/compose.yaml" -p "$project")
 
+# build compiles the node program into a temp dir, which is also the
+# image's build context (the Dockerfile is passed with -f), so nothing is
+# written into the repository.
 build() {
-	(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$here/gencluster-node" ./examples/node)
-	docker build -q -t "$image" "$here" >/dev/null
+	local ctx status=0
+	ctx=$(mktemp -d)
+	(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/gencluster-node" ./examples/node) &&
+		docker build -q -t "$image" -f "$here/Dockerfile" "$ctx" >/dev/null || status=$?
+	rm -rf "$ctx"
+	((status == 0)) || exit "$status"
 	echo "built $image"
+}
+
+# down removes what up made: the containers and the network, then the
+# image build made.
+down() {
+	"${compose[@]}" down --remove-orphans
+	if docker image inspect "$image" >/dev/null 2>&1; then
+		docker image rm "$image" >/dev/null
+		echo "removed $image"
+	fi
 }
 
 # replicas lists "number id" of the service's containers, running or not.
@@ -89,7 +107,7 @@ kill) docker kill --signal KILL "$(replica "$1")" ;;
 stop) docker stop -t 15 "$(replica "$1")" ;;
 start) docker start "$(replica "$1")" ;;
 ps) "${compose[@]}" ps ;;
-down) "${compose[@]}" down --remove-orphans ;;
+down) down ;;
 *)
 	sed -n '2,14p' "$0" >&2
 	exit 2

@@ -26,7 +26,9 @@
 //
 // Build it as a static binary:
 //
-//	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' ./examples/node
+//	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/gencluster-node ./examples/node
+//
+// (bin/ is in .gitignore).
 package main
 
 import (
@@ -35,6 +37,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -70,20 +73,47 @@ type config struct {
 	fast         bool
 }
 
-func parseFlags(args []string) (config, error) {
+// envHelp is the usage text's list of the variables gencluster.FromEnv
+// reads, each with what it sets (a test checks that none is missing).
+var envHelp = []struct{ name, help string }{
+	{gencluster.EnvName, "node name, unique in the cluster (default: host name + random suffix)"},
+	{gencluster.EnvBindAddr, "gossip IP:port, UDP and TCP; a go-sockaddr template is allowed (default 0.0.0.0:7946)"},
+	{gencluster.EnvAdvertiseAddr, "IP:port the others reach this node at, when it differs from the bind address"},
+	{gencluster.EnvSeeds, "discovery backends in seeds.Parse syntax, e.g. dns+gossip:7946"},
+	{gencluster.EnvRefreshInterval, "how often discovery re-runs (default 5s; 0 or infinity: join once, at start)"},
+	{gencluster.EnvMeta, "metadata gossiped with the node, k=v,k=v"},
+	{gencluster.EnvSecretKey, "gossip encryption key, standard base64 of 16, 24 or 32 bytes (never logged)"},
+	{gencluster.EnvLabel, "cluster label: nodes with another label never merge with this one"},
+}
+
+// usage prints the program's help: the environment first (it configures
+// the cluster), then the flags.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, "usage: node [flags]\n\nCluster settings come from the environment (gencluster.FromEnv):\n")
+	width := 0
+	for _, e := range envHelp {
+		width = max(width, len(e.name))
+	}
+	for _, e := range envHelp {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, e.name, e.help)
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	fs.PrintDefaults()
+}
+
+// parseFlags reads the flags; -h prints the usage to out.
+func parseFlags(args []string, out io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(out)
 	fs.StringVar(&c.httpAddr, "http", ":8080", "`addr`ess of the status endpoint (/members, /healthz, /readyz, /events, /metrics); empty disables it")
 	fs.DurationVar(&c.leaveTimeout, "leave-timeout", 10*time.Second, "bound on the graceful leave after SIGTERM")
 	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "bound on the initial join")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.IntVar(&c.minMembers, "min-members", 1, "cluster size, this node included, from which /readyz answers 200")
 	fs.BoolVar(&c.fast, "fast", false, "short memberlist timers (failure detection in about a second); for tests, not for production")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: node [flags]\n\nCluster settings come from the environment: %s, %s, %s, %s, %s, %s.\n\nFlags:\n",
-			gencluster.EnvName, gencluster.EnvBindAddr, gencluster.EnvAdvertiseAddr, gencluster.EnvSeeds, gencluster.EnvRefreshInterval, gencluster.EnvMeta)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -100,7 +130,7 @@ func parseFlags(args []string) (config, error) {
 }
 
 func run(args []string) int {
-	cfg, err := parseFlags(args)
+	cfg, err := parseFlags(args, os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

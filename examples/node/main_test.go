@@ -5,12 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,7 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestParseFlags(t *testing.T) {
-	c, err := parseFlags(nil)
+	c, err := parseFlags(nil, io.Discard)
 	if err != nil || c.httpAddr != ":8080" || c.leaveTimeout != 10*time.Second || c.fast || c.minMembers != 1 {
 		t.Fatalf("defaults: %+v, %v", c, err)
 	}
@@ -46,10 +52,77 @@ func TestParseFlags(t *testing.T) {
 		{"extra"},
 		{"-nope"},
 	} {
-		if _, err := parseFlags(args); err == nil {
+		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q): no error", args)
 		}
 	}
+}
+
+// TestUsageListsEveryVariable checks that -h names every GENCLUSTER_*
+// variable the root package defines (its Env* constants, read from the
+// source so that a new variable cannot be forgotten here).
+func TestUsageListsEveryVariable(t *testing.T) {
+	var out strings.Builder
+	if _, err := parseFlags([]string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseFlags(-h): %v, want flag.ErrHelp", err)
+	}
+	vars := envConstants(t, "../..")
+	if len(vars) < 8 {
+		t.Fatalf("found only %d GENCLUSTER_* constants in the root package: %v", len(vars), vars)
+	}
+	for _, v := range vars {
+		if !strings.Contains(out.String(), "\n  "+v+" ") {
+			t.Errorf("usage does not list %s:\n%s", v, out.String())
+		}
+	}
+	for _, f := range []string{"-http", "-leave-timeout", "-min-members", "-fast"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("usage does not list flag %s", f)
+		}
+	}
+}
+
+// envConstants returns the values of the exported string constants of the
+// package in dir whose value starts with GENCLUSTER_.
+func envConstants(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, sp := range gd.Specs {
+				vs := sp.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if i >= len(vs.Values) || !name.IsExported() {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						continue
+					}
+					if v, err := strconv.Unquote(lit.Value); err == nil && strings.HasPrefix(v, "GENCLUSTER_") {
+						out = append(out, v)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 func getJSON(t *testing.T, h http.Handler, path string, v any) int {

@@ -236,7 +236,7 @@ func (e *Env) profile() func(*memberlist.Config) {
 }
 
 func (e *Env) seeds() seeds.Discoverer {
-	return seeds.DNS(e.DNS, Port, seeds.WithResolver(e.Resolver), seeds.WithTimeout(2*time.Second))
+	return seeds.DNS(e.DNS, Port, seeds.DNSResolver(e.Resolver), seeds.DNSTimeout(2*time.Second))
 }
 
 // transport returns a wrapped NetTransport bound to ip:Port when the Env
