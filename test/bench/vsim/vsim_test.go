@@ -41,6 +41,8 @@ var (
 	flagSteady    = flag.Duration("steady", 10*time.Second, "virtual quiet time between the start and the crash")
 	flagRestarts  = flag.Int("restarts", 3, "members replaced by the rolling restart")
 	flagPartition = flag.Bool("partition", true, "run the partition and heal")
+	flagSeedsMaxN = flag.Int("seeds-max-n", 0, "sizes above this run the first seed only (0: every size runs every seed)")
+	flagFullMaxN  = flag.Int("full-max-n", 0, "sizes above this run the start and the crash only (0: every size runs every phase)")
 	flagOut       = flag.String("out", "", "JSON file to write the results to (rewritten after every run)")
 )
 
@@ -62,6 +64,13 @@ func TestVirtual(t *testing.T) {
 	rep := Report{When: time.Now().UTC(), Command: strings.Join(os.Args, " "), Flags: map[string]string{}, CPUs: runtime.NumCPU(), Go: runtime.Version()}
 	flag.Visit(func(f *flag.Flag) { rep.Flags[f.Name] = f.Value.String() })
 	for _, n := range sizes {
+		seeds, full := seeds, true
+		if *flagSeedsMaxN > 0 && n > *flagSeedsMaxN {
+			seeds = seeds[:1]
+		}
+		if *flagFullMaxN > 0 && n > *flagFullMaxN {
+			full = false
+		}
 		for _, seed := range seeds {
 			for _, impl := range strings.Split(*flagImpl, ",") {
 				t.Run(fmt.Sprintf("%s/N=%d/seed=%d", impl, n, seed), func(t *testing.T) {
@@ -70,7 +79,7 @@ func TestVirtual(t *testing.T) {
 						Link:            Link{Latency: *flagLatency, Jitter: *flagJitter, Loss: *flagLoss},
 						RefreshInterval: *flagRefresh, RawSeeds: *flagRawSeeds,
 						Spread: *flagSpread, Timeout: *flagTimeout, Steady: *flagSteady,
-						Restarts: min(*flagRestarts, n/2), Partition: *flagPartition,
+						Restarts: min(*flagRestarts, n/2) * b2i(full), Partition: *flagPartition && full,
 					})
 					rep.Results = append(rep.Results, res)
 					if *flagOut != "" {
@@ -137,4 +146,11 @@ func parseInts(name, s string, least int) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
