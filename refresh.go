@@ -80,6 +80,19 @@ func newRefresher(c *config, d Dist, self string, obs observer) *refresher {
 // warmupFirst is the first gap of the refresh loop's warm-up (see run).
 const warmupFirst = 100 * time.Millisecond
 
+// nextDiscoveryGap is the wait before the next discovery, after a pass
+// that did (or did not) join a peer. A join means the view was missing
+// peers that discovery listed, which is what a join storm or a rollout
+// looks like: others are likely coming up too, so discovery re-runs soon
+// (warmupFirst). Passes that join nobody double the gap back up to the
+// interval, so a settled cluster re-discovers once per interval.
+func nextDiscoveryGap(gap, interval time.Duration, joined bool) time.Duration {
+	if joined {
+		return min(warmupFirst, interval)
+	}
+	return min(2*gap, interval)
+}
+
 // run re-runs discovery every interval and retries failed addresses when
 // their backoff expires, until ctx is done.
 func (r *refresher) run(ctx context.Context) {
@@ -101,13 +114,12 @@ func (r *refresher) run(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
-		now := time.Now()
-		discover := !now.Before(nextDiscovery)
-		if discover {
-			gap = min(2*gap, r.interval)
-			nextDiscovery = now.Add(gap)
+		discover := !time.Now().Before(nextDiscovery)
+		joined, _ := r.pass(ctx, discover)
+		if discover || joined {
+			gap = nextDiscoveryGap(gap, r.interval, joined)
+			nextDiscovery = time.Now().Add(gap)
 		}
-		r.pass(ctx, discover)
 		wake := nextDiscovery
 		if t, ok := r.retry.Next(); ok && t.Before(wake) {
 			wake = t
@@ -196,6 +208,7 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 		next    int
 		wg      sync.WaitGroup
 	)
+	var becameLive []string
 	// take returns the next candidate that still needs a join.
 	take := func() (string, bool) {
 		mu.Lock()
@@ -206,6 +219,7 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 			if !r.isLive(ctx, a, live) {
 				return a, true
 			}
+			becameLive = append(becameLive, a)
 		}
 		return "", false
 	}
@@ -229,6 +243,7 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 		}()
 	}
 	wg.Wait()
+	r.forgetBackoff(becameLive)
 
 	now = time.Now()
 	for a, err := range results {
@@ -247,6 +262,16 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 		r.logger.Info("join failed", "addr", a, "failures", r.retry.Failures(a), "retry_in", wait.Round(time.Millisecond), "err", err)
 	}
 	return joined, tried
+}
+
+// forgetBackoff drops the retry state of addresses that turned out to be
+// live members (another join or gossip brought them in): they need no
+// retry, and a retry time left in the past would make run wake at once,
+// again and again, for a pass with nothing to do.
+func (r *refresher) forgetBackoff(live []string) {
+	for _, a := range live {
+		r.retry.Succeeded(a)
+	}
 }
 
 func (r *refresher) liveAddrs() map[string]bool {

@@ -228,7 +228,6 @@ func joinInts(ns []int) string {
 	return strings.Join(s, ", ")
 }
 
-
 // interpretation is the part of the report that does not change from run
 // to run: what the numbers can and cannot say.
 const interpretation = `- **Noise.** The reference machine has 2 cores and runs every node, the DNS server and the measuring code in one process. Run-to-run differences of tens of percent are normal; compare the ratios of one run, and look at the slowest run as well as the median. Whether N = 200 fits on 2 cores depends on the run: in this one neither implementation reported a false failure during start-up (the baseline reported 10 during failure detection); in an earlier run (2026-11-26, 20 min) both declared healthy members dead by the thousand at N = 200, and those times measured the overloaded machine.

@@ -1,0 +1,57 @@
+package gencluster
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestNextDiscoveryGap(t *testing.T) {
+	const interval = 5 * time.Second
+	for _, c := range []struct {
+		gap, interval time.Duration
+		joined        bool
+		want          time.Duration
+	}{
+		{warmupFirst, interval, false, 2 * warmupFirst},                             // warm-up doubles
+		{4 * time.Second, interval, false, interval},                                // up to the interval
+		{interval, interval, false, interval},                                       // settled: once per interval
+		{interval, interval, true, warmupFirst},                                     // a join: others may be coming up
+		{2 * warmupFirst, interval, true, warmupFirst},                              // a join storm keeps the gap short
+		{50 * time.Millisecond, 50 * time.Millisecond, true, 50 * time.Millisecond}, // never above the interval
+	} {
+		if got := nextDiscoveryGap(c.gap, c.interval, c.joined); got != c.want {
+			t.Errorf("nextDiscoveryGap(%v, %v, joined %v) = %v, want %v", c.gap, c.interval, c.joined, got, c.want)
+		}
+	}
+}
+
+// An address whose join failed, and that then became a live member by
+// another way (gossip, another join), must not keep a retry time: one left
+// in the past made the refresh loop wake every millisecond for a pass with
+// nothing to do.
+func TestRefreshForgetsBackoffOfLiveMembers(t *testing.T) {
+	const self, peer = "10.0.0.1:7946", "10.0.0.2:7946"
+	f := newFakeDist(self, peer)
+	cfg := defaultConfig()
+	r := newRefresher(&cfg, f, self, nopObserver{})
+	r.addrs = []string{peer}
+	r.retry.Failed(peer, time.Now().Add(-time.Minute))
+	if _, waiting := r.retry.Next(); !waiting {
+		t.Fatal("setup: the failed peer has no retry time")
+	}
+	f.mu.Lock()
+	f.members[peer] = Member{Name: "peer", Addr: peer, State: StateAlive} // gossip brought it in
+	f.mu.Unlock()
+
+	joined, _ := r.connectDue(context.Background())
+	if joined {
+		t.Error("a live member was joined again")
+	}
+	if calls := f.callTimes(peer); len(calls) != 0 {
+		t.Errorf("Connect(%s) called %d times, want 0", peer, len(calls))
+	}
+	if next, waiting := r.retry.Next(); waiting {
+		t.Errorf("the live member still has a retry time (%v): the loop would wake for nothing", next)
+	}
+}
