@@ -50,7 +50,10 @@ type refresher struct {
 
 	retry *backoff.Tracker
 	addrs []string // last discovery result
-	rand  *rand.Rand
+	// lastLive is when each discovered address was last seen as a live
+	// member (see recentlyLive).
+	lastLive map[string]time.Time
+	rand     *rand.Rand
 }
 
 func newRefresher(c *config, d Dist, self string, obs observer) *refresher {
@@ -70,6 +73,7 @@ func newRefresher(c *config, d Dist, self string, obs observer) *refresher {
 		obs:        obs,
 		retry:      backoff.NewTracker(backoff.Policy{Min: min(c.minBackoff, maxBackoff), Max: maxBackoff}, seed),
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
+		lastLive:   make(map[string]time.Time),
 	}
 	for _, d := range c.seeds {
 		r.backends = append(r.backends, seeds.Backends(d)...)
@@ -178,6 +182,11 @@ func (r *refresher) discover(ctx context.Context) []string {
 		}
 	}
 	r.retry.Retain(seen)
+	for a := range r.lastLive {
+		if !seen[a] {
+			delete(r.lastLive, a)
+		}
+	}
 	return out
 }
 
@@ -188,13 +197,20 @@ func (r *refresher) discover(ctx context.Context) []string {
 // are then members already.
 func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 	now := time.Now()
-	var cands []string
+	live := r.liveAddrs()
+	var cands, becameLive []string
 	for _, a := range r.addrs {
-		if r.retry.Due(a, now) {
+		if live[a] {
+			r.lastLive[a] = now
+			becameLive = append(becameLive, a)
+			continue
+		}
+		if r.retry.Due(a, now) && !r.recentlyLive(a, now) {
 			cands = append(cands, a)
 		}
 	}
 	if len(cands) == 0 {
+		r.forgetBackoff(becameLive)
 		return false, false
 	}
 	// A random order spreads a join storm over the seeds instead of every
@@ -203,12 +219,10 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 
 	var (
 		mu      sync.Mutex
-		live    = r.liveAddrs()
 		results = make(map[string]error)
 		next    int
 		wg      sync.WaitGroup
 	)
-	var becameLive []string
 	// take returns the next candidate that still needs a join.
 	take := func() (string, bool) {
 		mu.Lock()
@@ -223,24 +237,30 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 		}
 		return "", false
 	}
-	for range max(1, r.workers) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				a, ok := take()
-				if !ok {
-					return
+	// join runs one join, records its result, and reports whether it
+	// succeeded.
+	join := func(a string) bool {
+		err := r.dist.Connect(ctx, a)
+		mu.Lock()
+		defer mu.Unlock()
+		results[a] = err
+		if err == nil {
+			live = r.liveAddrs()
+		}
+		return err == nil
+	}
+	if !r.joinOneByOne(ctx, take, join) {
+		for range max(1, r.workers) {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					a, ok := take()
+					if !ok {
+						return
+					}
+					join(a)
 				}
-				err := r.dist.Connect(ctx, a)
-				mu.Lock()
-				results[a] = err
-				if err == nil {
-					live = r.liveAddrs()
-				}
-				mu.Unlock()
-			}
-		}()
+			})
+		}
 	}
 	wg.Wait()
 	r.forgetBackoff(becameLive)
@@ -262,6 +282,40 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 		r.logger.Info("join failed", "addr", a, "failures", r.retry.Failures(a), "retry_in", wait.Round(time.Millisecond), "err", err)
 	}
 	return joined, tried
+}
+
+// joinOneByOne joins the candidates take hands out one at a time, as long
+// as the joins succeed, and reports whether it got through them all. A
+// join that succeeds pulls in the cluster behind that peer, so most of
+// the remaining candidates are members after it: joining them in parallel
+// would mostly push and pull states that add nothing, and in a join storm
+// hundreds of redundant full-state exchanges at once are what overloads
+// the nodes. At the first failure it stops, and the caller joins the rest
+// r.workers at a time, so that dead addresses (which fail only after a
+// timeout) do not hold up the others.
+func (r *refresher) joinOneByOne(ctx context.Context, take func() (string, bool), join func(string) bool) bool {
+	for ctx.Err() == nil {
+		a, ok := take()
+		if !ok {
+			return true
+		}
+		if !join(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// recentlyLive reports whether addr was a live member less than one
+// refresh interval ago. Such a member was just declared failed, and
+// memberlist repairs a false failure itself (it goes on gossiping to the
+// dead for GossipToTheDeadTime, and a live member refutes): joining it at
+// once only adds push-pulls to a cluster that is already overloaded, which
+// is when false failures happen. A real failure, or a partition, is still
+// re-joined one interval later.
+func (r *refresher) recentlyLive(addr string, now time.Time) bool {
+	t, ok := r.lastLive[addr]
+	return ok && now.Sub(t) < r.interval
 }
 
 // forgetBackoff drops the retry state of addresses that turned out to be

@@ -55,3 +55,59 @@ func TestRefreshForgetsBackoffOfLiveMembers(t *testing.T) {
 		t.Errorf("the live member still has a retry time (%v): the loop would wake for nothing", next)
 	}
 }
+
+func TestJoinOneByOneStopsAtFirstFailure(t *testing.T) {
+	cfg := defaultConfig()
+	r := newRefresher(&cfg, newFakeDist("self:1"), "self:1", nopObserver{})
+	for _, c := range []struct {
+		name    string
+		results []bool // outcome of each join, in order
+		all     bool
+		joins   int
+	}{
+		{"all succeed", []bool{true, true, true}, true, 3},
+		{"first fails", []bool{false, true, true}, false, 1},
+		{"third fails", []bool{true, true, false, true}, false, 3},
+		{"nothing to join", nil, true, 0},
+	} {
+		next, joins := 0, 0
+		take := func() (string, bool) {
+			if next == len(c.results) {
+				return "", false
+			}
+			next++
+			return "peer", true
+		}
+		join := func(string) bool {
+			joins++
+			return c.results[next-1]
+		}
+		if all := r.joinOneByOne(context.Background(), take, join); all != c.all || joins != c.joins {
+			t.Errorf("%s: joinOneByOne = %v after %d joins, want %v after %d", c.name, all, joins, c.all, c.joins)
+		}
+	}
+}
+
+// A member that was live at the previous pass and is not now was just
+// declared failed: memberlist repairs a false failure itself, so the
+// refresh loop leaves it alone for one interval, then joins it again.
+func TestRefreshLeavesJustFailedMemberToMemberlist(t *testing.T) {
+	const self, peer = "10.0.0.1:7946", "10.0.0.2:7946"
+	f := newFakeDist(self, peer)
+	cfg := defaultConfig()
+	r := newRefresher(&cfg, f, self, nopObserver{})
+	r.addrs = []string{peer}
+	f.mu.Lock()
+	f.members[peer] = Member{Name: "peer", Addr: peer, State: StateAlive}
+	f.mu.Unlock()
+	r.connectDue(context.Background()) // sees it live
+	f.drop(peer)                       // declared failed
+
+	if _, tried := r.connectDue(context.Background()); tried {
+		t.Fatal("a member declared failed within the interval was joined at once")
+	}
+	r.lastLive[peer] = time.Now().Add(-r.interval) // one interval later
+	if joined, _ := r.connectDue(context.Background()); !joined {
+		t.Fatal("a member failed for a whole interval was not joined again")
+	}
+}
