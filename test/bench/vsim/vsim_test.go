@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -61,8 +60,15 @@ func TestVirtual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := Report{When: time.Now().UTC(), Command: strings.Join(os.Args, " "), Flags: map[string]string{}, CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	flag.Visit(func(f *flag.Flag) { rep.Flags[f.Name] = f.Value.String() })
+	rep := Report{When: time.Now().UTC(), Flags: map[string]string{}, CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	cmd := []string{"go test -count=1 -timeout 0 -run '^TestVirtual$' -v ./vsim -args"}
+	flag.Visit(func(f *flag.Flag) {
+		if !strings.HasPrefix(f.Name, "test.") {
+			rep.Flags[f.Name] = f.Value.String()
+			cmd = append(cmd, "-"+f.Name+" "+f.Value.String())
+		}
+	})
+	rep.Command = strings.Join(cmd, " ")
 	for _, n := range sizes {
 		seeds, full := seeds, true
 		if *flagSeedsMaxN > 0 && n > *flagSeedsMaxN {

@@ -129,6 +129,7 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 		}
 		fmt.Fprintf(&b, "Goal: gencluster's slowest run at N = 200 within 2 s on loopback: **%s** (slowest %s of %d runs).\n\n", verdict, fmtD(st.max), st.of)
 	}
+	startGoal(&b, res)
 	img("convergence", "convergence time against N")
 	img("cdf", "fraction of nodes converged over time")
 
@@ -218,6 +219,30 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 	b.WriteString("## Reading the numbers\n\n")
 	b.WriteString(interpretation)
 	return os.WriteFile(c.doc, []byte(b.String()), 0o644)
+}
+
+// startGoal states the loopback goal: at every N, gencluster's
+// median and slowest run at most 1.0x the baseline's.
+func startGoal(b *strings.Builder, res *Results) {
+	g, r := startStats(res, bench.Gencluster, false), startStats(res, bench.Raw, false)
+	var missed []string
+	for _, gs := range g {
+		rs, ok := find(r, gs.n)
+		if !ok {
+			continue
+		}
+		if gs.ok < gs.of || gs.median > rs.median || gs.max > rs.max {
+			missed = append(missed, fmt.Sprint(gs.n))
+		}
+	}
+	if len(g) == 0 {
+		return
+	}
+	if len(missed) == 0 {
+		b.WriteString("Goal: gencluster's median and slowest run at most 1.0× memberlist's at every N: **met**.\n\n")
+		return
+	}
+	fmt.Fprintf(b, "Goal: gencluster's median and slowest run at most 1.0× memberlist's at every N: **not met** (at N = %s).\n\n", strings.Join(missed, ", "))
 }
 
 func joinInts(ns []int) string {

@@ -137,6 +137,13 @@ func main() {
 			log.Fatal(err)
 		}
 		c.restore(res.Config)
+		if c.vsimFrom != "" {
+			rep, err := vsim.ReadReport(c.vsimFrom)
+			if err != nil {
+				log.Fatal(err)
+			}
+			res.VSim = &rep
+		}
 		if err := write(c, &res); err != nil {
 			log.Fatal(err)
 		}

@@ -47,14 +47,54 @@ func runVSim(ctx context.Context, c config) (*vsim.Report, error) {
 	return &rep, nil
 }
 
-// vsimResult returns the run of impl at n.
-func vsimResult(rep *vsim.Report, impl vsim.Impl, n int) (vsim.Result, bool) {
+// vsimResult returns the runs of impl at n (one per seed) folded into
+// one: each phase's times are the median over the seeds (OK only when every
+// seed's was), counts are summed over the seeds, costs are averaged. It
+// also returns how many runs there were.
+func vsimResult(rep *vsim.Report, impl vsim.Impl, n int) (vsim.Result, int) {
+	var rs []vsim.Result
 	for _, r := range rep.Results {
 		if r.Impl == impl && r.N == n {
-			return r, true
+			rs = append(rs, r)
 		}
 	}
-	return vsim.Result{}, false
+	if len(rs) == 0 {
+		return vsim.Result{}, 0
+	}
+	out := rs[0]
+	phase := func(get func(*vsim.Result) *vsim.Phase) {
+		var took, med, p90, wall []time.Duration
+		ok := true
+		for i := range rs {
+			p := get(&rs[i])
+			ok = ok && p.OK
+			took, med, p90, wall = append(took, p.Took), append(med, p.Median), append(p90, p.P90), append(wall, p.Wall)
+		}
+		p := get(&out)
+		p.OK = ok
+		p.Took, _ = summarize(took)
+		p.Median, _ = summarize(med)
+		p.P90, _ = summarize(p90)
+		p.Wall, _ = summarize(wall)
+	}
+	phase(func(r *vsim.Result) *vsim.Phase { return &r.Start })
+	phase(func(r *vsim.Result) *vsim.Phase { return &r.Crash })
+	phase(func(r *vsim.Result) *vsim.Phase { return &r.Restart })
+	phase(func(r *vsim.Result) *vsim.Phase { return &r.Split })
+	phase(func(r *vsim.Result) *vsim.Phase { return &r.Heal })
+	var wall, virt []time.Duration
+	out.FailedJoins, out.Refused, out.FalseFailures, out.HeapPerNode, out.GoroutinesPerNode = 0, 0, 0, 0, 0
+	for _, r := range rs {
+		out.FailedJoins += r.FailedJoins
+		out.Refused += r.Refused
+		out.FalseFailures += r.FalseFailures
+		out.HeapPerNode += r.HeapPerNode / float64(len(rs))
+		out.GoroutinesPerNode += r.GoroutinesPerNode / float64(len(rs))
+		wall, virt = append(wall, r.Wall), append(virt, r.Virtual)
+	}
+	out.Wall, _ = summarize(wall)
+	out.Virtual, _ = summarize(virt)
+	return out, len(rs)
 }
 
 func vsimSizes(rep *vsim.Report) []int {
@@ -80,10 +120,21 @@ func phaseCell(p vsim.Phase) string {
 }
 
 func phaseRatio(g, m vsim.Phase) string {
-	if !g.Ran || !m.Ran || !g.OK || !m.OK {
+	if !g.Ran || !m.Ran || !g.OK || !m.OK || m.Took == 0 {
 		return "–"
 	}
+	if q := g.Took.Seconds() / m.Took.Seconds(); q < 0.1 {
+		return fmt.Sprintf("%.3f×", q)
+	}
 	return ratio(g.Took.Seconds(), m.Took.Seconds())
+}
+
+// phaseMedian renders a phase's slowest time with its median in brackets.
+func phaseMedian(p vsim.Phase) string {
+	if !p.Ran {
+		return "–"
+	}
+	return fmt.Sprintf("%s (%s)", phaseCell(p), fmtD(p.Median))
 }
 
 // vsimTables writes the virtual-time section's tables.
@@ -92,35 +143,36 @@ func vsimTables(b *strings.Builder, rep *vsim.Report) {
 	row := func(title, head string, cells func(g, m vsim.Result) string) {
 		fmt.Fprintf(b, "%s\n\n%s\n", title, head)
 		for _, n := range ns {
-			g, _ := vsimResult(rep, vsim.Gencluster, n)
+			g, k := vsimResult(rep, vsim.Gencluster, n)
 			m, _ := vsimResult(rep, vsim.Raw, n)
-			fmt.Fprintf(b, "| %d | %s |\n", n, cells(g, m))
+			fmt.Fprintf(b, "| %d | %d | %s |\n", n, k, cells(g, m))
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("Each figure is the median over the runs (seeds) at that N; counts are summed over them.\n\n")
 	row("**Simultaneous start**: from the instant all N start until every member lists N (slowest member; median member in brackets).",
-		"| N | gencluster | memberlist | ratio | failed joins (g / m) | refused push-pulls (g / m) |\n|---|---|---|---|---|---|",
+		"| N | runs | gencluster | memberlist | ratio | failed joins (g / m) | refused push-pulls (g / m) |\n|---|---|---|---|---|---|---|",
 		func(g, m vsim.Result) string {
-			return fmt.Sprintf("%s (%s) | %s (%s) | %s | %d / %d | %d / %d", phaseCell(g.Start), fmtD(g.Start.Median), phaseCell(m.Start), fmtD(m.Start.Median),
+			return fmt.Sprintf("%s | %s | %s | %d / %d | %d / %d", phaseMedian(g.Start), phaseMedian(m.Start),
 				phaseRatio(g.Start, m.Start), g.FailedJoins, m.FailedJoins, g.Refused, m.Refused)
 		})
 	row("**One crash**: from the crash until every survivor reported it failed; false failures over the whole run.",
-		"| N | gencluster | memberlist | ratio | false failures (g / m) |\n|---|---|---|---|---|",
+		"| N | runs | gencluster | memberlist | ratio | false failures (g / m) |\n|---|---|---|---|---|---|",
 		func(g, m vsim.Result) string {
 			return fmt.Sprintf("%s | %s | %s | %d / %d", phaseCell(g.Crash), phaseCell(m.Crash), phaseRatio(g.Crash, m.Crash), g.FalseFailures, m.FalseFailures)
 		})
 	row("**Rolling restart**: members replaced one at a time (graceful leave, then a new process with the same name and a new address); per restart, from the new start until every member lists it and it lists every member. Slowest restart (median in brackets).",
-		"| N | restarts | gencluster | memberlist |\n|---|---|---|---|",
+		"| N | runs | restarts | gencluster | memberlist |\n|---|---|---|---|---|",
 		func(g, m vsim.Result) string {
-			return fmt.Sprintf("%d | %s (%s) | %s (%s)", max(g.Restarts, m.Restarts), phaseCell(g.Restart), fmtD(g.Restart.Median), phaseCell(m.Restart), fmtD(m.Restart.Median))
+			return fmt.Sprintf("%d | %s | %s", max(g.Restarts, m.Restarts), phaseMedian(g.Restart), phaseMedian(m.Restart))
 		})
 	row("**Partition and heal**: the live members cut in two halves; *split* until each half lists only itself, then the cut stays for GossipToTheDeadTime (30 s) more; *heal* from the heal until every member lists all again.",
-		"| N | split (g / m) | heal gencluster | heal memberlist |\n|---|---|---|---|",
+		"| N | runs | split (g / m) | heal gencluster | heal memberlist |\n|---|---|---|---|---|",
 		func(g, m vsim.Result) string {
 			return fmt.Sprintf("%s / %s | %s | %s", phaseCell(g.Split), phaseCell(m.Split), phaseCell(g.Heal), phaseCell(m.Heal))
 		})
 	row("**Cost of the simulation**: heap per node after the start (above the heap before it), goroutines per node, and the wall time of the whole run (every phase) and of the start alone.",
-		"| N | heap per node (g / m) | goroutines per node (g / m) | wall, whole run (g / m) | wall, start (g / m) | virtual time simulated (g / m) |\n|---|---|---|---|---|---|",
+		"| N | runs | heap per node (g / m) | goroutines per node (g / m) | wall, whole run (g / m) | wall, start (g / m) | virtual time simulated (g / m) |\n|---|---|---|---|---|---|---|",
 		func(g, m vsim.Result) string {
 			return fmt.Sprintf("%.0f KiB / %.0f KiB | %.1f / %.1f | %s / %s | %s / %s | %s / %s", g.HeapPerNode/1024, m.HeapPerNode/1024, g.GoroutinesPerNode, m.GoroutinesPerNode,
 				fmtD(g.Wall), fmtD(m.Wall), fmtD(g.Start.Wall), fmtD(m.Start.Wall), fmtD(g.Virtual), fmtD(m.Virtual))
@@ -140,8 +192,8 @@ func vsimGoals(b *strings.Builder, rep *vsim.Report) {
 		n     int
 		limit time.Duration
 	}{{1000, 5 * time.Second}, {5000, 10 * time.Second}} {
-		g, ok := vsimResult(rep, vsim.Gencluster, goal.n)
-		if !ok {
+		g, k := vsimResult(rep, vsim.Gencluster, goal.n)
+		if k == 0 {
 			fmt.Fprintf(b, "- Start within %s at N = %d: not measured in this run.\n", fmtD(goal.limit), goal.n)
 			continue
 		}
@@ -186,8 +238,8 @@ func vsimPlot(path string, rep *vsim.Report, logN bool) error {
 	for _, impl := range vsim.Impls {
 		var start, crash plotter.XYs
 		for _, n := range vsimSizes(rep) {
-			r, ok := vsimResult(rep, impl, n)
-			if !ok {
+			r, k := vsimResult(rep, impl, n)
+			if k == 0 {
 				continue
 			}
 			if !slices.Contains(xs, float64(n)) {
@@ -240,6 +292,6 @@ const vsimModel = `Every node of both implementations runs in one process inside
 - **Network** (` + "`vsim.Network`, `vsim.Transport`" + `, a ` + "`memberlist.NodeAwareTransport`" + `): packets are queued at the receiver without bound and never block the sender; each one is delayed by the link's latency plus a random jitter and dropped with the link's loss probability. Streams are ` + "`net.Pipe`" + ` pairs that pay one round trip to connect. A crashed node, or one across a partition, does not answer: packets vanish and dials time out (memberlist's TCPTimeout, 10 s). memberlist's own MockNetwork could not be used: a send to a node that shut down blocks forever.
 - **Discovery** (` + "`vsim.Registry`" + `): lists the nodes that are up, like a headless Service; a node is added just before it starts and removed when it stops or crashes.
 - **gencluster**: ` + "`gencluster.Start`" + ` with ` + "`WithSeeds(registry)`" + ` and ` + "`WithMemberlistConfig`" + ` setting the Transport, every other setting its default (refresh interval 5 s). **memberlist**: ` + "`memberlist.Create`" + ` and ` + "`Join`" + ` of one known seed address (the first node), retried after 1 s plus up to 1 s of jitter until it succeeds, as memberlist's README and consul's retry_join suggest. Both: memberlist's DefaultLANConfig with DeadNodeReclaimTime 5 s and compression off (compression only costs CPU, which virtual time does not count).
-- **Not modelled**: CPU time (all computation is instantaneous in virtual time, so a push-pull of a 5,000-member state costs one round trip whatever its size), bandwidth and packet size limits beyond memberlist's own, reordering other than by jitter, DNS caching and the delay before a Service lists a new pod. The runs are repeatable only statistically: goroutines that are ready at the same virtual instant run in the scheduler's order, so two runs with one seed differ (by tens of milliseconds at the start, by up to a probe interval or two in detection).
+- **Not modelled**: CPU time (all computation is instantaneous in virtual time, so a push-pull of a 5,000-member state costs one round trip whatever its size), bandwidth and packet size limits beyond memberlist's own, reordering other than by jitter, DNS caching and the delay before a Service lists a new pod. The runs are repeatable only statistically, not exactly: goroutines that are ready at the same virtual instant run in the Go scheduler's order, so two runs with the same seed differ (measured at N = 100, seed 1 twice: gencluster's start 4 ms and 105 ms, memberlist's 2.8 s and 3.0 s; detection 10.6 s and 11.5 s, 9.8 s and 10.6 s). Several seeds are run where the wall time allows, and the tables give their median.
 
 `
