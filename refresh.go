@@ -85,13 +85,15 @@ func newRefresher(c *config, d Dist, self string, obs observer) *refresher {
 const warmupFirst = 100 * time.Millisecond
 
 // nextDiscoveryGap is the wait before the next discovery, after a pass
-// that did (or did not) join a peer. A join means the view was missing
-// peers that discovery listed, which is what a join storm or a rollout
-// looks like: others are likely coming up too, so discovery re-runs soon
-// (warmupFirst). Passes that join nobody double the gap back up to the
-// interval, so a settled cluster re-discovers once per interval.
-func nextDiscoveryGap(gap, interval time.Duration, joined bool) time.Duration {
-	if joined {
+// that did (or did not) grow the view. A pass that brought in new members
+// means discovery listed peers the cluster did not have yet, which is what
+// a join storm or a rollout looks like: others are likely coming up too,
+// so discovery re-runs soon (warmupFirst). Passes that add nobody double
+// the gap back up to the interval, so a settled cluster re-discovers once
+// per interval (and a join that adds nobody, such as one to another
+// address of a known member, does not keep the cadence up).
+func nextDiscoveryGap(gap, interval time.Duration, grew bool) time.Duration {
+	if grew {
 		return min(warmupFirst, interval)
 	}
 	return min(2*gap, interval)
@@ -119,9 +121,11 @@ func (r *refresher) run(ctx context.Context) {
 		case <-timer.C:
 		}
 		discover := !time.Now().Before(nextDiscovery)
-		joined, _ := r.pass(ctx, discover)
-		if discover || joined {
-			gap = nextDiscoveryGap(gap, r.interval, joined)
+		before := len(r.dist.Members())
+		r.pass(ctx, discover)
+		grew := len(r.dist.Members()) > before
+		if discover || grew {
+			gap = nextDiscoveryGap(gap, r.interval, grew)
 			nextDiscovery = time.Now().Add(gap)
 		}
 		wake := nextDiscovery
@@ -140,7 +144,7 @@ func (r *refresher) pass(ctx context.Context, discover bool) (joined, tried bool
 	if discover {
 		r.addrs = r.discover(ctx)
 	}
-	joined, tried = r.connectDue(ctx)
+	joined, tried = r.connectDue(ctx, discover)
 	if r.afterPass != nil {
 		r.afterPass()
 	}
@@ -195,7 +199,11 @@ func (r *refresher) discover(ctx context.Context) []string {
 // backoff. After a join succeeds the live set is re-read, because one join
 // pulls in the whole cluster behind that peer and most remaining addresses
 // are then members already.
-func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
+//
+// discovered says whether discovery has just run: a pass between
+// discoveries only retries addresses whose join failed, once their backoff
+// is over.
+func (r *refresher) connectDue(ctx context.Context, discovered bool) (joined, tried bool) {
 	now := time.Now()
 	live := r.liveAddrs()
 	var cands, becameLive []string
@@ -205,7 +213,7 @@ func (r *refresher) connectDue(ctx context.Context) (joined, tried bool) {
 			becameLive = append(becameLive, a)
 			continue
 		}
-		if r.retry.Due(a, now) && !r.recentlyLive(a, now) {
+		if r.retry.Due(a, now) && !r.recentlyLive(a, now) && (discovered || r.retry.Failures(a) > 0) {
 			cands = append(cands, a)
 		}
 	}

@@ -10,7 +10,7 @@ func TestNextDiscoveryGap(t *testing.T) {
 	const interval = 5 * time.Second
 	for _, c := range []struct {
 		gap, interval time.Duration
-		joined        bool
+		grew          bool
 		want          time.Duration
 	}{
 		{warmupFirst, interval, false, 2 * warmupFirst},                             // warm-up doubles
@@ -20,8 +20,8 @@ func TestNextDiscoveryGap(t *testing.T) {
 		{2 * warmupFirst, interval, true, warmupFirst},                              // a join storm keeps the gap short
 		{50 * time.Millisecond, 50 * time.Millisecond, true, 50 * time.Millisecond}, // never above the interval
 	} {
-		if got := nextDiscoveryGap(c.gap, c.interval, c.joined); got != c.want {
-			t.Errorf("nextDiscoveryGap(%v, %v, joined %v) = %v, want %v", c.gap, c.interval, c.joined, got, c.want)
+		if got := nextDiscoveryGap(c.gap, c.interval, c.grew); got != c.want {
+			t.Errorf("nextDiscoveryGap(%v, %v, grew %v) = %v, want %v", c.gap, c.interval, c.grew, got, c.want)
 		}
 	}
 }
@@ -44,7 +44,7 @@ func TestRefreshForgetsBackoffOfLiveMembers(t *testing.T) {
 	f.members[peer] = Member{Name: "peer", Addr: peer, State: StateAlive} // gossip brought it in
 	f.mu.Unlock()
 
-	joined, _ := r.connectDue(context.Background())
+	joined, _ := r.connectDue(context.Background(), true)
 	if joined {
 		t.Error("a live member was joined again")
 	}
@@ -100,14 +100,34 @@ func TestRefreshLeavesJustFailedMemberToMemberlist(t *testing.T) {
 	f.mu.Lock()
 	f.members[peer] = Member{Name: "peer", Addr: peer, State: StateAlive}
 	f.mu.Unlock()
-	r.connectDue(context.Background()) // sees it live
-	f.drop(peer)                       // declared failed
+	r.connectDue(context.Background(), true) // sees it live
+	f.drop(peer)                             // declared failed
 
-	if _, tried := r.connectDue(context.Background()); tried {
+	if _, tried := r.connectDue(context.Background(), true); tried {
 		t.Fatal("a member declared failed within the interval was joined at once")
 	}
 	r.lastLive[peer] = time.Now().Add(-r.interval) // one interval later
-	if joined, _ := r.connectDue(context.Background()); !joined {
+	if joined, _ := r.connectDue(context.Background(), true); !joined {
 		t.Fatal("a member failed for a whole interval was not joined again")
+	}
+}
+
+// Between discoveries a pass only retries addresses whose join failed: an
+// address that never failed (another address of a known member, say) waits
+// for the next discovery instead of being joined on every wake-up.
+func TestRefreshRetryPassOnlyRetries(t *testing.T) {
+	const self, fresh, failed = "10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946"
+	f := newFakeDist(self, fresh, failed)
+	cfg := defaultConfig()
+	r := newRefresher(&cfg, f, self, nopObserver{})
+	r.addrs = []string{fresh, failed}
+	r.retry.Failed(failed, time.Now().Add(-time.Minute))
+
+	r.connectDue(context.Background(), false)
+	if n := len(f.callTimes(fresh)); n != 0 {
+		t.Errorf("a retry pass joined %s, which never failed, %d times", fresh, n)
+	}
+	if n := len(f.callTimes(failed)); n != 1 {
+		t.Errorf("a retry pass joined %s, whose backoff was over, %d times; want 1", failed, n)
 	}
 }
