@@ -7,18 +7,19 @@ import "context"
 //
 //   - Connect(addr) for every discovered address that is not a live member
 //     (with per-address backoff), to join that peer's cluster;
-//   - Members() to learn who is live (and to serve Node.Members);
-//   - Disconnect is part of the contract for implementations that own
-//     connections, but the Node never forces a peer out because it vanished
-//     from discovery (see the README: a node being drained is removed from
-//     DNS before it stops, and must still be able to hand off its work).
+//   - Members() to learn who is live (and to serve Node.Members).
 //
-// The default Dist is package gossip's memberlist adapter, whose
-// Disconnect is ignored because memberlist owns failure detection.
-// Another implementation can be passed with WithDist.
+// There is no disconnect: the Node never forces a peer out because it
+// vanished from discovery (a node being drained is removed from DNS before
+// it stops, and must still be able to hand off its work), and the Dist's
+// own failure detection removes peers that are gone.
+//
+// The default Dist is package gossip's memberlist adapter. Another
+// implementation can be passed with WithDist.
 type Dist interface {
+	// Connect joins the cluster of the peer at addr (host:port).
 	Connect(ctx context.Context, addr string) error
-	Disconnect(ctx context.Context, addr string) error
+	// Members returns the live members, this node included.
 	Members() []Member
 }
 

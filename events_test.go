@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 // churnMeta makes each node update its metadata rounds times; UpdateMeta
@@ -33,24 +35,18 @@ func TestEventsNeverBlockAndStayBounded(t *testing.T) {
 	const rounds = 50
 	churnMeta(t, nodes[1:], rounds)
 	want := strconv.Itoa(rounds - 1)
-	waitFor(t, 10*time.Second, "node 0 to see the last round", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, m := range nodes[0].Members() {
 			if m.Name != "b-0" && m.Meta["round"] != want {
 				return false
 			}
 		}
 		return true
-	})
-	pending := 0
-	nodes[0].hub.mu.Lock()
-	for q := range nodes[0].hub.subs {
-		pending = max(pending, q.Len())
-	}
-	nodes[0].hub.mu.Unlock()
-	if pending > 4 {
+	}, "node 0 to see the last round")
+	if pending := nodes[0].hub.Pending(); pending > 4 {
 		t.Fatalf("%d events pending for an unread stream of 4 members, want at most 4", pending)
 	}
-	if c := nodes[0].hub.coalesced(); c < uint64(rounds) {
+	if c := nodes[0].hub.Coalesced(); c < uint64(rounds) {
 		t.Fatalf("only %d events coalesced after %d updates of 3 members", c, 3*rounds)
 	}
 }
@@ -152,12 +148,12 @@ func TestSubscribeCancel(t *testing.T) {
 	}
 	cancel()
 	cancel() // idempotent
-	waitFor(t, 5*time.Second, "cancelled stream to close", func() bool {
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		select {
 		case _, ok := <-ch:
 			return !ok
 		default:
 			return false
 		}
-	})
+	}, "cancelled stream to close")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -79,7 +80,7 @@ func TestHandlerHealthAndReady(t *testing.T) {
 	check("/readyz", 200, "ready: 2 of 2 members\n")
 
 	b.Close()
-	waitFor(t, 10*time.Second, "r-1 to fail", func() bool { return len(a.Members()) == 1 })
+	testutil.Eventually(t, 10*time.Second, func() bool { return len(a.Members()) == 1 }, "r-1 to fail")
 	check("/readyz", 503, "not ready: 1 of 2 members\n")
 
 	a.Leave(ctx)

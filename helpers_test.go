@@ -1,17 +1,18 @@
 package gencluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -71,18 +72,6 @@ func startCluster(t testing.TB, prefix string, k int, extra ...Option) []*Node {
 	return nodes
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // names returns the sorted member names.
 func names(ms []Member) []string {
 	out := make([]string, len(ms))
@@ -97,49 +86,15 @@ func names(ms []Member) []string {
 func waitMembers(t testing.TB, d time.Duration, nodes []*Node, want ...string) {
 	t.Helper()
 	slices.Sort(want)
-	waitFor(t, d, "members "+strings.Join(want, ","), func() bool {
+	testutil.Eventually(t, d, func() bool {
 		for _, n := range nodes {
 			if !slices.Equal(names(n.Members()), want) {
 				return false
 			}
 		}
 		return true
-	})
+	}, "members "+strings.Join(want, ","))
 }
 
-// eventLog collects a node's events in a goroutine the test owns.
-type eventLog struct {
-	mu   sync.Mutex
-	evs  []Event
-	done chan struct{}
-}
-
-func collect(ch <-chan Event) *eventLog {
-	l := &eventLog{done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		for ev := range ch {
-			l.mu.Lock()
-			l.evs = append(l.evs, ev)
-			l.mu.Unlock()
-		}
-	}()
-	return l
-}
-
-func (l *eventLog) has(typ EventType, name string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, ev := range l.evs {
-		if ev.Type == typ && ev.Member.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func (l *eventLog) all() []Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.evs)
-}
+// key returns an n-byte key of b.
+func key(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }

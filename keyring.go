@@ -72,6 +72,9 @@ func (n *Node) keyOp(op string, key []byte, f func(*gossip.Gossip, []byte) error
 	if n.gossip == nil {
 		return fmt.Errorf("gencluster: %s: the Dist given with WithDist owns its transport and keys: %w", op, ErrNoKeyring)
 	}
+	if err := n.stopped(op); err != nil {
+		return err
+	}
 	if err := f(n.gossip, key); err != nil {
 		if errors.Is(err, ErrNoKeyring) {
 			return fmt.Errorf("gencluster: %s: %w; start the node with WithSecretKey or WithKeyring", op, err)

@@ -6,16 +6,17 @@ import "github.com/gencluster/gencluster/membership"
 // Meta (set with WithMeta) and State as this node sees it.
 type Member = membership.Member
 
-// State is a member's state: StateAlive, StateSuspect, StateFailed or
-// StateLeft. It prints as "alive", "suspect", "failed", "left".
+// State is a member's state: StateAlive, StateFailed or StateLeft. It
+// prints as "alive", "failed", "left". There is no suspect state:
+// memberlist does not expose its suspicion of a member, which counts as
+// alive until it is declared failed.
 type State = membership.State
 
 // The member states.
 const (
-	StateAlive   = membership.StateAlive
-	StateSuspect = membership.StateSuspect
-	StateFailed  = membership.StateFailed
-	StateLeft    = membership.StateLeft
+	StateAlive  = membership.StateAlive
+	StateFailed = membership.StateFailed
+	StateLeft   = membership.StateLeft
 )
 
 // Event is one change of one member, delivered by Node.Events and

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -87,18 +87,16 @@ func TestMetricsTwoNodesOneRegistry(t *testing.T) {
 	nodes := startCluster(t, "m", 2, WithMetrics(reg))
 	waitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
 
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP gencluster_members Live members as this node sees them, by state (alive, suspect).
+	if err := promtestutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP gencluster_members Live members as this node sees them, by state (alive: memberlist does not expose suspects).
 # TYPE gencluster_members gauge
 gencluster_members{node="m-0",state="alive"} 2
-gencluster_members{node="m-0",state="suspect"} 0
 gencluster_members{node="m-1",state="alive"} 2
-gencluster_members{node="m-1",state="suspect"} 0
 `), "gencluster_members"); err != nil {
 		t.Error(err)
 	}
 	backend := seeds.Name(seeds.Static(nodes[0].Addr()))
-	waitFor(t, 10*time.Second, "metrics of both nodes", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, c := range []struct {
 			name, node string
 			labels     []string
@@ -124,7 +122,7 @@ gencluster_members{node="m-1",state="suspect"} 0
 			}
 		}
 		return true
-	})
+	}, "metrics of both nodes")
 	if v, _ := sample(t, reg, "gencluster_events_total", "m-0", "type", "join"); v != 2 {
 		t.Errorf("m-0 join events = %v, want 2", v)
 	}
@@ -149,7 +147,7 @@ gencluster_members{node="m-1",state="suspect"} 0
 	if err := nodes[0].Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(reg); n != 0 {
+	if n := promtestutil.CollectAndCount(reg); n != 0 {
 		t.Errorf("%d series left after Close", n)
 	}
 }
@@ -224,7 +222,7 @@ func TestMetricsScrapeDuringChurn(t *testing.T) {
 		cancel()
 		ns[0].Leave(context.Background())
 		ns[1].Close()
-		waitFor(t, 10*time.Second, "seed alone again", func() bool { return len(seed.Members()) == 1 })
+		testutil.Eventually(t, 10*time.Second, func() bool { return len(seed.Members()) == 1 }, "seed alone again")
 	}
 	close(stop)
 	wg.Wait()
@@ -239,116 +237,8 @@ func TestMetricsScrapeDuringChurn(t *testing.T) {
 	lint(t, reg)
 }
 
-// TestBridgeRouting feeds the routing sink directly: samples go to the
-// route named by the label, and to the program's own go-metrics instance
-// without that label.
-func TestBridgeRouting(t *testing.T) {
-	inm := gometrics.NewInmemSink(time.Hour, time.Hour)
-	prev, err := gometrics.New(&gometrics.Config{FilterDefault: true, TimerGranularity: time.Millisecond}, inm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r routes
-	a, b := newMemberlistMetrics("a"), newMemberlistMetrics("b")
-	ida, idb := r.add(a), r.add(b)
-	s := &routingSink{r: &r, prev: prev}
-	lbl := func(id string, extra ...gometrics.Label) []gometrics.Label {
-		return append([]gometrics.Label{{Name: "user", Value: "x"}, {Name: bridgeLabel, Value: id}}, extra...)
-	}
-	s.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, 100, lbl(ida))
-	s.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, 7, lbl(idb))
-	s.IncrCounterWithLabels([]string{"memberlist", "msg", "dead"}, 1, lbl(idb))
-	s.SetGaugeWithLabels([]string{"memberlist", "node", "instances"}, 3, lbl(ida, gometrics.Label{Name: "node_state", Value: "alive"}))
-	s.AddSampleWithLabels([]string{"memberlist", "probeNode"}, 250, lbl(ida)) // ms
-	s.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, 5, lbl("unknown"))
-	s.IncrCounterWithLabels([]string{"other", "thing"}, 5, lbl(ida))
-
-	if v := testutil.ToFloat64(a.udpSent); v != 100 {
-		t.Errorf("a udp sent = %v", v)
-	}
-	if v := testutil.ToFloat64(b.udpSent); v != 7 {
-		t.Errorf("b udp sent = %v", v)
-	}
-	if v := testutil.ToFloat64(b.messages.WithLabelValues("dead")); v != 1 {
-		t.Errorf("b dead messages = %v", v)
-	}
-	if v := testutil.ToFloat64(a.nodes.WithLabelValues("alive")); v != 3 {
-		t.Errorf("a alive nodes = %v", v)
-	}
-	r.remove(ida)
-	s.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, 100, lbl(ida))
-	if v := testutil.ToFloat64(a.udpSent); v != 100 {
-		t.Errorf("a udp sent after remove = %v, want 100", v)
-	}
-
-	// The program's own sink got everything, without the route label.
-	var got []string
-	for _, iv := range inm.Data() {
-		for k, c := range iv.Counters {
-			got = append(got, k)
-			if strings.Contains(k, bridgeLabel) || !strings.Contains(k, "user=x") {
-				t.Errorf("forwarded counter %q (labels %v)", k, c.Labels)
-			}
-		}
-	}
-	if len(got) == 0 {
-		t.Error("nothing forwarded to the previous go-metrics instance")
-	}
-}
-
-// recordHandler is a slog.Handler that keeps records.
-type recordHandler struct {
-	mu    *sync.Mutex
-	recs  *[]slog.Record
-	attrs []slog.Attr
-}
-
-func newRecordHandler() *recordHandler {
-	return &recordHandler{mu: new(sync.Mutex), recs: new([]slog.Record)}
-}
-
-func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
-	r = r.Clone()
-	r.AddAttrs(h.attrs...)
-	h.mu.Lock()
-	*h.recs = append(*h.recs, r)
-	h.mu.Unlock()
-	return nil
-}
-func (h *recordHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	h2 := *h
-	h2.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
-	return &h2
-}
-func (h *recordHandler) WithGroup(string) slog.Handler { return h }
-
-// find returns the attributes of the first record with msg and level
-// whose attributes include want.
-func (h *recordHandler) find(level slog.Level, msg string, want map[string]string) (map[string]string, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, r := range *h.recs {
-		if r.Level != level || r.Message != msg {
-			continue
-		}
-		got := map[string]string{}
-		r.Attrs(func(a slog.Attr) bool { got[a.Key] = a.Value.String(); return true })
-		ok := true
-		for k, v := range want {
-			if got[k] != v {
-				ok = false
-			}
-		}
-		if ok {
-			return got, true
-		}
-	}
-	return nil, false
-}
-
 func TestMemberEventsLogged(t *testing.T) {
-	h := newRecordHandler()
+	h := testutil.NewRecordHandler()
 	a := startNode(t, append(testOpts(t, "log-0"), WithLogger(slog.New(h)))...)
 	b := startNode(t, append(testOpts(t, "log-1"), WithSeeds(seeds.Static(a.Addr())))...)
 	c := startNode(t, append(testOpts(t, "log-2"), WithSeeds(seeds.Static(a.Addr())))...)
@@ -360,10 +250,10 @@ func TestMemberEventsLogged(t *testing.T) {
 		{"member leave", "log-1", b.Addr()},
 		{"member fail", "log-2", c.Addr()},
 	} {
-		waitFor(t, 10*time.Second, want.msg+" "+want.peer, func() bool {
-			_, ok := h.find(slog.LevelInfo, want.msg, map[string]string{"node": "log-0", "peer": want.peer, "addr": want.addr})
+		testutil.Eventually(t, 10*time.Second, func() bool {
+			_, ok := h.Find(slog.LevelInfo, want.msg, map[string]string{"node": "log-0", "peer": want.peer, "addr": want.addr})
 			return ok
-		})
+		}, want.msg+" "+want.peer)
 	}
 }
 
@@ -416,9 +306,8 @@ func TestWaitForMembers(t *testing.T) {
 // refusingDist is a Dist of one member that refuses every join.
 type refusingDist struct{ self Member }
 
-func (d refusingDist) Connect(context.Context, string) error    { return errors.New("refused") }
-func (d refusingDist) Disconnect(context.Context, string) error { return nil }
-func (d refusingDist) Members() []Member                        { return []Member{d.self} }
+func (d refusingDist) Connect(context.Context, string) error { return errors.New("refused") }
+func (d refusingDist) Members() []Member                     { return []Member{d.self} }
 
 // TestMetricsWithDistAndMulticast: without memberlist there is no bridge
 // and no health score; failed joins count as errors; a multicast backend
@@ -443,10 +332,10 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 		WithRefreshInterval(20*time.Millisecond), WithRetryBackoff(10*time.Millisecond),
 		WithMetrics(reg),
 	)
-	waitFor(t, 10*time.Second, "failed connect attempts", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		v, _ := sample(t, reg, "gencluster_connect_attempts_total", "fd", "result", "error")
 		return v >= 2
-	})
+	}, "failed connect attempts")
 	if _, ok := sample(t, reg, "gencluster_health_score", "fd"); ok {
 		t.Error("health score without memberlist")
 	}
@@ -461,7 +350,7 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 	}
 	lint(t, reg)
 	n.Close()
-	if c := testutil.CollectAndCount(reg); c != 0 {
+	if c := promtestutil.CollectAndCount(reg); c != 0 {
 		t.Errorf("%d series after Close", c)
 	}
 }
@@ -469,10 +358,10 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 // TestRefreshLogKeys: the refresh loop logs through the node's logger,
 // with the stable keys node, addr, err.
 func TestRefreshLogKeys(t *testing.T) {
-	h := newRecordHandler()
+	h := testutil.NewRecordHandler()
 	startNode(t, append(testOpts(t, "rl"), WithLogger(slog.New(h)), WithSeeds(seeds.Static("127.0.0.1:1")))...)
-	waitFor(t, 10*time.Second, "join failed record", func() bool {
-		got, ok := h.find(slog.LevelInfo, "join failed", map[string]string{"node": "rl", "addr": "127.0.0.1:1"})
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		got, ok := h.Find(slog.LevelInfo, "join failed", map[string]string{"node": "rl", "addr": "127.0.0.1:1"})
 		return ok && got["err"] != ""
-	})
+	}, "join failed record")
 }

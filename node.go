@@ -8,33 +8,28 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/gossip"
+	"github.com/gencluster/gencluster/internal/hub"
+	"github.com/gencluster/gencluster/internal/refresh"
 	"github.com/gencluster/gencluster/seeds"
 )
 
 // Node is this process's membership in a cluster. Start one with Start and
 // stop it with Leave (graceful) or Close (abrupt). Its methods are safe for
-// concurrent use.
-//
-// The data path: discovery backends (WithSeeds) yield addresses; the
-// refresh loop joins those that are not live members through the Dist
-// (memberlist by default); memberlist gossips membership and detects
-// failures; its callbacks become Events on Events() and Subscribe(), and
-// its view is Members().
+// concurrent use. The package documentation shows its data path.
 type Node struct {
 	cfg    config
 	name   string
 	addr   string
 	dist   Dist
 	gossip *gossip.Gossip // nil when WithDist replaced it
-	hub    *hub
+	hub    *hub.Hub
 	events <-chan Event
-	obs    observer
-	met    *nodeMetrics // nil without WithMetrics
+	obs    refresh.Observer // nil without metrics
+	met    *nodeMetrics     // nil without WithMetrics
 	logger *slog.Logger
 
 	ctx    context.Context // cancelled when the node stops
@@ -43,6 +38,25 @@ type Node struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	done     chan struct{} // closed when stop has finished
+}
+
+// ErrStopped is returned (wrapped; test with errors.Is) by every method of
+// a Node that was stopped by Leave or Close, except Leave and Close
+// themselves, which return their first result.
+var ErrStopped = gossip.ErrStopped
+
+// Done returns a channel that is closed once the node has stopped (Leave
+// or Close returned, or is returning, and every goroutine of the node has
+// ended), for owners that supervise a Node.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// stopped returns ErrStopped, wrapped with op, once the node is stopping.
+func (n *Node) stopped(op string) error {
+	if n.ctx.Err() != nil {
+		return fmt.Errorf("gencluster: %s: %w", op, ErrStopped)
+	}
+	return nil
 }
 
 // Start validates every option, binds the gossip port, joins the addresses
@@ -61,14 +75,13 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, obs: nopObserver{}}
+	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, done: make(chan struct{})}
 	n.logger = cfg.logger.With("node", cfg.name)
-	n.hub = newHub(lctx, &n.wg)
-	n.hub.observe = n.observeEvent
+	n.hub = hub.New(lctx, &n.wg, n.observeEvent)
 	n.initMetrics()
 	// Subscribe before gossip starts, so Events() sees the node's own join
 	// and every change after it.
-	_, q, _ := n.hub.subscribe()
+	_, q, _ := n.hub.Subscribe()
 	n.events = q.C()
 	n.logEvents()
 
@@ -86,18 +99,23 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 
-	r := newRefresher(&cfg, n.dist, n.addr, n.obs)
-	r.logger = n.logger // records carry node=<name>
-	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
-		r.afterPass = func() { n.hub.sync(n.dist.Members()) }
-		n.hub.sync(n.dist.Members())
+	rc := refresh.Config{
+		Dist: n.dist, Seeds: cfg.seeds, Self: n.addr,
+		Interval: cfg.refreshInterval, MinBackoff: cfg.minBackoff, Timeout: cfg.discoveryTimeout,
+		Workers: cfg.connectConcurrent, LookupHost: cfg.lookupHost,
+		Logger: n.logger, Observer: n.obs, // records carry node=<name>
 	}
+	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
+		rc.AfterPass = func() { n.hub.Sync(n.dist.Members()) }
+		n.hub.Sync(n.dist.Members())
+	}
+	r := refresh.New(rc)
 	if err := n.initialJoin(ctx, r); err != nil {
 		n.stop(nil)
 		return nil, err
 	}
-	n.goRun(func(ctx context.Context) { r.run(ctx) })
-	n.logger.Info("started", "addr", n.addr, "seeds", len(r.backends), "refresh", cfg.refreshInterval)
+	n.goRun(r.Run)
+	n.logger.Info("started", "addr", n.addr, "seeds", r.Backends(), "refresh", cfg.refreshInterval)
 	return n, nil
 }
 
@@ -135,7 +153,7 @@ func (n *Node) startDist() error {
 	if n.cfg.dist != nil {
 		n.dist = n.cfg.dist
 		if es, ok := n.dist.(EventSource); ok {
-			es.Notify(n.hub.publish)
+			es.Notify(n.hub.Publish)
 		}
 		n.addr = n.cfg.advertiseAddr
 		return nil
@@ -146,12 +164,12 @@ func (n *Node) startDist() error {
 		AdvertiseAddr: n.cfg.advertiseAddr,
 		Meta:          n.cfg.meta,
 		Logger:        n.logger,
-		OnEvent:       n.hub.publish,
+		OnEvent:       n.hub.Publish,
+		Metrics:       n.met.gossipMetrics(),
 		Memberlist: func(mc *memberlist.Config) {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)
 			}
-			n.met.tuneMemberlist(mc)
 		},
 	})
 	if err != nil {
@@ -163,16 +181,16 @@ func (n *Node) startDist() error {
 
 // initialJoin runs the first discovery and joins in a goroutine, so that
 // ctx can cut it short: stopping the node then cancels the pending dials.
-func (n *Node) initialJoin(ctx context.Context, r *refresher) error {
-	if len(r.backends) == 0 {
+func (n *Node) initialJoin(ctx context.Context, r *refresh.Loop) error {
+	if r.Backends() == 0 {
 		return nil
 	}
 	done := make(chan struct{})
 	n.goRun(func(lctx context.Context) {
 		defer close(done)
-		joined, tried := r.pass(lctx, true)
+		joined, tried := r.Pass(lctx, true)
 		if tried && !joined {
-			n.logger.Warn("no seed could be joined; running alone until the refresh loop reaches one", "seeds", strings.Join(r.addrs, ","))
+			n.logger.Warn("no seed could be joined; running alone until the refresh loop reaches one", "seeds", strings.Join(r.Addrs(), ","))
 		}
 	})
 	select {
@@ -187,7 +205,7 @@ func (n *Node) initialJoin(ctx context.Context, r *refresher) error {
 // its own subscription: a slow log handler then never holds up
 // memberlist's callbacks (it only makes this subscription coalesce).
 func (n *Node) logEvents() {
-	_, q, _ := n.hub.subscribe()
+	_, q, _ := n.hub.Subscribe()
 	n.goRun(func(context.Context) {
 		for ev := range q.C() {
 			switch ev.Type {
@@ -225,8 +243,9 @@ func (n *Node) LocalMember() Member {
 	return Member{Name: n.name, Addr: n.addr, Meta: n.cfg.meta, State: StateAlive}
 }
 
-// Members returns the live members, this node included, sorted by name:
-// those alive and those suspected but not yet declared failed.
+// Members returns the live members, this node included, sorted by name. A
+// member memberlist suspects is live (StateAlive) until it is declared
+// failed: memberlist does not expose suspicion.
 func (n *Node) Members() []Member {
 	ms := n.dist.Members()
 	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
@@ -246,22 +265,24 @@ func (n *Node) Events() <-chan Event { return n.events }
 // stream; cancel ends it (closing the channel) and is safe to call more
 // than once. Streams also close when the node stops.
 func (n *Node) Subscribe() (snapshot []Member, events <-chan Event, cancel func()) {
-	snap, q, cancel := n.hub.subscribe()
+	snap, q, cancel := n.hub.Subscribe()
 	return snap, q.C(), cancel
 }
 
 // UpdateMeta replaces this node's metadata and gossips it; the others see
-// an EventUpdate. ctx bounds the wait for the broadcast. The limits of
-// WithMeta apply.
+// an EventUpdate. It waits until memberlist has broadcast the update or
+// ctx ends (then ctx's error is returned, wrapped: test with errors.Is);
+// a ctx with no deadline sets no limit. A ctx that has already ended
+// changes nothing. With no other live member there is nothing to wait
+// for. The limits of WithMeta apply.
 func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	if n.gossip == nil {
 		return errors.New("gencluster: UpdateMeta: the Dist given with WithDist owns metadata")
 	}
-	timeout := 5 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
+	if err := n.stopped("UpdateMeta"); err != nil {
+		return err
 	}
-	if err := n.gossip.UpdateMeta(meta, timeout); err != nil {
+	if err := n.gossip.UpdateMeta(ctx, meta); err != nil {
 		return fmt.Errorf("gencluster: UpdateMeta: %w", err)
 	}
 	return nil
@@ -269,15 +290,31 @@ func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 
 // Leave leaves the cluster gracefully: the other members see an EventLeave
 // for this node, not an EventFail. It stops the refresh loop, announces the
-// leave (waiting for the broadcast until ctx ends), shuts gossip down, and
-// waits for every goroutine the node started. It is idempotent: later
-// calls, and Close after it, return the first result.
+// leave and waits for the broadcast until it is out or ctx ends, shuts
+// gossip down, and waits for every goroutine the node started.
+//
+// The node is stopped whatever Leave returns. A ctx that has already ended
+// announces nothing (the node stops as with Close) and its error is
+// returned, wrapped (test with errors.Is); so is the error of a ctx that
+// ends before the broadcast is out. Leaving a cluster that is itself going
+// away (every other member left or failed, as when a whole deployment
+// stops at once) is not an error: the leave is best effort, logged as a
+// warning, and Leave returns nil.
+//
+// It is idempotent: later calls, and Close after it, return the first
+// result.
 func (n *Node) Leave(ctx context.Context) error {
 	return n.stop(func() error {
 		if n.gossip == nil {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("gencluster: Leave: %w", err)
+			}
 			return nil
 		}
-		return n.gossip.Leave(ctx)
+		if err := n.gossip.Leave(ctx); err != nil {
+			return fmt.Errorf("gencluster: Leave: %w", err)
+		}
+		return nil
 	})
 }
 
@@ -303,10 +340,11 @@ func (n *Node) stop(shutdown func() error) error {
 		} else if n.gossip != nil {
 			n.stopErr = n.gossip.Close()
 		}
-		n.hub.close()
+		n.hub.Close()
 		n.wg.Wait()
 		n.met.unregister()
 		n.logger.Info("stopped")
+		close(n.done)
 	})
 	return n.stopErr
 }

@@ -9,13 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
 func TestJoinLeaveFail(t *testing.T) {
 	nodes := startCluster(t, "n", 3)
 	waitMembers(t, 10*time.Second, nodes, "n-0", "n-1", "n-2")
-	log := collect(nodes[0].Events())
+	log := testutil.Collect(nodes[0].Events())
 
 	// A graceful leave is EventLeave, a crash is EventFail.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -23,13 +26,13 @@ func TestJoinLeaveFail(t *testing.T) {
 	if err := nodes[1].Leave(ctx); err != nil {
 		t.Fatalf("Leave: %v", err)
 	}
-	waitFor(t, 10*time.Second, "n-0 to see n-1 leave", func() bool { return log.has(EventLeave, "n-1") })
+	testutil.Eventually(t, 10*time.Second, func() bool { return log.Has(EventLeave, "n-1") }, "n-0 to see n-1 leave")
 	if err := nodes[2].Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	waitFor(t, 10*time.Second, "n-0 to see n-2 fail", func() bool { return log.has(EventFail, "n-2") })
-	if log.has(EventFail, "n-1") || log.has(EventLeave, "n-2") {
-		t.Errorf("leave and fail mixed up: %v", log.all())
+	testutil.Eventually(t, 10*time.Second, func() bool { return log.Has(EventFail, "n-2") }, "n-0 to see n-2 fail")
+	if log.Has(EventFail, "n-1") || log.Has(EventLeave, "n-2") {
+		t.Errorf("leave and fail mixed up: %v", log.All())
 	}
 	if got := names(nodes[0].Members()); !slices.Equal(got, []string{"n-0"}) {
 		t.Errorf("Members after leave and crash = %v, want [n-0]", got)
@@ -42,7 +45,7 @@ func TestJoinLeaveFail(t *testing.T) {
 		t.Errorf("Close after Leave: %v", err)
 	}
 	nodes[0].Close()
-	<-log.done // the stream closes on Close
+	<-log.Done() // the stream closes on Close
 }
 
 func TestEventsStartWithOwnJoinAndMembersSorted(t *testing.T) {
@@ -98,7 +101,7 @@ func TestPortZeroReportsRealPort(t *testing.T) {
 // TestSameIPSamePortOnLoopbackAliases runs nodes on 127.0.0.2..4, all on
 // one port, as separate hosts would.
 func TestSameIPSamePortOnLoopbackAliases(t *testing.T) {
-	port := freePort(t)
+	port := testutil.FreePort(t, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
 	var nodes []*Node
 	for i := 2; i <= 4; i++ {
 		addr := net.JoinHostPort("127.0.0."+strconv.Itoa(i), strconv.Itoa(port))
@@ -113,45 +116,17 @@ func TestSameIPSamePortOnLoopbackAliases(t *testing.T) {
 	waitMembers(t, 10*time.Second, nodes, "ip-2", "ip-3", "ip-4")
 }
 
-// freePort finds a port free for both TCP and UDP on 127.0.0.2..4.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ok := true
-		for i := 2; i <= 4 && ok; i++ {
-			a := net.JoinHostPort("127.0.0."+strconv.Itoa(i), strconv.Itoa(port))
-			u, err := net.ListenPacket("udp", a)
-			if err != nil {
-				ok = false
-				break
-			}
-			u.Close()
-		}
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 // TestRefreshJoinsLateSeeds starts two lone nodes whose discovery finds
 // nothing, then makes discovery return the other: the refresh loop must
 // join them within a few intervals.
 func TestRefreshJoinsLateSeeds(t *testing.T) {
-	disc := &mutableSeeds{}
+	disc := &testutil.Seeds{}
 	a := startNode(t, append(testOpts(t, "late-a"), WithSeeds(disc))...)
 	b := startNode(t, append(testOpts(t, "late-b"), WithSeeds(disc))...)
 	if len(a.Members()) != 1 || len(b.Members()) != 1 {
 		t.Fatalf("nodes joined before discovery found anything")
 	}
-	disc.set(nil, a.Addr(), b.Addr())
+	disc.Set(nil, a.Addr(), b.Addr())
 	waitMembers(t, 10*time.Second, []*Node{a, b}, "late-a", "late-b")
 }
 
@@ -159,7 +134,7 @@ func TestRefreshJoinsLateSeeds(t *testing.T) {
 // (same name, new address, as a rescheduled pod) is re-joined by the
 // refresh loop once discovery lists it.
 func TestRestartSameNameNewAddress(t *testing.T) {
-	disc := &mutableSeeds{}
+	disc := &testutil.Seeds{}
 	a := startNode(t, append(testOpts(t, "r-a"), WithSeeds(disc))...)
 	b := startNode(t, append(testOpts(t, "r-b"), WithSeeds(seeds.Static(a.Addr())))...)
 	waitMembers(t, 10*time.Second, []*Node{a, b}, "r-a", "r-b")
@@ -172,7 +147,7 @@ func TestRestartSameNameNewAddress(t *testing.T) {
 	if b2.Addr() == oldAddr {
 		t.Fatalf("restarted node got the old address %s", oldAddr)
 	}
-	disc.set(nil, b2.Addr())
+	disc.Set(nil, b2.Addr())
 	waitMembers(t, 15*time.Second, []*Node{a, b2}, "r-a", "r-b")
 	for _, m := range a.Members() {
 		if m.Name == "r-b" && m.Addr != b2.Addr() {
@@ -181,22 +156,31 @@ func TestRestartSameNameNewAddress(t *testing.T) {
 	}
 }
 
-// TestRemovedFromDiscoveryNotDisconnected: gen_cluster does not disconnect
-// nodes that vanish from discovery; neither do we.
-func TestRemovedFromDiscoveryNotDisconnected(t *testing.T) {
-	disc := &mutableSeeds{}
+// TestRemovedFromDiscoveryStaysMember: gen_cluster does not disconnect
+// nodes that vanish from discovery; neither do we. d-a and d-c both drop
+// out of d-b's discovery; d-a stays a member, listed by d-b, through
+// several refreshes, while d-c, which also crashes, is reported failed
+// (the control: d-b's view does change when a member really goes).
+func TestRemovedFromDiscoveryStaysMember(t *testing.T) {
+	disc := &testutil.Seeds{}
 	a := startNode(t, testOpts(t, "d-a")...)
-	disc.set(nil, a.Addr())
+	c := startNode(t, append(testOpts(t, "d-c"), WithSeeds(seeds.Static(a.Addr())))...)
+	disc.Set(nil, a.Addr(), c.Addr())
 	b := startNode(t, append(testOpts(t, "d-b"), WithSeeds(disc))...)
-	waitMembers(t, 10*time.Second, []*Node{a, b}, "d-a", "d-b")
-	disc.set(nil)
-	// Several refresh intervals with d-a gone from discovery.
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		if got := names(b.Members()); !slices.Equal(got, []string{"d-a", "d-b"}) {
-			t.Fatalf("members changed to %v after d-a left discovery", got)
-		}
-		time.Sleep(50 * time.Millisecond)
+	waitMembers(t, 10*time.Second, []*Node{a, b, c}, "d-a", "d-b", "d-c")
+	_, evs, cancel := b.Subscribe()
+	defer cancel()
+	log := testutil.Collect(evs)
+	disc.Set(nil)
+	c.Close()
+	testutil.Eventually(t, 10*time.Second, func() bool { return log.Has(EventFail, "d-c") }, "d-b to see d-c fail")
+	runs := disc.Count()
+	testutil.Eventually(t, 10*time.Second, func() bool { return disc.Count() >= runs+3 }, "three more refreshes")
+	if got := names(b.Members()); !slices.Equal(got, []string{"d-a", "d-b"}) {
+		t.Fatalf("d-b lists %v after d-a left discovery, want d-a still there", got)
+	}
+	if log.Has(EventFail, "d-a") || log.Has(EventLeave, "d-a") {
+		t.Fatalf("d-a was removed after it left discovery: %v", log.All())
 	}
 }
 
@@ -234,12 +218,12 @@ func TestUnreachableSeedsRunAlone(t *testing.T) {
 }
 
 func TestRefreshInfinityJoinsOnce(t *testing.T) {
-	disc := &mutableSeeds{}
+	disc := &testutil.Seeds{}
 	startNode(t, append(testOpts(t, "inf"), WithRefreshInterval(0), WithSeeds(disc))...)
 	// Past the warm-up's first three runs and three would-be intervals:
 	// nothing may happen.
 	time.Sleep(800 * time.Millisecond)
-	if calls := disc.count(); calls != 1 {
+	if calls := disc.Count(); calls != 1 {
 		t.Fatalf("discovery ran %d times with refresh disabled, want 1", calls)
 	}
 }
@@ -247,31 +231,48 @@ func TestRefreshInfinityJoinsOnce(t *testing.T) {
 func TestUpdateMeta(t *testing.T) {
 	nodes := startCluster(t, "m", 2, WithMeta(map[string]string{"zone": "a"}))
 	waitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
-	log := collect(nodes[0].Events())
+	log := testutil.Collect(nodes[0].Events())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := nodes[1].UpdateMeta(ctx, map[string]string{"zone": "b"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "m-0 to see the new meta", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, m := range nodes[0].Members() {
 			if m.Name == "m-1" && m.Meta["zone"] == "b" {
 				return true
 			}
 		}
 		return false
-	})
-	waitFor(t, 5*time.Second, "EventUpdate", func() bool { return log.has(EventUpdate, "m-1") })
+	}, "m-0 to see the new meta")
+	testutil.Eventually(t, 5*time.Second, func() bool { return log.Has(EventUpdate, "m-1") }, "EventUpdate")
 	big := map[string]string{"k": string(make([]byte, 600))}
 	if err := nodes[1].UpdateMeta(ctx, big); err == nil {
 		t.Fatal("UpdateMeta accepted metadata over the limit")
 	}
 }
 
-// TestTwoNodesOneProcessIndependent: no global state between Nodes.
+// TestTwoClustersOneProcess: no global state between Nodes. Two clusters
+// in one process, all four nodes registered on one Prometheus registry
+// (and so all four routed through the one go-metrics bridge): the
+// clusters stay apart, and each node's series count its own cluster and
+// its own memberlist traffic.
 func TestTwoClustersOneProcess(t *testing.T) {
-	c1 := startCluster(t, "x", 2)
-	c2 := startCluster(t, "y", 2)
+	reg := prometheus.NewPedanticRegistry()
+	c1 := startCluster(t, "x", 2, WithMetrics(reg))
+	c2 := startCluster(t, "y", 2, WithMetrics(reg))
 	waitMembers(t, 10*time.Second, c1, "x-0", "x-1")
 	waitMembers(t, 10*time.Second, c2, "y-0", "y-1")
+	for _, n := range append(c1, c2...) {
+		if v, ok := sample(t, reg, "gencluster_members", n.Name(), "state", "alive"); !ok || v != 2 {
+			t.Errorf("%s: gencluster_members = %v (found %v), want 2: its own cluster only", n.Name(), v, ok)
+		}
+		testutil.Eventually(t, 10*time.Second, func() bool {
+			v, _ := sample(t, reg, "gencluster_memberlist_udp_sent_bytes_total", n.Name())
+			return v > 0
+		}, n.Name()+"'s memberlist traffic")
+		if v, _ := sample(t, reg, "gencluster_events_total", n.Name(), "type", "join"); v != 2 {
+			t.Errorf("%s: %v join events, want 2 (itself and its peer)", n.Name(), v)
+		}
+	}
 }

@@ -1,20 +1,16 @@
 package gencluster
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net"
-	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-sockaddr/template"
 	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,84 +38,6 @@ const (
 // Option configures a Node. Options check their argument and return an
 // error naming a bad value; Start reports every bad option at once.
 type Option func(*config) error
-
-// config is what the options build. Zero values mean "use the default"
-// only where Start says so; every default is set in defaultConfig.
-type config struct {
-	name              string
-	bindAddr          string
-	advertiseAddr     string
-	seeds             []seeds.Discoverer
-	refreshInterval   time.Duration
-	minBackoff        time.Duration
-	discoveryTimeout  time.Duration
-	meta              map[string]string
-	logger            *slog.Logger
-	dist              Dist
-	tuneMemberlist    []func(*memberlist.Config)
-	lookupHost        lookupHostFunc
-	connectConcurrent int
-	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
-	minMembers        int                   // WithMinMembers; 0 means 1
-}
-
-func defaultConfig() config {
-	return config{
-		bindAddr:          DefaultBindAddr,
-		refreshInterval:   DefaultRefreshInterval,
-		minBackoff:        DefaultMinBackoff,
-		discoveryTimeout:  DefaultDiscoveryTimeout,
-		logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		lookupHost:        net.DefaultResolver.LookupHost,
-		connectConcurrent: DefaultConnectConcurrency,
-	}
-}
-
-// newConfig applies opts over the defaults and fills in what depends on
-// several options.
-func newConfig(opts []Option) (config, error) {
-	c := defaultConfig()
-	var errs []error
-	for _, o := range opts {
-		if o == nil {
-			errs = append(errs, errors.New("gencluster: nil Option"))
-			continue
-		}
-		if err := o(&c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return c, err
-	}
-	if c.name == "" {
-		name, err := defaultName()
-		if err != nil {
-			return c, err
-		}
-		c.name = name
-	}
-	for _, d := range c.seeds {
-		if err := seeds.Validate(d); err != nil {
-			return c, fmt.Errorf("gencluster: seeds %s: %w", seeds.Name(d), err)
-		}
-	}
-	return c, nil
-}
-
-// defaultName is the host name plus a short random suffix, so that two
-// processes on one host never collide.
-func defaultName() (string, error) {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "node"
-	}
-	var b [3]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("gencluster: random node name suffix: %w", err)
-	}
-	return host + "-" + hex.EncodeToString(b[:]), nil
-}
 
 // WithName sets the node's name, which must be unique in the cluster.
 // Default: the host name plus a random suffix such as "web-3f9a1c".
@@ -168,36 +86,6 @@ func WithAdvertiseAddr(addr string) Option {
 		c.advertiseAddr = a
 		return nil
 	}
-}
-
-// resolveAddrTemplate renders a go-sockaddr template and checks that the
-// result is IP:port.
-func resolveAddrTemplate(opt, addr string) (string, error) {
-	if addr == "" {
-		return "", fmt.Errorf("gencluster: %s: empty address", opt)
-	}
-	out := addr
-	if strings.Contains(addr, "{{") {
-		r, err := template.Parse(addr)
-		if err != nil {
-			return "", fmt.Errorf("gencluster: %s %q: template: %w", opt, addr, err)
-		}
-		out = strings.TrimSpace(r)
-	}
-	host, port, err := net.SplitHostPort(out)
-	if err != nil {
-		return "", fmt.Errorf("gencluster: %s %q (rendered %q): want IP:port: %w", opt, addr, out, err)
-	}
-	if host == "" || net.ParseIP(host) == nil {
-		if strings.Contains(addr, "{{") && host == "" {
-			return "", fmt.Errorf("gencluster: %s %q: the template rendered no IP address (is there such an interface?)", opt, addr)
-		}
-		return "", fmt.Errorf("gencluster: %s %q: host %q is not an IP address (use a template such as {{ GetPrivateIP }})", opt, addr, host)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return "", fmt.Errorf("gencluster: %s %q: port %q is not 0 to 65535", opt, addr, port)
-	}
-	return net.JoinHostPort(host, port), nil
 }
 
 // WithSeeds sets the discovery backends that seed the join list, such as
@@ -276,7 +164,9 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithDist replaces the memberlist adapter with another Dist. The Node then
 // binds nothing itself: the Dist owns its transport, and the Node does not
-// close it. WithBindAddr, WithMeta and WithMemberlistConfig do not apply.
+// close it. WithBindAddr, WithMeta and WithMemberlistConfig do not apply;
+// the security options (WithSecretKey, WithKeyring, WithLabel,
+// WithAllowedCIDRs) make Start fail, since the Dist would not honour them.
 func WithDist(d Dist) Option {
 	return func(c *config) error {
 		if d == nil {
@@ -311,6 +201,180 @@ func WithRetryBackoff(min time.Duration) Option {
 			return fmt.Errorf("gencluster: WithRetryBackoff %v: must be positive", min)
 		}
 		c.minBackoff = min
+		return nil
+	}
+}
+
+// WithMinMembers sets how many members, this node included, the cluster
+// must have for the node to be ready: /readyz of Handler answers 200 from
+// then on, and WaitForMembers(ctx, 0) waits for that many. n must be at
+// least 1. Default 1 (a node is ready as soon as it runs).
+func WithMinMembers(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("gencluster: WithMinMembers %d: want at least 1", n)
+		}
+		c.minMembers = n
+		return nil
+	}
+}
+
+// WithMetrics registers the node's Prometheus collectors on reg, and only
+// on reg: gencluster touches no global Prometheus registry. Every series
+// carries the constant label node=<the node's name>, so several Nodes of
+// one process can share one Registerer (their names differ, as they must
+// in a cluster anyway). To add labels of your own, pass
+// prometheus.WrapRegistererWith(labels, reg). Start fails if a collector
+// cannot be registered (say, another running Node with the same name on
+// reg); Leave and Close unregister them, so a Node restarted under its old
+// name can register again.
+//
+// Discovery backends with metrics of their own (those that implement
+// prometheus.Collector, such as seeds.Multicast's
+// gencluster_multicast_packets_total) are registered on reg too, with the
+// node label added, and unregistered with the rest.
+//
+// With the default memberlist Dist, memberlist's own metrics are bridged
+// too (gencluster_memberlist_*, by package gossip). memberlist emits them
+// through the process-wide hashicorp/go-metrics global; see README.md
+// (Operating a cluster) for what the bridge does to that global.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(c *config) error {
+		if reg == nil {
+			return errors.New("gencluster: WithMetrics: nil Registerer")
+		}
+		c.registerer = reg
+		return nil
+	}
+}
+
+// Security options. They configure memberlist (see README.md, Security):
+// Start refuses them with WithDist, since asking for encryption and getting
+// none must not pass silently. Like WithMemberlistConfig, they are applied in
+// order, so a later WithMemberlistConfig may still change what they set.
+
+// MaxLabelSize is the longest label WithLabel accepts, in bytes
+// (memberlist.LabelMaxSize).
+const MaxLabelSize = memberlist.LabelMaxSize
+
+// WithSecretKey encrypts and authenticates all gossip, UDP and TCP, with
+// AES-GCM under key, which must be 16, 24 or 32 bytes (AES-128, -192,
+// -256); every node of the cluster needs the same key. Messages that are
+// not encrypted with a key this node has are dropped. It is
+// WithKeyring(key).
+func WithSecretKey(key []byte) Option {
+	return withKeyring("WithSecretKey", key, nil)
+}
+
+// WithKeyring is WithSecretKey with more than one key: the node encrypts
+// with primary and decrypts with primary or any of others. Use it to start
+// a node in the middle of a key rotation (see Node.InstallKey). Every key
+// must be 16, 24 or 32 bytes, and no key may be given twice.
+func WithKeyring(primary []byte, others ...[]byte) Option {
+	return withKeyring("WithKeyring", primary, others)
+}
+
+func withKeyring(opt string, primary []byte, others [][]byte) Option {
+	// Copy now: the caller may reuse its buffers.
+	all := make([][]byte, 0, 1+len(others))
+	for _, k := range append([][]byte{primary}, others...) {
+		all = append(all, bytes.Clone(k))
+	}
+	return func(c *config) error {
+		var errs []error
+		for i, k := range all {
+			what := "primary key"
+			if i > 0 {
+				what = fmt.Sprintf("key %d", i)
+			}
+			if err := gossip.ValidateKey(k); err != nil {
+				errs = append(errs, fmt.Errorf("gencluster: %s: %s: %w", opt, what, err))
+				continue
+			}
+			if j := slices.IndexFunc(all[:i], func(o []byte) bool { return bytes.Equal(o, k) }); j >= 0 {
+				errs = append(errs, fmt.Errorf("gencluster: %s: %s is the same as %s", opt, what, keyName(j)))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		c.memberlistOnly = append(c.memberlistOnly, opt)
+		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
+			// A new Keyring per Start: a keyring is changed in place by
+			// the rotation methods, and must not be shared by two nodes.
+			kr, err := memberlist.NewKeyring(slices.Clone(all[1:]), all[0])
+			if err != nil {
+				panic("gencluster: keys were validated: " + err.Error()) // unreachable
+			}
+			mc.Keyring = kr
+			mc.SecretKey = nil
+			mc.GossipVerifyIncoming = true
+			mc.GossipVerifyOutgoing = true
+		})
+		return nil
+	}
+}
+
+func keyName(i int) string {
+	if i == 0 {
+		return "the primary key"
+	}
+	return fmt.Sprintf("key %d", i)
+}
+
+// WithLabel sets the cluster's label: every packet and stream carries it,
+// and a node drops those with another label (or none), so clusters with
+// different labels never merge, even when a seed points across. With
+// WithSecretKey the label is also authenticated data of the encryption.
+// It is at most MaxLabelSize (255) bytes; every node of the cluster needs
+// the same label. Default: no label.
+func WithLabel(label string) Option {
+	return func(c *config) error {
+		if label == "" {
+			return errors.New("gencluster: WithLabel: empty label (omit WithLabel for no label)")
+		}
+		if len(label) > MaxLabelSize {
+			return fmt.Errorf("gencluster: WithLabel: label is %d bytes, over memberlist's limit of %d", len(label), MaxLabelSize)
+		}
+		c.memberlistOnly = append(c.memberlistOnly, "WithLabel")
+		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
+			mc.Label = label
+			mc.SkipInboundLabelCheck = false
+		})
+		return nil
+	}
+}
+
+// WithAllowedCIDRs restricts membership to nodes whose addresses are in the
+// given networks, such as "10.0.0.0/8" or "fd00::/8": memberlist ignores
+// alive messages from other source addresses and refuses to add members
+// that advertise an address outside them. The node's own advertised
+// address must be included (Start fails otherwise). It is a filter, not
+// authentication (UDP source addresses can be spoofed, and without a key a
+// TCP peer outside the networks can still read the member list): combine
+// it with WithSecretKey. Default: any address.
+func WithAllowedCIDRs(cidrs ...string) Option {
+	return func(c *config) error {
+		if len(cidrs) == 0 {
+			return errors.New("gencluster: WithAllowedCIDRs: no CIDR given (omit the option to allow any address)")
+		}
+		var errs []error
+		nets := make([]net.IPNet, 0, len(cidrs))
+		for _, s := range cidrs {
+			_, n, err := net.ParseCIDR(strings.TrimSpace(s))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("gencluster: WithAllowedCIDRs: %q is not a CIDR such as 10.0.0.0/8", s))
+				continue
+			}
+			nets = append(nets, *n)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		c.memberlistOnly = append(c.memberlistOnly, "WithAllowedCIDRs")
+		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
+			mc.CIDRsAllowed = slices.Clone(nets)
+		})
 		return nil
 	}
 }

@@ -2,23 +2,8 @@ package gencluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
-
-// WithMinMembers sets how many members, this node included, the cluster
-// must have for the node to be ready: /readyz of Handler answers 200 from
-// then on, and WaitForMembers(ctx, 0) waits for that many. n must be at
-// least 1. Default 1 (a node is ready as soon as it runs).
-func WithMinMembers(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("gencluster: WithMinMembers %d: want at least 1", n)
-		}
-		c.minMembers = n
-		return nil
-	}
-}
 
 // MinMembers returns the minimum cluster size set with WithMinMembers.
 func (n *Node) MinMembers() int { return max(1, n.cfg.minMembers) }
@@ -32,15 +17,18 @@ func (n *Node) Ready() (ready bool, members int) {
 
 // WaitForMembers waits until this node sees at least want live members,
 // itself included (want 0 means MinMembers). It watches the event stream
-// of Subscribe rather than polling. It returns nil once there are enough,
-// an error when the node stops first, and when ctx ends first, ctx's error
-// wrapped with how many members were seen.
+// of Subscribe rather than polling. It returns nil once there are enough;
+// ErrStopped (wrapped) when the node is stopped or stops first; and when
+// ctx ends first, ctx's error wrapped with how many members were seen.
 func (n *Node) WaitForMembers(ctx context.Context, want int) error {
 	if want < 0 {
 		return fmt.Errorf("gencluster: WaitForMembers %d: negative", want)
 	}
 	if want == 0 {
 		want = n.MinMembers()
+	}
+	if err := n.stopped("WaitForMembers"); err != nil {
+		return err
 	}
 	snap, events, cancel := n.Subscribe()
 	defer cancel()
@@ -52,7 +40,7 @@ func (n *Node) WaitForMembers(ctx context.Context, want int) error {
 		select {
 		case ev, ok := <-events:
 			if !ok {
-				return fmt.Errorf("gencluster: WaitForMembers: saw %d of %d members: %w", len(live), want, errStopped)
+				return fmt.Errorf("gencluster: WaitForMembers: saw %d of %d members: %w", len(live), want, ErrStopped)
 			}
 			if ev.Gone() {
 				delete(live, ev.Member.Name)
@@ -65,6 +53,3 @@ func (n *Node) WaitForMembers(ctx context.Context, want int) error {
 	}
 	return nil
 }
-
-// errStopped is returned when the node stopped while waiting.
-var errStopped = errors.New("node stopped")

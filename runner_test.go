@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -55,10 +56,10 @@ func (f *fakeRunner) String() string { return "fake-runner" }
 // the initial join, long before the first refresh; its work stops with the
 // node.
 func TestRunnerStartsBeforeInitialJoin(t *testing.T) {
-	f := newFakeDist("127.0.0.1:7946", "10.0.0.2:7946")
+	f := testutil.NewDist("127.0.0.1:7946", "10.0.0.2:7946")
 	r := &fakeRunner{addrs: []string{"10.0.0.2:7946"}}
 	n := startFake(t, f, WithSeeds(r), WithRefreshInterval(time.Hour))
-	if got := f.callTimes("10.0.0.2:7946"); len(got) != 1 {
+	if got := f.CallTimes("10.0.0.2:7946"); len(got) != 1 {
 		t.Fatalf("joins of the Runner's peer after Start = %d, want 1 (by the initial join)", len(got))
 	}
 	r.mu.Lock()
@@ -79,8 +80,8 @@ func TestRunnerStartsBeforeInitialJoin(t *testing.T) {
 // with its error, naming the backend.
 func TestRunnerStartErrorFailsStart(t *testing.T) {
 	bind := errors.New("bind: address already in use")
-	f := newFakeDist("127.0.0.1:7946")
-	n, err := Start(context.Background(), WithName("self"), WithDist(f), WithAdvertiseAddr(f.self),
+	f := testutil.NewDist("127.0.0.1:7946")
+	n, err := Start(context.Background(), WithName("self"), WithDist(f), WithAdvertiseAddr(f.Self),
 		WithSeeds(seeds.Static("10.0.0.9:7946"), &fakeRunner{startErr: bind}))
 	if err == nil {
 		n.Close()
@@ -89,7 +90,7 @@ func TestRunnerStartErrorFailsStart(t *testing.T) {
 	if !errors.Is(err, bind) || !strings.Contains(err.Error(), "fake-runner") {
 		t.Errorf("Start = %v, want the Runner's error naming fake-runner", err)
 	}
-	if got := f.callTimes("10.0.0.9:7946"); len(got) != 0 {
+	if got := f.CallTimes("10.0.0.9:7946"); len(got) != 0 {
 		t.Errorf("the initial join ran (%d joins) although Start failed first", len(got))
 	}
 }
@@ -98,8 +99,8 @@ func TestRunnerStartErrorFailsStart(t *testing.T) {
 // disabled would never be read after the initial join: Start refuses it.
 func TestRunnerNeedsRefresh(t *testing.T) {
 	r := &fakeRunner{}
-	f := newFakeDist("127.0.0.1:7946")
-	n, err := Start(context.Background(), WithName("self"), WithDist(f), WithAdvertiseAddr(f.self),
+	f := testutil.NewDist("127.0.0.1:7946")
+	n, err := Start(context.Background(), WithName("self"), WithDist(f), WithAdvertiseAddr(f.Self),
 		WithSeeds(r), WithRefreshInterval(0))
 	if err == nil {
 		n.Close()

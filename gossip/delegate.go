@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 
@@ -24,6 +25,13 @@ type delegate struct {
 	// leavingPeers are the live members that told this node directly
 	// (msgLeaving) that they are leaving; see Gossip.Leave.
 	leavingPeers map[string]bool
+	// goneAt is when each member that left or failed did, for as long
+	// as memberlist keeps its name (see reclaim.go).
+	goneAt map[string]time.Time
+	// onReclaim, when set, is told (under memberlist's node lock: it
+	// must not block) that a node at addr claims the name of a member
+	// that left or failed at gone.
+	onReclaim func(name, addr string, gone time.Time)
 }
 
 // msgLeaving is the first byte of the user message a leaving node sends
@@ -115,6 +123,7 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	d.mu.Lock()
 	d.known[m.Name] = m
 	delete(d.leavingPeers, m.Name) // a new incarnation
+	delete(d.goneAt, m.Name)
 	d.mu.Unlock()
 	d.emit(membership.Event{Type: membership.EventJoin, Member: m})
 }
@@ -142,6 +151,7 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	leaving = leaving || d.leavingPeers[m.Name]
 	delete(d.known, m.Name)
 	delete(d.leavingPeers, m.Name)
+	d.noteGoneLocked(m.Name, time.Now())
 	d.mu.Unlock()
 	ev := membership.Event{Type: membership.EventFail, Member: m}
 	if leaving {
@@ -151,12 +161,45 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 }
 
 // NotifyConflict runs under memberlist's node lock when a node claims the
-// name of a live member from another address. memberlist keeps the member
-// it knows (existing) and ignores the claim; this only logs it, with the
-// claimant's address.
+// name of a member from another address. memberlist keeps the member it
+// knows (existing) and ignores the claim. A claim on a live member's name
+// is only logged, with the claimant's address. A claim on the name of a
+// member that left or failed is a restart under the same name that came
+// before memberlist's DeadNodeReclaimTime: it is handed to onReclaim,
+// which joins the claimant again once the name may be reclaimed.
 func (d *delegate) NotifyConflict(existing, other *memberlist.Node) {
+	d.mu.Lock()
+	_, live := d.known[existing.Name]
+	gone, wasGone := d.goneAt[existing.Name]
+	d.mu.Unlock()
+	if !live && wasGone && d.onReclaim != nil {
+		d.logger.Debug("a restarted node claims a failed member's name; joining it again once the name may be reclaimed",
+			"peer", other.Name, "addr", other.Address(), "member_addr", existing.Address())
+		d.onReclaim(other.Name, other.Address(), gone)
+		return
+	}
 	d.logger.Warn("name conflict: another node claims a live member's name; keeping the member",
 		"peer", other.Name, "addr", other.Address(), "member_addr", existing.Address())
+}
+
+// maxGone bounds goneAt: past it the oldest entries go (their names are
+// long reclaimable).
+const maxGone = 1024
+
+func (d *delegate) noteGoneLocked(name string, at time.Time) {
+	if d.goneAt == nil {
+		d.goneAt = make(map[string]time.Time)
+	}
+	if len(d.goneAt) >= maxGone {
+		oldest, first := "", time.Time{}
+		for n, t := range d.goneAt {
+			if first.IsZero() || t.Before(first) {
+				oldest, first = n, t
+			}
+		}
+		delete(d.goneAt, oldest)
+	}
+	d.goneAt[name] = at
 }
 
 // members returns the live members the callbacks reported.
@@ -185,4 +228,16 @@ func (d *delegate) emit(ev membership.Event) {
 	if d.onEvent != nil {
 		d.onEvent(ev)
 	}
+}
+
+// othersLive reports whether any live member other than self is known.
+func (d *delegate) othersLive(self string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name := range d.known {
+		if name != self {
+			return true
+		}
+	}
+	return false
 }

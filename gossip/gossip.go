@@ -1,14 +1,18 @@
-// Package gossip implements gencluster's Dist contract (gen_cluster's gc_dist
-// behaviour) on hashicorp/memberlist.
+// Package gossip is gencluster's memberlist adapter: it implements the
+// Node's Dist contract (gen_cluster's gc_dist behaviour) on
+// hashicorp/memberlist, and is the only package that imports memberlist.
+// It is not a user API: programs use package gencluster, whose Node drives
+// this adapter; its exported names are what the Node needs, and may
+// change with it.
 //
 // The mapping is:
 //
 //   - connect: memberlist Join of one address (a TCP push-pull of state).
 //   - members: memberlist's view of the live members.
-//   - disconnect: ignored. memberlist owns failure detection: it probes every
-//     member and declares it failed on its own, and a forced removal of a
-//     live peer would only be refuted by that peer. gc_dist allows a
-//     connection module to answer `ignored` for exactly this case.
+//
+// There is no disconnect: memberlist owns failure detection (it probes
+// every member and declares it failed on its own), and a forced removal of
+// a live peer would only be refuted by that peer.
 //
 // The adapter also turns memberlist's NotifyJoin, NotifyUpdate and
 // NotifyLeave callbacks into membership.Events. memberlist calls them while
@@ -26,12 +30,14 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/membership"
@@ -57,6 +63,10 @@ type Config struct {
 	// memberlist's node lock held: it must not block and must not call
 	// back into this Gossip.
 	OnEvent func(membership.Event)
+	// Metrics, when set, receive memberlist's metrics: Start routes the
+	// samples memberlist emits through the go-metrics global to them
+	// (bridge.go), until Close or Leave.
+	Metrics *Metrics
 	// Memberlist, when set, is called with the memberlist configuration
 	// just before the memberlist is created, after every field above was
 	// applied. It is the place to tune timers (ProbeInterval, ...), set a
@@ -78,11 +88,21 @@ type Gossip struct {
 	ml     *memberlist.Memberlist
 	del    *delegate
 	logger *slog.Logger
+	bridge *logBridge
 
 	name  string
 	addr  string        // advertised host:port, fixed at Start
 	tr    *recorder     // wraps whatever transport memberlist uses
 	probe time.Duration // memberlist's ProbeInterval
+	// gossipEvery and retransmitMult size broadcastBound.
+	gossipEvery    time.Duration
+	retransmitMult int
+	waitMu         sync.Mutex             // orders waits.Add before waits.Wait
+	stopped        bool                   // under waitMu: shutdown has begun
+	waits          sync.WaitGroup         // memberlist waits for broadcasts (leave.go), re-joins (reclaim.go)
+	reclaimTime    time.Duration          // memberlist's DeadNodeReclaimTime
+	reclaims       map[string]*time.Timer // under waitMu: pending re-joins by name
+	routeID        string                 // go-metrics bridge route, "" without Config.Metrics
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
@@ -142,6 +162,20 @@ func Start(cfg Config) (*Gossip, error) {
 	if cfg.Memberlist != nil {
 		cfg.Memberlist(mc)
 	}
+	routeID := ""
+	if cfg.Metrics != nil {
+		routeID = metricsBridge.add(cfg.Metrics)
+		metricsBridge.install()
+		// Clip: memberlist appends to this slice from several
+		// goroutines, which would race on spare capacity.
+		mc.MetricLabels = slices.Clip(append(slices.Clone(mc.MetricLabels), gometrics.Label{Name: bridgeLabel, Value: routeID}))
+	}
+	started := false
+	defer func() {
+		if !started && routeID != "" {
+			metricsBridge.remove(routeID)
+		}
+	}()
 	if mc.Transport == nil {
 		tr, port, err := newTransport(mc.BindAddr, mc.BindPort, bridge, mc.MetricLabels)
 		if err != nil {
@@ -159,6 +193,10 @@ func Start(cfg Config) (*Gossip, error) {
 		_ = mc.Transport.Shutdown()
 		return nil, err
 	}
+	g := &Gossip{del: del, logger: logger, bridge: bridge, name: cfg.Name, tr: rec,
+		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
+		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID}
+	del.onReclaim = g.scheduleReclaim
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if mc.Transport != nil {
@@ -166,8 +204,13 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
+	g.waitMu.Lock() // the re-join timers read ml under it (reclaim.go)
+	g.ml, g.addr = ml, ml.LocalNode().Address()
 	// Create has built the keyring from SecretKey when only that was set.
-	return &Gossip{ml: ml, del: del, logger: logger, name: cfg.Name, addr: ml.LocalNode().Address(), tr: rec, probe: mc.ProbeInterval, keyring: mc.Keyring}, nil
+	g.keyring = mc.Keyring
+	g.waitMu.Unlock()
+	started = true
+	return g, nil
 }
 
 // checkOwnAddrAllowed refuses a CIDRsAllowed that excludes the node's own
@@ -216,11 +259,6 @@ func (g *Gossip) Connect(ctx context.Context, addr string) error {
 	return nil
 }
 
-// Disconnect is gc_dist's disconnect, and is ignored: memberlist owns
-// failure detection, and a live peer removed by force would refute its own
-// death and come straight back. It always returns nil.
-func (g *Gossip) Disconnect(context.Context, string) error { return nil }
-
 // Members returns memberlist's live members, sorted by name.
 //
 // The view is the one the events add up to, kept by the delegate from
@@ -236,10 +274,6 @@ func (g *Gossip) Members() []membership.Member {
 	return out
 }
 
-// NumMembers returns how many members are live, more cheaply than
-// len(Members()).
-func (g *Gossip) NumMembers() int { return g.ml.NumMembers() }
-
 // LocalMember returns this node as the cluster sees it.
 func (g *Gossip) LocalMember() membership.Member {
 	return g.del.local(g.name, g.addr)
@@ -252,83 +286,6 @@ func (g *Gossip) Addr() string { return g.addr }
 // higher means this node is slow to answer probes (see memberlist's
 // GetHealthScore).
 func (g *Gossip) HealthScore() int { return g.ml.GetHealthScore() }
-
-// Memberlist returns the underlying memberlist, for what this package does
-// not wrap. Do not call Leave or Shutdown on it; use the Gossip's.
-func (g *Gossip) Memberlist() *memberlist.Memberlist { return g.ml }
-
-// UpdateMeta replaces the gossiped metadata and waits, up to timeout, for
-// the update to be broadcast.
-func (g *Gossip) UpdateMeta(meta map[string]string, timeout time.Duration) error {
-	if err := g.del.setMeta(meta, 0); err != nil {
-		return fmt.Errorf("gossip: %w", err)
-	}
-	return g.ml.UpdateNode(timeout)
-}
-
-// Leave leaves the cluster gracefully and shuts down: it first gossips that
-// it is leaving (so the others report a leave, not a failure), then
-// broadcasts memberlist's leave, then shuts down. ctx bounds the wait for
-// the broadcasts. It is safe to call more than once; later calls return
-// the first call's result.
-func (g *Gossip) Leave(ctx context.Context) error {
-	g.leaveOnce.Do(func() {
-		if g.closing.Load() {
-			g.leaveErr = g.shutdown()
-			return
-		}
-		timeout := 5 * time.Second
-		if d, ok := ctx.Deadline(); ok {
-			timeout = time.Until(d)
-		}
-		var errs []error
-		if err := g.del.setLeaving(); err != nil {
-			errs = append(errs, err)
-		} else if err := g.ml.UpdateNode(timeout / 2); err != nil {
-			errs = append(errs, fmt.Errorf("gossip: announce leave: %w", err))
-		}
-		g.tellLeaving()
-		if d, ok := ctx.Deadline(); ok {
-			timeout = time.Until(d)
-		}
-		if err := g.ml.Leave(max(timeout, time.Millisecond)); err != nil {
-			errs = append(errs, fmt.Errorf("gossip: leave: %w", err))
-		}
-		errs = append(errs, g.shutdown())
-		g.leaveErr = errors.Join(errs...)
-	})
-	return g.leaveErr
-}
-
-// tellLeaving sends msgLeaving to every other live member over TCP, in
-// parallel, so that each of them reports the coming leave as a leave even
-// when memberlist's gossip drops the leaving flag (see msgLeaving). A
-// member that cannot be reached in memberlist's TCPTimeout is skipped: it
-// may still learn of the flag by gossip. It waits for every send, each
-// bounded by TCPTimeout, so that no goroutine outlives Leave.
-func (g *Gossip) tellLeaving() {
-	msg := leavingMsg(g.name)
-	var wg sync.WaitGroup
-	// The targets come from the delegate's copy of the view: the nodes
-	// memberlist's Members returns are its own, which it goes on writing.
-	for _, m := range g.del.members() {
-		if m.Name == g.name {
-			continue
-		}
-		host, port, err := net.SplitHostPort(m.Addr)
-		p, perr := strconv.Atoi(port)
-		if err != nil || perr != nil {
-			continue
-		}
-		to := &memberlist.Node{Name: m.Name, Addr: net.ParseIP(host), Port: uint16(p)}
-		wg.Go(func() {
-			if err := g.ml.SendReliable(to, msg); err != nil {
-				g.logger.Debug("leave notice not delivered", "peer", m.Name, "addr", m.Addr, "err", err)
-			}
-		})
-	}
-	wg.Wait()
-}
 
 // Close shuts down without a leave message, as a crash would: the others
 // detect the failure by probing. It is safe to call more than once.
@@ -350,7 +307,15 @@ func (g *Gossip) Close() error {
 func (g *Gossip) shutdown() error {
 	g.closeOnce.Do(func() {
 		health := g.ml.GetHealthScore()
+		g.stopWaits()
+		g.bridge.stopping.Store(true)
 		g.closeErr = g.ml.Shutdown()
+		// A broadcast wait that a context cut short ends by its own
+		// bound (see awaitBroadcast).
+		g.waits.Wait()
+		if g.routeID != "" {
+			metricsBridge.remove(g.routeID)
+		}
 		last := g.tr.lastSent()
 		if last.IsZero() {
 			return

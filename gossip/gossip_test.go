@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
 
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/membership"
 )
 
@@ -27,9 +28,9 @@ func TestMetaRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("EncodeMeta(%v): %v", m, err)
 		}
-		got, err := DecodeMeta(b)
+		got, _, err := decodeMeta(b)
 		if err != nil {
-			t.Fatalf("DecodeMeta: %v", err)
+			t.Fatalf("decodeMeta: %v", err)
 		}
 		if len(got) != len(m) {
 			t.Fatalf("round trip of %v gave %v", m, got)
@@ -69,12 +70,12 @@ func TestMetaRejects(t *testing.T) {
 		{metaVersion, 0, 5}, // key length past the end
 		{metaVersion, 0, 1, 'k', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge varint
 	} {
-		if _, err := DecodeMeta(b); err == nil {
-			t.Errorf("DecodeMeta(%x) accepted garbage", b)
+		if _, _, err := decodeMeta(b); err == nil {
+			t.Errorf("decodeMeta(%x) accepted garbage", b)
 		}
 	}
-	if m, err := DecodeMeta(nil); err != nil || len(m) != 0 {
-		t.Errorf("DecodeMeta(nil) = %v, %v; want empty (a peer with no metadata)", m, err)
+	if m, _, err := decodeMeta(nil); err != nil || len(m) != 0 {
+		t.Errorf("decodeMeta(nil) = %v, %v; want empty (a peer with no metadata)", m, err)
 	}
 }
 
@@ -180,20 +181,31 @@ func startLogged(t *testing.T, name string, s *sink, h slog.Handler) *Gossip {
 	return g
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+// TestLogBridgeShutdownNoise: once the Gossip shuts down, memberlist's
+// "use of closed network connection" errors are debug records; other
+// errors keep their level.
+func TestLogBridgeShutdownNoise(t *testing.T) {
+	h := &recordHandler{}
+	b := &logBridge{logger: slog.New(h)}
+	l := b.std()
+	l.Printf("[ERR] memberlist: Failed to send gossip to x: write udp: use of closed network connection")
+	b.stopping.Store(true)
+	l.Printf("[ERR] memberlist: Failed to send gossip to x: write udp: use of closed network connection")
+	l.Printf("[ERR] memberlist: Failed to receive: boom")
+	want := []slog.Level{slog.LevelError, slog.LevelDebug, slog.LevelError}
+	if len(h.recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(h.recs), len(want))
+	}
+	for i, w := range want {
+		if h.recs[i].Level != w {
+			t.Errorf("record %d (%s): level %v, want %v", i, h.recs[i].Message, h.recs[i].Level, w)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
 // TestAdapterLeaveVersusFail checks the contract at the adapter: connect
 // joins, members reports the view with metadata, a Leave is EventLeave
-// and a Close is EventFail, and Disconnect is ignored.
+// and a Close is EventFail.
 func TestAdapterLeaveVersusFail(t *testing.T) {
 	s := &sink{}
 	a := start(t, "a", s)
@@ -206,22 +218,16 @@ func TestAdapterLeaveVersusFail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "3 members", func() bool { return len(a.Members()) == 3 })
+	testutil.Eventually(t, 10*time.Second, func() bool { return len(a.Members()) == 3 }, "3 members")
 	for _, m := range a.Members() {
 		if m.Meta["who"] != m.Name || m.State != membership.StateAlive {
 			t.Errorf("member %v: wrong meta or state", m)
 		}
 	}
-	if err := a.Disconnect(ctx, b.Addr()); err != nil {
-		t.Fatal(err)
-	}
-	if len(a.Members()) != 3 {
-		t.Fatal("Disconnect removed a member; it must be ignored")
-	}
 	if err := b.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "leave of b", func() bool { return s.has(membership.EventLeave, "b") })
+	testutil.Eventually(t, 10*time.Second, func() bool { return s.has(membership.EventLeave, "b") }, "leave of b")
 	// The direct leave notices reached both members (see tellLeaving).
 	bLog.mu.Lock()
 	for _, r := range bLog.recs {
@@ -231,7 +237,7 @@ func TestAdapterLeaveVersusFail(t *testing.T) {
 	}
 	bLog.mu.Unlock()
 	c.Close()
-	eventually(t, "fail of c", func() bool { return s.has(membership.EventFail, "c") })
+	testutil.Eventually(t, 10*time.Second, func() bool { return s.has(membership.EventFail, "c") }, "fail of c")
 	if s.has(membership.EventFail, "b") || s.has(membership.EventLeave, "c") {
 		t.Fatal("leave and fail mixed up")
 	}

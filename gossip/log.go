@@ -6,13 +6,20 @@ import (
 	"log"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 )
 
 // logBridge turns memberlist's log.Logger lines, which carry a level as a
 // "[DEBUG]", "[INFO]", "[WARN]" or "[ERR]" prefix, into slog records at the
 // matching level.
+//
+// Once the Gossip shuts down, memberlist's goroutines that were still
+// sending fail with "use of closed network connection" and log it as an
+// error; that is the shutdown, not a fault, so those lines become debug
+// records.
 type logBridge struct {
-	logger *slog.Logger
+	logger   *slog.Logger
+	stopping atomic.Bool
 }
 
 func (b *logBridge) std() *log.Logger { return log.New(b, "", 0) }
@@ -39,6 +46,9 @@ func (b *logBridge) Write(p []byte) (int, error) {
 		}
 	}
 	line = strings.TrimPrefix(line, "memberlist: ")
+	if level > slog.LevelDebug && b.stopping.Load() && strings.Contains(line, "use of closed network connection") {
+		level = slog.LevelDebug
+	}
 	b.logger.Log(context.Background(), level, line, "component", "memberlist")
 	return len(p), nil
 }

@@ -73,15 +73,10 @@ func checkMetaString(what, s string) error {
 // check metadata before starting a node.
 func EncodeMeta(meta map[string]string) ([]byte, error) { return encodeMeta(meta, 0) }
 
-// DecodeMeta is the inverse of EncodeMeta. Its input comes from the network,
-// so it checks every length and returns an error, never panics, on bad
-// bytes. Empty input (a node that set no metadata, or a plain memberlist
-// node) decodes to a nil map.
-func DecodeMeta(b []byte) (map[string]string, error) {
-	m, _, err := decodeMeta(b)
-	return m, err
-}
-
+// decodeMeta is the inverse of encodeMeta. Its input comes from the
+// network, so it checks every length and returns an error, never panics,
+// on bad bytes. Empty input (a node that set no metadata, or a plain
+// memberlist node) decodes to a nil map.
 func decodeMeta(b []byte) (map[string]string, byte, error) {
 	if len(b) == 0 {
 		return nil, 0, nil

@@ -14,24 +14,21 @@ type State int
 
 // The member states, in the order a member usually passes through them.
 const (
-	// StateAlive: the member answers probes and gossips.
+	// StateAlive: the member answers probes and gossips. memberlist
+	// does not expose its suspicion of a member (memberlist issue #293),
+	// so a suspected member is alive until it is declared failed.
 	StateAlive State = iota
-	// StateSuspect: a probe failed and the member has not refuted it yet.
-	// It still counts as a member.
-	StateSuspect
 	// StateFailed: the cluster declared the member dead without it asking.
 	StateFailed
 	// StateLeft: the member announced that it was leaving.
 	StateLeft
 )
 
-// String returns "alive", "suspect", "failed" or "left".
+// String returns "alive", "failed" or "left".
 func (s State) String() string {
 	switch s {
 	case StateAlive:
 		return "alive"
-	case StateSuspect:
-		return "suspect"
 	case StateFailed:
 		return "failed"
 	case StateLeft:

@@ -10,7 +10,7 @@ func TestStrings(t *testing.T) {
 	if got := (Event{Type: EventJoin, Member: m}).String(); got != "join api-1@10.0.0.2:7946(alive)" {
 		t.Errorf("Event.String = %q", got)
 	}
-	for s, want := range map[State]string{StateAlive: "alive", StateSuspect: "suspect", StateFailed: "failed", StateLeft: "left", State(42): "State(42)"} {
+	for s, want := range map[State]string{StateAlive: "alive", StateFailed: "failed", StateLeft: "left", State(42): "State(42)"} {
 		if s.String() != want {
 			t.Errorf("State %d = %q, want %q", int(s), s.String(), want)
 		}

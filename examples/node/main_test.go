@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gencluster/gencluster"
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 // runEnv makes the test binary run the program instead of the tests, so
@@ -281,25 +282,15 @@ func (p *proc) get(path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// waitFor polls cond until it is true or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s", what)
-		}
-	}
-}
-
 // TestSIGTERMLeaves: two processes form a cluster; SIGTERM makes one
 // leave gracefully and exit 0, and the other sees a leave, not a failure.
 func TestSIGTERMLeaves(t *testing.T) {
 	a := startProc(t, "GENCLUSTER_NAME=a")
 	b := startProc(t, "GENCLUSTER_NAME=b", "GENCLUSTER_SEEDS=static+"+a.gossipAddr, "GENCLUSTER_REFRESH_INTERVAL=200ms")
-	waitFor(t, "a sees b", func() bool {
+	testutil.Eventually(t, 20*time.Second, func() bool {
 		var ms []memberJSON
 		return a.get("/members", &ms) == nil && len(ms) == 2
-	})
+	}, "a sees b")
 	resp, err := http.Get("http://" + a.httpAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +315,7 @@ func TestSIGTERMLeaves(t *testing.T) {
 	if !strings.Contains(b.logText(), `"msg":"left the cluster"`) {
 		t.Error(`b did not log "left the cluster"`)
 	}
-	waitFor(t, "a records b's leave", func() bool {
+	testutil.Eventually(t, 20*time.Second, func() bool {
 		var evs []eventJSON
 		if a.get("/events", &evs) != nil {
 			return false
@@ -336,7 +327,7 @@ func TestSIGTERMLeaves(t *testing.T) {
 			}
 		}
 		return last == "leave"
-	})
+	}, "a records b's leave")
 }
 
 // TestBadEnv: a malformed variable stops the program with exit code 2.
@@ -350,5 +341,41 @@ func TestBadEnv(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "GENCLUSTER_REFRESH_INTERVAL") {
 		t.Errorf("the error does not name the variable:\n%s", out)
+	}
+}
+
+// TestSIGTERMAllAtOnce: every node of the deployment gets SIGTERM at once
+// (docker compose down). Each leaves a cluster that is going away, which
+// is not an error: every process exits 0 and logs nothing at ERROR.
+func TestSIGTERMAllAtOnce(t *testing.T) {
+	a := startProc(t, "GENCLUSTER_NAME=a")
+	procs := []*proc{a}
+	for _, name := range []string{"b", "c"} {
+		procs = append(procs, startProc(t, "GENCLUSTER_NAME="+name, "GENCLUSTER_SEEDS=static+"+a.gossipAddr, "GENCLUSTER_REFRESH_INTERVAL=200ms"))
+	}
+	for _, p := range procs {
+		testutil.Eventually(t, 20*time.Second, func() bool {
+			var ms []memberJSON
+			return p.get("/members", &ms) == nil && len(ms) == 3
+		}, "a cluster of 3")
+	}
+	for _, p := range procs {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range procs {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			if err != nil {
+				t.Errorf("node %d after SIGTERM: %v, want exit 0\n%s", i, err, p.logText())
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("node %d did not exit within 20s of SIGTERM", i)
+		}
+		if strings.Contains(p.logText(), `"level":"ERROR"`) {
+			t.Errorf("node %d logged at ERROR:\n%s", i, p.logText())
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -152,13 +154,9 @@ func TestMemberlistPartition(t *testing.T) {
 	}
 	waitNum := func(want int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for mls[0].NumMembers() != want || mls[1].NumMembers() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("members %d, %d; want %d", mls[0].NumMembers(), mls[1].NumMembers(), want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testutil.Eventually(t, 10*time.Second, func() bool {
+			return mls[0].NumMembers() == want && mls[1].NumMembers() == want
+		}, "both memberlists to have %d members", want)
 	}
 	waitNum(2)
 	n.Partition(addrs[:1], addrs[1:])

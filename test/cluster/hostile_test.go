@@ -1,4 +1,4 @@
-package gencluster
+package cluster
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/gencluster/gencluster"
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -84,10 +86,10 @@ func hostileInputs(rng *rand.Rand) [][]byte {
 func TestHostileInput(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts []Option
+		opts []gencluster.Option
 	}{
 		{"plain", nil},
-		{"encrypted", []Option{WithSecretKey(key(7, 32)), WithLabel("h")}},
+		{"encrypted", []gencluster.Option{gencluster.WithSecretKey(key(7, 32)), gencluster.WithLabel("h")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Registered first, so it runs after every node's Close;
@@ -99,9 +101,9 @@ func TestHostileInput(t *testing.T) {
 	}
 }
 
-func testHostileInput(t *testing.T, opts []Option) {
-	recs := newRecordHandler()
-	cluster := startCluster(t, "h", 2, append(opts, WithLogger(slog.New(recs)))...)
+func testHostileInput(t *testing.T, opts []gencluster.Option) {
+	recs := testutil.NewRecordHandler()
+	cluster := startCluster(t, "h", 2, append(opts, gencluster.WithLogger(slog.New(recs)))...)
 	w := watchCluster(t, cluster, "h-0", "h-1")
 	target := cluster[0].Addr()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -163,11 +165,11 @@ func testHostileInput(t *testing.T, opts []Option) {
 
 	// The node still answers: a new node joins through it, and the
 	// original members never saw anything but that join.
-	n := startNode(t, append(append(testOpts(t, "h-2"), WithSeeds(seeds.Static(target))), opts...)...)
+	n := startNode(t, append(append(testOpts(t, "h-2"), gencluster.WithSeeds(seeds.Static(target))), opts...)...)
 	waitMembers(t, 10*time.Second, append(cluster, n), "h-0", "h-1", "h-2")
 	for i, l := range w.logs {
-		for _, ev := range l.all() {
-			if ev.Type != EventJoin || ev.Member.Name != "h-2" {
+		for _, ev := range l.All() {
+			if ev.Type != gencluster.EventJoin || ev.Member.Name != "h-2" {
 				t.Errorf("%s saw %v", cluster[i].Name(), ev)
 			}
 		}
@@ -177,10 +179,8 @@ func testHostileInput(t *testing.T, opts []Option) {
 	}
 	// The garbage did reach memberlist's parsers, which refused it (a
 	// warning or error per stream, and per packet that was not lost).
-	recs.mu.Lock()
-	defer recs.mu.Unlock()
 	refused := 0
-	for _, r := range *recs.recs {
+	for _, r := range recs.Records() {
 		if r.Level >= slog.LevelWarn {
 			refused++
 		}

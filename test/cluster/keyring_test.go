@@ -1,4 +1,4 @@
-package gencluster
+package cluster
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gencluster/gencluster"
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -19,14 +21,14 @@ import (
 // a node with only the old key cannot join afterwards.
 func TestKeyRotation(t *testing.T) {
 	oldKey, newKey := key(0xA1, 32), key(0xB2, 16)
-	nodes := startCluster(t, "rot", 3, WithSecretKey(oldKey), WithLabel("rot"))
+	nodes := startCluster(t, "rot", 3, gencluster.WithSecretKey(oldKey), gencluster.WithLabel("rot"))
 	all := []string{"rot-0", "rot-1", "rot-2"}
 	waitMembers(t, 10*time.Second, nodes, all...)
-	var logs []*eventLog
-	watch := func(n *Node) {
+	var logs []*testutil.EventLog
+	watch := func(n *gencluster.Node) {
 		_, evs, cancel := n.Subscribe()
 		t.Cleanup(cancel)
-		logs = append(logs, collect(evs))
+		logs = append(logs, testutil.Collect(evs))
 	}
 	for _, n := range nodes {
 		watch(n)
@@ -34,8 +36,8 @@ func TestKeyRotation(t *testing.T) {
 	noneGone := func(step string) {
 		t.Helper()
 		for i, l := range logs {
-			for _, ev := range l.all() {
-				if ev.Type == EventFail || ev.Type == EventLeave {
+			for _, ev := range l.All() {
+				if ev.Type == gencluster.EventFail || ev.Type == gencluster.EventLeave {
 					t.Fatalf("%s: %s saw %v", step, nodes[i].Name(), ev)
 				}
 			}
@@ -61,7 +63,7 @@ func TestKeyRotation(t *testing.T) {
 				t.Fatalf("%s: UpdateMeta: %v", step, err)
 			}
 		}
-		waitFor(t, 10*time.Second, step+": every node to see round "+val, func() bool {
+		testutil.Eventually(t, 10*time.Second, func() bool {
 			for _, n := range nodes {
 				for _, m := range n.Members() {
 					if m.Meta["round"] != val {
@@ -70,10 +72,10 @@ func TestKeyRotation(t *testing.T) {
 				}
 			}
 			return true
-		})
+		}, step+": every node to see round "+val)
 		noneGone(step)
 	}
-	step := func(name string, f func(*Node) error, wantKeys ...[]byte) {
+	step := func(name string, f func(*gencluster.Node) error, wantKeys ...[]byte) {
 		t.Helper()
 		for _, n := range nodes {
 			if err := f(n); err != nil {
@@ -90,19 +92,19 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	gossipRound("before")
-	step("1 InstallKey", func(n *Node) error { return n.InstallKey(newKey) }, oldKey, newKey)
+	step("1 InstallKey", func(n *gencluster.Node) error { return n.InstallKey(newKey) }, oldKey, newKey)
 	// A node that starts in the middle of the rotation has both keys, the
 	// one the cluster encrypts with first; it joins, then follows the
 	// remaining steps with the others.
-	mid := startNode(t, append(testOpts(t, "rot-mid"), WithKeyring(oldKey, newKey), WithLabel("rot"),
-		WithSeeds(seeds.Static(nodes[0].Addr())))...)
+	mid := startNode(t, append(testOpts(t, "rot-mid"), gencluster.WithKeyring(oldKey, newKey), gencluster.WithLabel("rot"),
+		gencluster.WithSeeds(seeds.Static(nodes[0].Addr())))...)
 	all = append(all, "rot-mid")
 	waitMembers(t, 10*time.Second, append(nodes, mid), all...)
 	nodes = append(nodes, mid)
 	watch(mid)
 	gossipRound("1 mid")
-	step("2 UseKey", func(n *Node) error { return n.UseKey(newKey) }, newKey, oldKey)
-	step("3 RemoveKey", func(n *Node) error { return n.RemoveKey(oldKey) }, newKey)
+	step("2 UseKey", func(n *gencluster.Node) error { return n.UseKey(newKey) }, newKey, oldKey)
+	step("3 RemoveKey", func(n *gencluster.Node) error { return n.RemoveKey(oldKey) }, newKey)
 	// A few probe intervals and suspicion timeouts with the new key only.
 	for end := time.Now().Add(quietWindow); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		noneGone("after")
@@ -110,12 +112,12 @@ func TestKeyRotation(t *testing.T) {
 
 	// A node that only has the old key is refused; one started with the
 	// new key joins.
-	seed := WithSeeds(seeds.Static(nodes[0].Addr(), nodes[1].Addr()))
-	stale := startNode(t, append(testOpts(t, "rot-stale"), seed, WithSecretKey(oldKey), WithLabel("rot"))...)
+	seed := gencluster.WithSeeds(seeds.Static(nodes[0].Addr(), nodes[1].Addr()))
+	stale := startNode(t, append(testOpts(t, "rot-stale"), seed, gencluster.WithSecretKey(oldKey), gencluster.WithLabel("rot"))...)
 	for end := time.Now().Add(quietWindow); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		noneGone("stale join")
 		for _, l := range logs {
-			if l.has(EventJoin, "rot-stale") {
+			if l.Has(gencluster.EventJoin, "rot-stale") {
 				t.Fatal("the node with the old key joined")
 			}
 		}
@@ -123,13 +125,13 @@ func TestKeyRotation(t *testing.T) {
 	if got := names(stale.Members()); !slices.Equal(got, []string{"rot-stale"}) {
 		t.Errorf("the node with the old key sees %v", got)
 	}
-	fresh := startNode(t, append(testOpts(t, "rot-3"), seed, WithSecretKey(newKey), WithLabel("rot"))...)
+	fresh := startNode(t, append(testOpts(t, "rot-3"), seed, gencluster.WithSecretKey(newKey), gencluster.WithLabel("rot"))...)
 	waitMembers(t, 10*time.Second, append(nodes, fresh), append(all, "rot-3")...)
 }
 
 func TestKeyringErrors(t *testing.T) {
 	k1, k2, k3 := key(1, 16), key(2, 24), key(3, 32)
-	n := startNode(t, append(testOpts(t, "kr"), WithKeyring(k1, k2))...)
+	n := startNode(t, append(testOpts(t, "kr"), gencluster.WithKeyring(k1, k2))...)
 	if got := n.Keys(); !slices.EqualFunc(got, [][]byte{k1, k2}, bytes.Equal) {
 		t.Fatalf("Keys = %x", got)
 	}
@@ -138,10 +140,10 @@ func TestKeyringErrors(t *testing.T) {
 	if n.Keys()[0][0] != 1 {
 		t.Fatal("Keys exposes the keyring's memory")
 	}
-	if err := n.RemoveKey(k1); !errors.Is(err, ErrRemovePrimaryKey) || !strings.Contains(err.Error(), "RemoveKey") {
+	if err := n.RemoveKey(k1); !errors.Is(err, gencluster.ErrRemovePrimaryKey) || !strings.Contains(err.Error(), "RemoveKey") {
 		t.Errorf("RemoveKey(primary) = %v", err)
 	}
-	if err := n.UseKey(k3); !errors.Is(err, ErrKeyNotInstalled) || !strings.Contains(err.Error(), "UseKey") {
+	if err := n.UseKey(k3); !errors.Is(err, gencluster.ErrKeyNotInstalled) || !strings.Contains(err.Error(), "UseKey") {
 		t.Errorf("UseKey(not installed) = %v", err)
 	}
 	if err := n.InstallKey(make([]byte, 17)); err == nil || !strings.Contains(err.Error(), "17 bytes") {
@@ -182,7 +184,7 @@ func TestKeyringErrors(t *testing.T) {
 		"UseKey":     plain.UseKey(k1),
 		"RemoveKey":  plain.RemoveKey(k1),
 	} {
-		if !errors.Is(err, ErrNoKeyring) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "WithSecretKey") {
+		if !errors.Is(err, gencluster.ErrNoKeyring) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "WithSecretKey") {
 			t.Errorf("%s without a keyring = %v", name, err)
 		}
 	}
@@ -191,7 +193,7 @@ func TestKeyringErrors(t *testing.T) {
 // TestKeyringNotSharedBetweenNodes: one Option value starting two nodes
 // gives each its own keyring; rotating one does not touch the other.
 func TestKeyringNotSharedBetweenNodes(t *testing.T) {
-	secret := WithSecretKey(key(9, 16))
+	secret := gencluster.WithSecretKey(key(9, 16))
 	a := startNode(t, append(testOpts(t, "share-a"), secret)...)
 	b := startNode(t, append(testOpts(t, "share-b"), secret)...)
 	if err := a.InstallKey(key(8, 16)); err != nil {

@@ -1,9 +1,12 @@
-package gencluster
+package refresh
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/membership"
 )
 
 func TestNextDiscoveryGap(t *testing.T) {
@@ -16,7 +19,7 @@ func TestNextDiscoveryGap(t *testing.T) {
 		{warmupFirst, interval, false, 2 * warmupFirst},                             // warm-up doubles
 		{4 * time.Second, interval, false, interval},                                // up to the interval
 		{interval, interval, false, interval},                                       // settled: once per interval
-		{interval, interval, true, warmupFirst},                                     // a join: others may be coming up
+		{interval, interval, true, warmupFirst},                                     // new members: others may be coming up
 		{2 * warmupFirst, interval, true, warmupFirst},                              // a join storm keeps the gap short
 		{50 * time.Millisecond, 50 * time.Millisecond, true, 50 * time.Millisecond}, // never above the interval
 	} {
@@ -26,39 +29,8 @@ func TestNextDiscoveryGap(t *testing.T) {
 	}
 }
 
-// An address whose join failed, and that then became a live member by
-// another way (gossip, another join), must not keep a retry time: one left
-// in the past made the refresh loop wake every millisecond for a pass with
-// nothing to do.
-func TestRefreshForgetsBackoffOfLiveMembers(t *testing.T) {
-	const self, peer = "10.0.0.1:7946", "10.0.0.2:7946"
-	f := newFakeDist(self, peer)
-	cfg := defaultConfig()
-	r := newRefresher(&cfg, f, self, nopObserver{})
-	r.addrs = []string{peer}
-	r.retry.Failed(peer, time.Now().Add(-time.Minute))
-	if _, waiting := r.retry.Next(); !waiting {
-		t.Fatal("setup: the failed peer has no retry time")
-	}
-	f.mu.Lock()
-	f.members[peer] = Member{Name: "peer", Addr: peer, State: StateAlive} // gossip brought it in
-	f.mu.Unlock()
-
-	joined, _ := r.connectDue(context.Background(), true)
-	if joined {
-		t.Error("a live member was joined again")
-	}
-	if calls := f.callTimes(peer); len(calls) != 0 {
-		t.Errorf("Connect(%s) called %d times, want 0", peer, len(calls))
-	}
-	if next, waiting := r.retry.Next(); waiting {
-		t.Errorf("the live member still has a retry time (%v): the loop would wake for nothing", next)
-	}
-}
-
 func TestJoinOneByOneStopsAtFirstFailure(t *testing.T) {
-	cfg := defaultConfig()
-	r := newRefresher(&cfg, newFakeDist("self:1"), "self:1", nopObserver{})
+	r := New(config(testutil.NewDist("10.0.0.1:7946")))
 	for _, c := range []struct {
 		name    string
 		results []bool // outcome of each join, in order
@@ -88,20 +60,43 @@ func TestJoinOneByOneStopsAtFirstFailure(t *testing.T) {
 	}
 }
 
+// An address whose join failed, and that then became a live member by
+// another way (gossip, another join), must not keep a retry time: one left
+// in the past made Run wake every millisecond for a pass with nothing to
+// do.
+func TestRefreshForgetsBackoffOfLiveMembers(t *testing.T) {
+	const self, peer = "10.0.0.1:7946", "10.0.0.2:7946"
+	f := testutil.NewDist(self, peer)
+	r := New(config(f))
+	r.addrs = []string{peer}
+	r.retry.Failed(peer, time.Now().Add(-time.Minute))
+	if _, waiting := r.retry.Next(); !waiting {
+		t.Fatal("setup: the failed peer has no retry time")
+	}
+	f.Add(membership.Member{Name: "peer", Addr: peer, State: membership.StateAlive}) // gossip brought it in
+
+	if joined, _ := r.connectDue(context.Background(), true); joined {
+		t.Error("a live member was joined again")
+	}
+	if calls := f.CallTimes(peer); len(calls) != 0 {
+		t.Errorf("Connect(%s) called %d times, want 0", peer, len(calls))
+	}
+	if next, waiting := r.retry.Next(); waiting {
+		t.Errorf("the live member still has a retry time (%v): the loop would wake for nothing", next)
+	}
+}
+
 // A member that was live at the previous pass and is not now was just
-// declared failed: memberlist repairs a false failure itself, so the
-// refresh loop leaves it alone for one interval, then joins it again.
+// declared failed: memberlist repairs a false failure itself, so the loop
+// leaves it alone for one interval, then joins it again.
 func TestRefreshLeavesJustFailedMemberToMemberlist(t *testing.T) {
 	const self, peer = "10.0.0.1:7946", "10.0.0.2:7946"
-	f := newFakeDist(self, peer)
-	cfg := defaultConfig()
-	r := newRefresher(&cfg, f, self, nopObserver{})
+	f := testutil.NewDist(self, peer)
+	r := New(config(f))
 	r.addrs = []string{peer}
-	f.mu.Lock()
-	f.members[peer] = Member{Name: "peer", Addr: peer, State: StateAlive}
-	f.mu.Unlock()
+	f.Add(membership.Member{Name: "peer", Addr: peer, State: membership.StateAlive})
 	r.connectDue(context.Background(), true) // sees it live
-	f.drop(peer)                             // declared failed
+	f.Drop(peer)                             // declared failed
 
 	if _, tried := r.connectDue(context.Background(), true); tried {
 		t.Fatal("a member declared failed within the interval was joined at once")
@@ -117,17 +112,16 @@ func TestRefreshLeavesJustFailedMemberToMemberlist(t *testing.T) {
 // for the next discovery instead of being joined on every wake-up.
 func TestRefreshRetryPassOnlyRetries(t *testing.T) {
 	const self, fresh, failed = "10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946"
-	f := newFakeDist(self, fresh, failed)
-	cfg := defaultConfig()
-	r := newRefresher(&cfg, f, self, nopObserver{})
+	f := testutil.NewDist(self, fresh, failed)
+	r := New(config(f))
 	r.addrs = []string{fresh, failed}
 	r.retry.Failed(failed, time.Now().Add(-time.Minute))
 
 	r.connectDue(context.Background(), false)
-	if n := len(f.callTimes(fresh)); n != 0 {
+	if n := len(f.CallTimes(fresh)); n != 0 {
 		t.Errorf("a retry pass joined %s, which never failed, %d times", fresh, n)
 	}
-	if n := len(f.callTimes(failed)); n != 1 {
+	if n := len(f.CallTimes(failed)); n != 1 {
 		t.Errorf("a retry pass joined %s, whose backoff was over, %d times; want 1", failed, n)
 	}
 }

@@ -1,4 +1,4 @@
-package gencluster
+package cluster
 
 import (
 	"net"
@@ -10,7 +10,9 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/miekg/dns"
 
+	"github.com/gencluster/gencluster"
 	"github.com/gencluster/gencluster/internal/dnstest"
+	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -21,15 +23,15 @@ import (
 func TestDNSCluster(t *testing.T) {
 	srv := dnstest.Start(t)
 	const name = "gossip.cluster.test"
-	port := freePort(t)
+	port := testutil.FreePort(t, aliases...)
 	ip := func(i int) string { return "127.0.0." + strconv.Itoa(i) }
-	shortDeadGossip := WithMemberlistConfig(func(c *memberlist.Config) { c.GossipToTheDeadTime = 300 * time.Millisecond })
+	shortDeadGossip := gencluster.WithMemberlistConfig(func(c *memberlist.Config) { c.GossipToTheDeadTime = 300 * time.Millisecond })
 
-	var nodes []*Node
+	var nodes []*gencluster.Node
 	for i := 2; i <= 6; i++ {
 		n := startNode(t, append(testOpts(t, "dns-"+strconv.Itoa(i)),
-			WithBindAddr(net.JoinHostPort(ip(i), strconv.Itoa(port))),
-			WithSeeds(seeds.DNS(name, port, seeds.DNSResolver(srv.Addr()), seeds.DNSTimeout(time.Second))),
+			gencluster.WithBindAddr(net.JoinHostPort(ip(i), strconv.Itoa(port))),
+			gencluster.WithSeeds(seeds.DNS(name, port, seeds.DNSResolver(srv.Addr()), seeds.DNSTimeout(time.Second))),
 			shortDeadGossip,
 		)...)
 		srv.AddA(name, ip(i))
@@ -46,9 +48,9 @@ func TestDNSCluster(t *testing.T) {
 	// Start a fresh lone node on the old address: discovery no longer
 	// lists it, so nobody may pull it back in.
 	lone := startNode(t, append(testOpts(t, "dns-6-again"),
-		WithBindAddr(net.JoinHostPort(ip(6), strconv.Itoa(port))), shortDeadGossip)...)
+		gencluster.WithBindAddr(net.JoinHostPort(ip(6), strconv.Itoa(port))), shortDeadGossip)...)
 	before := srv.Count(name, dns.TypeA)
-	waitFor(t, 10*time.Second, "five more DNS refreshes", func() bool { return srv.Count(name, dns.TypeA) >= before+5 })
+	testutil.Eventually(t, 10*time.Second, func() bool { return srv.Count(name, dns.TypeA) >= before+5 }, "five more DNS refreshes")
 	if got := names(lone.Members()); !slices.Equal(got, []string{"dns-6-again"}) {
 		t.Errorf("the removed address was joined again: %v", got)
 	}
@@ -69,22 +71,21 @@ func TestDNSCluster(t *testing.T) {
 func TestDNSClusterFromEnv(t *testing.T) {
 	srv := dnstest.Start(t)
 	const name = "env.cluster.test"
-	port := freePort(t)
+	port := testutil.FreePort(t, aliases...)
 	conf := srv.ResolvConf(t, 1)
-	var nodes []*Node
+	var nodes []*gencluster.Node
 	for i := 2; i <= 4; i++ {
-		opts, err := fromLookup(lookupMap(map[string]string{
-			EnvName:            "env-" + strconv.Itoa(i),
-			EnvBindAddr:        "127.0.0." + strconv.Itoa(i) + ":" + strconv.Itoa(port),
-			EnvRefreshInterval: "200ms",
-		}))
+		t.Setenv(gencluster.EnvName, "env-"+strconv.Itoa(i))
+		t.Setenv(gencluster.EnvBindAddr, "127.0.0."+strconv.Itoa(i)+":"+strconv.Itoa(port))
+		t.Setenv(gencluster.EnvRefreshInterval, "200ms")
+		opts, err := gencluster.FromEnv()
 		if err != nil {
 			t.Fatal(err)
 		}
 		// GENCLUSTER_SEEDS uses /etc/resolv.conf; point this test's
 		// backend at the test server's resolv.conf instead.
 		d := seeds.DNS(name, port, seeds.DNSResolvConf(conf))
-		n := startNode(t, append(opts, WithMemberlistConfig(fastGossip), WithRetryBackoff(50*time.Millisecond), WithSeeds(d))...)
+		n := startNode(t, append(opts, gencluster.WithMemberlistConfig(fastGossip), gencluster.WithRetryBackoff(50*time.Millisecond), gencluster.WithSeeds(d))...)
 		srv.AddA(name, "127.0.0."+strconv.Itoa(i))
 		nodes = append(nodes, n)
 	}

@@ -1,4 +1,4 @@
-package gencluster
+package cluster
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/gencluster/gencluster"
 	"github.com/gencluster/gencluster/internal/faultnet"
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 // TestPartitionHeals splits a 4-node cluster in two until each half has
@@ -68,7 +70,7 @@ const deadGossip = 500 * time.Millisecond
 // the scenario's own duration, not a wait for a condition.
 func holdPartition() { time.Sleep(deadGossip + 500*time.Millisecond) }
 
-func leaveAll(nodes []*Node) {
+func leaveAll(nodes []*gencluster.Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, n := range nodes {
@@ -78,13 +80,13 @@ func leaveAll(nodes []*Node) {
 
 // partitionCluster starts 4 nodes whose transports obey one faultnet
 // Network, all discovering each other, and waits until they converge.
-func partitionCluster(t *testing.T, refresh time.Duration) ([]*Node, *faultnet.Network, []string) {
+func partitionCluster(t *testing.T, refresh time.Duration) ([]*gencluster.Node, *faultnet.Network, []string) {
 	network := faultnet.New()
 	var addrs []string
-	disc := &mutableSeeds{}
-	var nodes []*Node
+	disc := &testutil.Seeds{}
+	var nodes []*gencluster.Node
 	for _, name := range []string{"p-0", "p-1", "p-2", "p-3"} {
-		wrap := WithMemberlistConfig(func(mc *memberlist.Config) {
+		wrap := gencluster.WithMemberlistConfig(func(mc *memberlist.Config) {
 			nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{"127.0.0.1"}, BindPort: 0})
 			if err != nil {
 				t.Fatalf("transport for %s: %v", name, err)
@@ -94,10 +96,10 @@ func partitionCluster(t *testing.T, refresh time.Duration) ([]*Node, *faultnet.N
 			mc.Transport = network.Wrap(nt)
 			mc.GossipToTheDeadTime = deadGossip
 		})
-		n := startNode(t, append(testOpts(t, name), wrap, WithSeeds(disc), WithRefreshInterval(refresh))...)
+		n := startNode(t, append(testOpts(t, name), wrap, gencluster.WithSeeds(disc), gencluster.WithRefreshInterval(refresh))...)
 		nodes = append(nodes, n)
 		addrs = append(addrs, n.Addr())
-		disc.set(nil, slices.Clone(addrs)...)
+		disc.Set(nil, slices.Clone(addrs)...)
 	}
 	waitMembers(t, 10*time.Second, nodes, "p-0", "p-1", "p-2", "p-3")
 	return nodes, network, addrs

@@ -1,0 +1,162 @@
+package gencluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-sockaddr/template"
+	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gencluster/gencluster/seeds"
+)
+
+// config is what the options build. Zero values mean "use the default"
+// only where Start says so; every default is set in defaultConfig.
+type config struct {
+	name              string
+	bindAddr          string
+	advertiseAddr     string
+	seeds             []seeds.Discoverer
+	refreshInterval   time.Duration
+	minBackoff        time.Duration
+	discoveryTimeout  time.Duration
+	meta              map[string]string
+	logger            *slog.Logger
+	dist              Dist
+	tuneMemberlist    []func(*memberlist.Config)
+	lookupHost        func(ctx context.Context, host string) ([]string, error) // resolves host-name seeds
+	connectConcurrent int
+	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
+	minMembers        int                   // WithMinMembers; 0 means 1
+	// memberlistOnly names the options given that only the memberlist
+	// Dist can honour (security): Start refuses them with WithDist.
+	memberlistOnly []string
+}
+
+func defaultConfig() config {
+	return config{
+		bindAddr:          DefaultBindAddr,
+		refreshInterval:   DefaultRefreshInterval,
+		minBackoff:        DefaultMinBackoff,
+		discoveryTimeout:  DefaultDiscoveryTimeout,
+		logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		lookupHost:        net.DefaultResolver.LookupHost,
+		connectConcurrent: DefaultConnectConcurrency,
+	}
+}
+
+// newConfig applies opts over the defaults and fills in what depends on
+// several options.
+func newConfig(opts []Option) (config, error) {
+	c := defaultConfig()
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, errors.New("gencluster: nil Option"))
+			continue
+		}
+		if err := o(&c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	if c.dist != nil {
+		for _, opt := range c.memberlistOnly {
+			errs = append(errs, fmt.Errorf("gencluster: %s cannot apply with WithDist: it configures memberlist, and the Dist given with WithDist owns its transport (secure that transport itself, and drop %s)", opt, opt))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return c, err
+		}
+	}
+	if c.name == "" {
+		name, err := defaultName()
+		if err != nil {
+			return c, err
+		}
+		c.name = name
+	}
+	for _, d := range c.seeds {
+		if err := seeds.Validate(d); err != nil {
+			return c, fmt.Errorf("gencluster: seeds %s: %w", seeds.Name(d), err)
+		}
+	}
+	return c, nil
+}
+
+// defaultName is the host name plus a short random suffix, so that two
+// processes on one host never collide.
+func defaultName() (string, error) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	var b [3]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("gencluster: random node name suffix: %w", err)
+	}
+	return host + "-" + hex.EncodeToString(b[:]), nil
+}
+
+// resolveAddrTemplate renders a go-sockaddr template and checks that the
+// result is IP:port. An IPv6 address a template renders gets its brackets
+// ("{{ GetPrivateIP }}:7946" on a host whose address is fd00::2 is
+// [fd00::2]:7946), as net.JoinHostPort writes it.
+func resolveAddrTemplate(opt, addr string) (string, error) {
+	if addr == "" {
+		return "", fmt.Errorf("gencluster: %s: empty address", opt)
+	}
+	out := addr
+	if strings.Contains(addr, "{{") {
+		r, err := template.Parse(addr)
+		if err != nil {
+			return "", fmt.Errorf("gencluster: %s %q: template: %w", opt, addr, err)
+		}
+		out = bracketIPv6(strings.TrimSpace(r))
+	}
+	host, port, err := net.SplitHostPort(out)
+	if err != nil {
+		return "", fmt.Errorf("gencluster: %s %q (rendered %q): want IP:port: %w", opt, addr, out, err)
+	}
+	if host == "" || net.ParseIP(host) == nil {
+		if strings.Contains(addr, "{{") && host == "" {
+			return "", fmt.Errorf("gencluster: %s %q: the template rendered no IP address (is there such an interface?)", opt, addr)
+		}
+		return "", fmt.Errorf("gencluster: %s %q: host %q is not an IP address (use a template such as {{ GetPrivateIP }})", opt, addr, host)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return "", fmt.Errorf("gencluster: %s %q: port %q is not 0 to 65535", opt, addr, port)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// bracketIPv6 turns a rendered "fd00::2:7946" (an IPv6 address, then the
+// port the template appended) into "[fd00::2]:7946". The port is what
+// follows the last colon: a template yields host:port, so an address
+// without a port is an error either way. Anything else is returned as is.
+func bracketIPv6(s string) string {
+	if _, _, err := net.SplitHostPort(s); err == nil {
+		return s
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s
+	}
+	host, port := s[:i], s[i+1:]
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil && port != "" {
+		return net.JoinHostPort(host, port)
+	}
+	return s
+}

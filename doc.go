@@ -1,0 +1,38 @@
+// Package gencluster forms a cluster of Go services: every process runs a
+// Node, the Nodes find each other through discovery backends, and each
+// Node tells its program who is in the cluster, as the Erlang library
+// gen_cluster does for a release.
+//
+// The data path, from the address of a peer to the program:
+//
+//	discover   discovery backends (package seeds: static, DNS A/SRV,
+//	   |       Kubernetes, a file, multicast; WithSeeds) yield host:port
+//	   v       addresses, re-run every WithRefreshInterval
+//	join       the refresh loop joins every address that is not a live
+//	   |       member, through the Dist (Connect), with backoff
+//	   v
+//	gossip     hashicorp/memberlist gossips the membership (SWIM) and
+//	   |       detects failures; WithSecretKey, WithLabel and
+//	   v       WithAllowedCIDRs secure it
+//	adapter    package gossip, the only importer of memberlist, turns its
+//	   |       callbacks into Events and keeps the view they add up to
+//	   v
+//	events     Node.Events and Node.Subscribe stream join, update, leave
+//	members    and fail; Node.Members is the view; Node.Handler serves it;
+//	metrics    WithMetrics exports Prometheus series, memberlist's too
+//
+// Start a Node with Start and options (or FromEnv for GENCLUSTER_*
+// variables), stop it with Leave (the others see a leave) or Close (they
+// see a failure):
+//
+//	node, err := gencluster.Start(ctx,
+//		gencluster.WithName("api-1"),
+//		gencluster.WithSeeds(seeds.DNS("api-gossip.prod.svc.cluster.local", 7946)),
+//	)
+//	if err != nil { ... }
+//	defer node.Leave(context.Background())
+//	for ev := range node.Events() { ... }
+//
+// Every method of a stopped Node returns ErrStopped; Done is closed once
+// it has stopped.
+package gencluster

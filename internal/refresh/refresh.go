@@ -1,0 +1,357 @@
+// Package refresh is the loop that makes discovery heal a cluster: it
+// re-runs discovery every interval and joins, through the Node's Dist,
+// every discovered address that is not a live member. A failed address is
+// retried with exponential backoff and jitter, capped at the interval.
+// Addresses that drop out of discovery are never disconnected.
+package refresh
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gencluster/gencluster/internal/backoff"
+	"github.com/gencluster/gencluster/membership"
+	"github.com/gencluster/gencluster/seeds"
+)
+
+// Dist is what the loop needs of the Node's Dist.
+type Dist interface {
+	Connect(ctx context.Context, addr string) error
+	Members() []membership.Member
+}
+
+// Observer is told what the loop does; the Node's metrics implement it.
+type Observer interface {
+	Discovered(backend string, found int, took time.Duration, err error)
+	Connected(addr string, err error)
+	Refreshed(took time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Discovered(string, int, time.Duration, error) {}
+func (nopObserver) Connected(string, error)                      {}
+func (nopObserver) Refreshed(time.Duration)                      {}
+
+// Config configures a Loop.
+type Config struct {
+	Dist  Dist
+	Seeds []seeds.Discoverer // expanded with seeds.Backends
+	Self  string             // this node's address: never joined
+	// Interval between discovery runs; 0 joins once (Pass) and never
+	// again (Run returns at once).
+	Interval   time.Duration
+	MinBackoff time.Duration // first retry delay of a failed address
+	Timeout    time.Duration // per Discover call, and per host look-up
+	Workers    int           // joins at a time
+	// LookupHost resolves a seed given by host name (net.Resolver's
+	// LookupHost), to tell whether it is already a live member.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
+	Logger     *slog.Logger
+	Observer   Observer // nil: none
+	AfterPass  func()   // called after every pass (event sync for plain Dists)
+}
+
+// Loop is the refresh loop. Run and Pass must not run concurrently.
+type Loop struct {
+	dist       Dist
+	backends   []seeds.Discoverer
+	self       string
+	interval   time.Duration
+	timeout    time.Duration
+	workers    int
+	lookupHost func(ctx context.Context, host string) ([]string, error)
+	logger     *slog.Logger
+	obs        Observer
+	afterPass  func()
+
+	retry *backoff.Tracker
+	addrs []string // last discovery result
+	rand  *rand.Rand
+	// lastLive is when each discovered address was last seen as a live
+	// member (see recentlyLive).
+	lastLive map[string]time.Time
+}
+
+// New returns a Loop for c.
+func New(c Config) *Loop {
+	maxBackoff := c.Interval
+	if maxBackoff == 0 {
+		maxBackoff = c.MinBackoff
+	}
+	seed := rand.Uint64()
+	r := &Loop{
+		dist:       c.Dist,
+		self:       c.Self,
+		interval:   c.Interval,
+		timeout:    c.Timeout,
+		workers:    c.Workers,
+		lookupHost: c.LookupHost,
+		logger:     c.Logger,
+		obs:        c.Observer,
+		afterPass:  c.AfterPass,
+		retry:      backoff.NewTracker(backoff.Policy{Min: min(c.MinBackoff, maxBackoff), Max: maxBackoff}, seed),
+		rand:       rand.New(rand.NewPCG(seed, ^seed)),
+		lastLive:   make(map[string]time.Time),
+	}
+	if r.obs == nil {
+		r.obs = nopObserver{}
+	}
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	if r.lookupHost == nil {
+		r.lookupHost = net.DefaultResolver.LookupHost
+	}
+	for _, d := range c.Seeds {
+		r.backends = append(r.backends, seeds.Backends(d)...)
+	}
+	return r
+}
+
+// Backends returns how many discovery backends the loop asks.
+func (r *Loop) Backends() int { return len(r.backends) }
+
+// Addrs returns the addresses the last discovery found.
+func (r *Loop) Addrs() []string { return r.addrs }
+
+// warmupFirst is the first gap of the refresh loop's warm-up (see Run).
+const warmupFirst = 100 * time.Millisecond
+
+// Run re-runs discovery every interval and retries failed addresses when
+// their backoff expires, until ctx is done.
+func (r *Loop) Run(ctx context.Context) {
+	if r.interval <= 0 {
+		return // gen_cluster's `infinity`: join once, at Start.
+	}
+	// Warm-up: right after Start, discovery re-runs after 100ms, then
+	// 200ms, 400ms, ... until the gap reaches the interval, and again
+	// 100ms after any pass that grew the view (nextDiscoveryGap). Nodes
+	// that start together (a rollout, a join storm) each see only the
+	// peers published before them; the early re-runs let them find the
+	// rest in a fraction of a second instead of one full interval.
+	gap := min(warmupFirst, r.interval)
+	nextDiscovery := time.Now().Add(gap)
+	timer := time.NewTimer(gap)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		discover := !time.Now().Before(nextDiscovery)
+		before := len(r.dist.Members())
+		r.Pass(ctx, discover)
+		grew := len(r.dist.Members()) > before
+		if discover || grew {
+			gap = nextDiscoveryGap(gap, r.interval, grew)
+			nextDiscovery = time.Now().Add(gap)
+		}
+		wake := nextDiscovery
+		if t, ok := r.retry.Next(); ok && t.Before(wake) {
+			wake = t
+		}
+		timer.Reset(max(time.Until(wake), time.Millisecond))
+	}
+}
+
+// Pass optionally re-runs discovery, then joins every address that is due.
+// It reports whether at least one join succeeded, and whether there was
+// any address to join at all.
+func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
+	start := time.Now()
+	if discover {
+		r.addrs = r.discover(ctx)
+	}
+	joined, tried = r.connectDue(ctx, discover)
+	if r.afterPass != nil {
+		r.afterPass()
+	}
+	if discover {
+		r.obs.Refreshed(time.Since(start))
+	}
+	return joined, tried
+}
+
+// discover asks every backend and returns the merged, de-duplicated
+// addresses. A failing backend is logged and counted and its addresses are
+// simply missing this time: the cluster keeps what it has.
+func (r *Loop) discover(ctx context.Context) []string {
+	var (
+		out  []string
+		seen = make(map[string]bool)
+	)
+	for _, b := range r.backends {
+		name := seeds.Name(b)
+		dctx, cancel := context.WithTimeout(ctx, r.timeout)
+		start := time.Now()
+		addrs, err := b.Discover(dctx)
+		took := time.Since(start)
+		cancel()
+		r.obs.Discovered(name, len(addrs), took, err)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out // stopping; not the backend's fault
+			}
+			r.logger.Warn("discovery failed", "backend", name, "found", len(addrs), "err", err)
+		} else {
+			r.logger.Debug("discovered", "backend", name, "found", len(addrs), "took", took)
+		}
+		for _, a := range addrs {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	r.retry.Retain(seen)
+	for a := range r.lastLive {
+		if !seen[a] {
+			delete(r.lastLive, a)
+		}
+	}
+	return out
+}
+
+// connectDue joins every discovered address that is not this node, not a
+// live member, not waiting out a backoff and not a member that has just
+// failed (recentlyLive): one at a time while the joins succeed, then
+// r.workers at a time (joinOneByOne). After a join succeeds the live set
+// is re-read, because one join pulls in the whole cluster behind that peer
+// and most remaining addresses are then members already.
+//
+// discovered says whether discovery has just run: a pass between
+// discoveries only retries addresses whose join failed, once their backoff
+// is over.
+func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried bool) {
+	now := time.Now()
+	live := r.liveAddrs()
+	var cands, becameLive []string
+	for _, a := range r.addrs {
+		if live[a] {
+			r.lastLive[a] = now
+			becameLive = append(becameLive, a)
+			continue
+		}
+		if r.retry.Due(a, now) && !r.recentlyLive(a, now) && (discovered || r.retry.Failures(a) > 0) {
+			cands = append(cands, a)
+		}
+	}
+	r.forgetBackoff(becameLive)
+	if len(cands) == 0 {
+		return false, false
+	}
+	// A random order spreads a join storm over the seeds instead of every
+	// node hitting the first one.
+	r.rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+
+	var (
+		mu      sync.Mutex
+		results = make(map[string]error)
+		next    int
+		wg      sync.WaitGroup
+	)
+	// take returns the next candidate that still needs a join. The
+	// look-up of a host-name seed runs outside the lock, so that the
+	// workers resolve in parallel; live is replaced, never modified, so
+	// the copy read under the lock stays valid.
+	take := func() (string, bool) {
+		for {
+			mu.Lock()
+			if next == len(cands) {
+				mu.Unlock()
+				return "", false
+			}
+			a, l := cands[next], live
+			next++
+			mu.Unlock()
+			if !r.isLive(ctx, a, l) {
+				return a, true
+			}
+		}
+	}
+	// join runs one join, records its result, and reports whether it
+	// succeeded.
+	join := func(a string) bool {
+		err := r.dist.Connect(ctx, a)
+		mu.Lock()
+		defer mu.Unlock()
+		results[a] = err
+		if err == nil {
+			live = r.liveAddrs()
+		}
+		return err == nil
+	}
+	if !r.joinOneByOne(ctx, take, join) {
+		for range max(1, r.workers) {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					a, ok := take()
+					if !ok {
+						return
+					}
+					join(a)
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	now = time.Now()
+	for a, err := range results {
+		tried = true
+		r.obs.Connected(a, err)
+		if err == nil {
+			joined = true
+			r.retry.Succeeded(a)
+			r.logger.Debug("joined", "addr", a)
+			continue
+		}
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			continue
+		}
+		wait := r.retry.Failed(a, now)
+		r.logger.Info("join failed", "addr", a, "failures", r.retry.Failures(a), "retry_in", wait.Round(time.Millisecond), "err", err)
+	}
+	return joined, tried
+}
+
+func (r *Loop) liveAddrs() map[string]bool {
+	live := map[string]bool{r.self: true}
+	for _, m := range r.dist.Members() {
+		if m.State == membership.StateAlive {
+			live[m.Addr] = true
+		}
+	}
+	return live
+}
+
+// isLive reports whether addr is this node or a live member. A seed given
+// by host name is live when any of its IPs is.
+func (r *Loop) isLive(ctx context.Context, addr string, live map[string]bool) bool {
+	if live[addr] {
+		return true
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || net.ParseIP(host) != nil {
+		return false
+	}
+	lctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	ips, err := r.lookupHost(lctx, host)
+	if err != nil {
+		return false // let the join try, and fail, and back off
+	}
+	for _, ip := range ips {
+		if live[net.JoinHostPort(ip, port)] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,84 @@
+package testutil
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gencluster/gencluster/membership"
+)
+
+// Dist is a fake Dist: Connect succeeds for the addresses it was told are
+// reachable, every call is recorded, and the members are self (named
+// "self") plus every address joined (named "m-" + the address).
+type Dist struct {
+	Self string
+
+	mu      sync.Mutex
+	ok      map[string]bool
+	calls   map[string][]time.Time
+	members map[string]membership.Member
+}
+
+// NewDist returns a Dist at self whose joins of the ok addresses succeed.
+func NewDist(self string, ok ...string) *Dist {
+	f := &Dist{Self: self, ok: map[string]bool{}, calls: map[string][]time.Time{}, members: map[string]membership.Member{}}
+	for _, a := range ok {
+		f.ok[a] = true
+	}
+	f.members[self] = membership.Member{Name: "self", Addr: self, State: membership.StateAlive}
+	return f
+}
+
+// Connect records the call and joins addr if it is reachable.
+func (f *Dist) Connect(_ context.Context, addr string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[addr] = append(f.calls[addr], time.Now())
+	if !f.ok[addr] {
+		return errors.New("connection refused")
+	}
+	f.members[addr] = membership.Member{Name: "m-" + addr, Addr: addr, State: membership.StateAlive}
+	return nil
+}
+
+// Members returns self and the joined members.
+func (f *Dist) Members() []membership.Member {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []membership.Member
+	for _, m := range f.members {
+		out = append(out, m)
+	}
+	return out
+}
+
+// CallTimes returns when Connect(addr) was called.
+func (f *Dist) CallTimes(addr string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls[addr])
+}
+
+// SetOK makes joins of addr succeed or fail from now on.
+func (f *Dist) SetOK(addr string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ok[addr] = ok
+}
+
+// Add makes m a member, as if it had joined.
+func (f *Dist) Add(m membership.Member) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.members[m.Addr] = m
+}
+
+// Drop removes the member at addr, as if it had failed.
+func (f *Dist) Drop(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.members, addr)
+}
