@@ -207,6 +207,8 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 		vsimSection(&b, res.VSim, img)
 	}
 
+	b.WriteString(bootstrapDesign)
+
 	b.WriteString("## Running the benchmarks\n\n")
 	b.WriteString("```\n")
 	b.WriteString("go run ./cmd/benchplot -n 50,100,200 -detect-n 50,200 -timeout 90s   # this report (about 9 to 20 min on 2 cores)\n")
