@@ -102,6 +102,7 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 	b.WriteString("*This file is written by the benchmark program; edit `test/bench/cmd/benchplot/doc.go`, not this file.*\n\n")
 
 	b.WriteString("## How it was measured\n\n")
+	b.WriteString("In `test/bench` (a module of its own), one command measures everything on this page and writes it, its plots and its raw data:\n\n")
 	fmt.Fprintf(&b, "```\n%s\n```\n\n", res.Command)
 	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s, %s, %s.\n", m.CPUs, m.CPU, m.Kernel, m.OS, m.GoVersion)
 	fmt.Fprintf(&b, "- Run on %s; the whole run took %s. Raw data: [`results.json`](%s/results.json), [`results.csv`](%s/results.csv).\n",
@@ -211,7 +212,12 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 
 	b.WriteString("## Running the benchmarks\n\n")
 	b.WriteString("```\n")
-	b.WriteString("go run ./cmd/benchplot -n 50,100,200 -detect-n 50,200 -timeout 90s   # this report (about 9 to 20 min on 2 cores)\n")
+	b.WriteString("go run ./cmd/benchplot -n 50,100,200 -detect-n 50,200 -timeout 90s -vsim-n 100,500,1000,2000 -vsim-args \"-seeds 1,2,3 -seeds-max-n 100 -full-max-n 500\"   # this report (loopback 15 min, then the simulation, an hour or more on 2 cores)\n")
+	b.WriteString("go run ./cmd/benchplot -n 50,100,200 -detect-n 50,200 -timeout 90s -vsim-n \"\"   # loopback only\n")
+	b.WriteString("go test -run '^TestVirtual$' -v ./vsim -args -n 100,500 -seeds 1,2 -out /tmp/vsim.json   # the simulation alone (flags: vsim/vsim_test.go)\n")
+	b.WriteString("go test -run '^TestVirtual$' -v ./vsim -args -n 200 -spread 500ms -partition=false -restarts 0   # nodes starting over 500 ms\n")
+	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json -vsim-from /tmp/vsim.json   # re-render with another simulation run\n")
+	b.WriteString("go test -count=1 -short ./...   # what CI runs: the simulation at N = 8, every phase, both implementations\n")
 	b.WriteString("go run ./cmd/benchplot -quick -out /tmp/bench -doc /tmp/bench/benchmarks.md   # small N, a minute or two\n")
 	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json   # re-render plots and this page from recorded results\n")
 	b.WriteString("go test .                        # every scenario with a few nodes (about 40 s); skipped with -short\n")
