@@ -73,6 +73,9 @@ type Loop struct {
 	retry *backoff.Tracker
 	addrs []string // last discovery result
 	rand  *rand.Rand
+	// lastLive is when each discovered address was last seen as a live
+	// member (see recentlyLive).
+	lastLive map[string]time.Time
 }
 
 // New returns a Loop for c.
@@ -94,6 +97,7 @@ func New(c Config) *Loop {
 		afterPass:  c.AfterPass,
 		retry:      backoff.NewTracker(backoff.Policy{Min: min(c.MinBackoff, maxBackoff), Max: maxBackoff}, seed),
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
+		lastLive:   make(map[string]time.Time),
 	}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -126,10 +130,11 @@ func (r *Loop) Run(ctx context.Context) {
 		return // gen_cluster's `infinity`: join once, at Start.
 	}
 	// Warm-up: right after Start, discovery re-runs after 100ms, then
-	// 200ms, 400ms, ... until the gap reaches the interval. Nodes that
-	// start together (a rollout, a join storm) each see only the peers
-	// published before them; the early re-runs let them find the rest in
-	// a fraction of a second instead of one full interval.
+	// 200ms, 400ms, ... until the gap reaches the interval, and again
+	// 100ms after any pass that grew the view (nextDiscoveryGap). Nodes
+	// that start together (a rollout, a join storm) each see only the
+	// peers published before them; the early re-runs let them find the
+	// rest in a fraction of a second instead of one full interval.
 	gap := min(warmupFirst, r.interval)
 	nextDiscovery := time.Now().Add(gap)
 	timer := time.NewTimer(gap)
@@ -140,13 +145,14 @@ func (r *Loop) Run(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
-		now := time.Now()
-		discover := !now.Before(nextDiscovery)
-		if discover {
-			gap = min(2*gap, r.interval)
-			nextDiscovery = now.Add(gap)
-		}
+		discover := !time.Now().Before(nextDiscovery)
+		before := len(r.dist.Members())
 		r.Pass(ctx, discover)
+		grew := len(r.dist.Members()) > before
+		if discover || grew {
+			gap = nextDiscoveryGap(gap, r.interval, grew)
+			nextDiscovery = time.Now().Add(gap)
+		}
 		wake := nextDiscovery
 		if t, ok := r.retry.Next(); ok && t.Before(wake) {
 			wake = t
@@ -163,7 +169,7 @@ func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 	if discover {
 		r.addrs = r.discover(ctx)
 	}
-	joined, tried = r.connectDue(ctx)
+	joined, tried = r.connectDue(ctx, discover)
 	if r.afterPass != nil {
 		r.afterPass()
 	}
@@ -205,22 +211,39 @@ func (r *Loop) discover(ctx context.Context) []string {
 		}
 	}
 	r.retry.Retain(seen)
+	for a := range r.lastLive {
+		if !seen[a] {
+			delete(r.lastLive, a)
+		}
+	}
 	return out
 }
 
-// connectDue joins, with r.workers joins at a time, every discovered
-// address that is not this node, not a live member and not waiting out a
-// backoff. After a join succeeds the live set is re-read, because one join
-// pulls in the whole cluster behind that peer and most remaining addresses
-// are then members already.
-func (r *Loop) connectDue(ctx context.Context) (joined, tried bool) {
+// connectDue joins every discovered address that is not this node, not a
+// live member, not waiting out a backoff and not a member that has just
+// failed (recentlyLive): one at a time while the joins succeed, then
+// r.workers at a time (joinOneByOne). After a join succeeds the live set
+// is re-read, because one join pulls in the whole cluster behind that peer
+// and most remaining addresses are then members already.
+//
+// discovered says whether discovery has just run: a pass between
+// discoveries only retries addresses whose join failed, once their backoff
+// is over.
+func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried bool) {
 	now := time.Now()
-	var cands []string
+	live := r.liveAddrs()
+	var cands, becameLive []string
 	for _, a := range r.addrs {
-		if r.retry.Due(a, now) {
+		if live[a] {
+			r.lastLive[a] = now
+			becameLive = append(becameLive, a)
+			continue
+		}
+		if r.retry.Due(a, now) && !r.recentlyLive(a, now) && (discovered || r.retry.Failures(a) > 0) {
 			cands = append(cands, a)
 		}
 	}
+	r.forgetBackoff(becameLive)
 	if len(cands) == 0 {
 		return false, false
 	}
@@ -230,7 +253,6 @@ func (r *Loop) connectDue(ctx context.Context) (joined, tried bool) {
 
 	var (
 		mu      sync.Mutex
-		live    = r.liveAddrs()
 		results = make(map[string]error)
 		next    int
 		wg      sync.WaitGroup
@@ -254,24 +276,30 @@ func (r *Loop) connectDue(ctx context.Context) (joined, tried bool) {
 			}
 		}
 	}
-	for range max(1, r.workers) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				a, ok := take()
-				if !ok {
-					return
+	// join runs one join, records its result, and reports whether it
+	// succeeded.
+	join := func(a string) bool {
+		err := r.dist.Connect(ctx, a)
+		mu.Lock()
+		defer mu.Unlock()
+		results[a] = err
+		if err == nil {
+			live = r.liveAddrs()
+		}
+		return err == nil
+	}
+	if !r.joinOneByOne(ctx, take, join) {
+		for range max(1, r.workers) {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					a, ok := take()
+					if !ok {
+						return
+					}
+					join(a)
 				}
-				err := r.dist.Connect(ctx, a)
-				mu.Lock()
-				results[a] = err
-				if err == nil {
-					live = r.liveAddrs()
-				}
-				mu.Unlock()
-			}
-		}()
+			})
+		}
 	}
 	wg.Wait()
 

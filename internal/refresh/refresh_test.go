@@ -158,7 +158,9 @@ func TestRefreshWarmup(t *testing.T) {
 }
 
 // TestRefreshResolvesInParallel: the join workers resolve host-name seeds
-// outside their shared lock, so four slow look-ups overlap.
+// outside their shared lock, so four slow look-ups overlap. (The first
+// candidate is resolved and joined alone, see joinOneByOne; its join fails,
+// and the four workers take the other four.)
 func TestRefreshResolvesInParallel(t *testing.T) {
 	f := testutil.NewDist("10.0.0.1:7946")
 	c := config(f)
@@ -186,7 +188,7 @@ func TestRefreshResolvesInParallel(t *testing.T) {
 		mu.Unlock()
 		return nil, errors.New("no such host")
 	}
-	c.Seeds = []seeds.Discoverer{seeds.Static("a.example:7946", "b.example:7946", "c.example:7946", "d.example:7946")}
+	c.Seeds = []seeds.Discoverer{seeds.Static("a.example:7946", "b.example:7946", "c.example:7946", "d.example:7946", "e.example:7946")}
 	New(c).Pass(context.Background(), true)
 	if top != 4 {
 		t.Fatalf("at most %d look-ups ran at once, want 4 (one per worker)", top)

@@ -73,15 +73,3 @@ func TestSmokeOverhead(t *testing.T) {
 
 func BenchmarkAdapter(b *testing.B)              { AdapterEvents(b) }
 func BenchmarkChannelEventDelegate(b *testing.B) { ChannelEvents(b) }
-
-func TestSmokeSim(t *testing.T) {
-	smoke(t)
-	r, err := RunSim(context.Background(), 16, 0, 30*time.Second, Profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%+v", r)
-	if !r.Formed || !r.Converged || !r.Detected {
-		t.Errorf("sim: %+v", r)
-	}
-}

@@ -2,7 +2,7 @@
 // wired by hand, side by side in one run on one machine: cluster formation
 // from one DNS name, failure detection, partition heal, steady-state
 // overhead and the per-event cost of the adapter. The program
-// ./test/bench/cmd/benchplot runs it and writes docs/benchmarks.md; the
+// ./cmd/benchplot (in this module, test/bench) runs it and writes docs/benchmarks.md; the
 // package's tests run it briefly (small N) so that it keeps working.
 //
 // Every node binds its own loopback address (127.x.y.z, port Port), so a

@@ -2,8 +2,8 @@
 // side by side in one run, and writes the results (JSON, CSV), PNG plots
 // and docs/benchmarks.md.
 //
-//	go run ./test/bench/cmd/benchplot            # the full run (about 15 minutes on 2 cores)
-//	go run ./test/bench/cmd/benchplot -quick     # small N, a minute or two
+//	cd test/bench && go run ./cmd/benchplot            # the full run (about 15 minutes on 2 cores)
+//	cd test/bench && go run ./cmd/benchplot -quick     # small N, a minute or two
 package main
 
 import (
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gencluster/gencluster/test/bench"
+	"github.com/gencluster/gencluster/test/bench/vsim"
 )
 
 type config struct {
@@ -39,8 +40,9 @@ type config struct {
 	timeout       time.Duration
 	healTimeout   time.Duration
 	events        bool
-	simN          []int
-	simRuns       int
+	vsimN         []int
+	vsimArgs      string
+	vsimFrom      string
 	out           string
 	doc           string
 }
@@ -54,9 +56,8 @@ type Results struct {
 	Partition []bench.PartitionResult `json:"partition"`
 	Overhead  []bench.OverheadResult  `json:"overhead"`
 	Events    []EventResult           `json:"events"`
-	Sim       []bench.SimResult       `json:"sim"`
-	// SimCommand, when set, is the separate run the Sim results come from.
-	SimCommand string `json:"sim_command,omitempty"`
+	// VSim is the virtual-time simulation (test/bench/vsim).
+	VSim *vsim.Report `json:"vsim,omitempty"`
 	// Notes are remarks on the run, added by hand to results.json and
 	// rendered in the report.
 	Notes  []string          `json:"notes,omitempty"`
@@ -102,7 +103,9 @@ func main() {
 	var c config
 	startN := flag.String("n", "50,200", "cluster sizes for the simultaneous start (comma-separated)")
 	detectN := flag.String("detect-n", "50,200", "sizes at which a crash is also timed (subset of -n)")
-	simN := flag.String("sim-n", "250,500,1000,2000", "sizes for the in-memory simulation (empty: skip)")
+	vsimN := flag.String("vsim-n", "100,500,1000", "sizes for the virtual-time simulation (empty: skip)")
+	flag.StringVar(&c.vsimArgs, "vsim-args", "", "more flags for the simulation (see vsim/vsim_test.go), e.g. \"-partition=false -restarts 0\"")
+	flag.StringVar(&c.vsimFrom, "vsim-from", "", "take the simulation's figures from this vsim.json (written by go test ./vsim -args -out) instead of running it")
 	quick := flag.Bool("quick", false, "small sizes and few runs, to check that everything works")
 	from := flag.String("from", "", "do not measure: re-render the plots and the report from this results.json")
 	flag.IntVar(&c.runs, "runs", 5, "runs per size and implementation")
@@ -114,16 +117,15 @@ func main() {
 	flag.DurationVar(&c.timeout, "timeout", 60*time.Second, "give up convergence or detection after this")
 	flag.DurationVar(&c.healTimeout, "heal-timeout", 30*time.Second, "give up the heal after this")
 	flag.BoolVar(&c.events, "events", true, "run the event-path Go benchmarks")
-	flag.IntVar(&c.simRuns, "sim-runs", 1, "simulation runs per size")
-	flag.StringVar(&c.out, "out", "docs/benchmarks", "directory for results.json, results.csv and the PNGs")
-	flag.StringVar(&c.doc, "doc", "docs/benchmarks.md", "markdown report to write (empty: none)")
+	flag.StringVar(&c.out, "out", "../../docs/benchmarks", "directory for results.json, results.csv and the PNGs")
+	flag.StringVar(&c.doc, "doc", "../../docs/benchmarks.md", "markdown report to write (empty: none)")
 	flag.Parse()
 	if *quick {
-		*startN, *detectN, *simN = "4,8", "8", "50,100"
+		*startN, *detectN, *vsimN = "4,8", "8", "8,16"
 		c.runs, c.partitionN, c.partitionRuns, c.overheadN, c.overheadWin = 2, 4, 1, 4, time.Second
 		c.healTimeout = 3 * bench.RefreshInterval
 	}
-	c.startN, c.detectN, c.simN = ints(*startN), ints(*detectN), ints(*simN)
+	c.startN, c.detectN, c.vsimN = ints(*startN), ints(*detectN), ints(*vsimN)
 
 	if *from != "" {
 		b, err := os.ReadFile(*from)
@@ -135,6 +137,13 @@ func main() {
 			log.Fatal(err)
 		}
 		c.restore(res.Config)
+		if c.vsimFrom != "" {
+			rep, err := vsim.ReadReport(c.vsimFrom)
+			if err != nil {
+				log.Fatal(err)
+			}
+			res.VSim = &rep
+		}
 		if err := write(c, &res); err != nil {
 			log.Fatal(err)
 		}
@@ -210,15 +219,19 @@ func run(ctx context.Context, c config, res *Results) error {
 			res.Events = append(res.Events, e)
 		}
 	}
-	for _, n := range c.simN {
-		for run := range c.simRuns {
-			r, err := bench.RunSim(ctx, n, run, c.timeout, nil)
-			if err != nil {
-				return fmt.Errorf("sim n=%d: %w", n, err)
-			}
-			log.Printf("sim n=%d run %d: converged %v in %v, detected %v in %v, false failures %d", n, run, r.Converged, r.Converge.Round(time.Millisecond), r.Detected, r.Detect.Round(time.Millisecond), r.FalseFailures)
-			res.Sim = append(res.Sim, r)
+	switch {
+	case c.vsimFrom != "":
+		rep, err := vsim.ReadReport(c.vsimFrom)
+		if err != nil {
+			return err
 		}
+		res.VSim = &rep
+	case len(c.vsimN) > 0:
+		rep, err := runVSim(ctx, c)
+		if err != nil {
+			return fmt.Errorf("vsim: %w", err)
+		}
+		res.VSim = rep
 	}
 	return ctx.Err()
 }
@@ -312,8 +325,10 @@ func writeCSV(path string, res *Results) error {
 	for _, r := range res.Partition {
 		_ = w.Write([]string{"partition_heal", string(r.Impl), fmt.Sprint(r.N), fmt.Sprint(r.Run), fmt.Sprint(r.Healed), ms(r.HealTook), "", "", ""})
 	}
-	for _, r := range res.Sim {
-		_ = w.Write([]string{"sim", "memberlist", fmt.Sprint(r.N), fmt.Sprint(r.Run), fmt.Sprint(r.Converged), ms(r.Converge), fmt.Sprint(r.Detected), ms(r.Detect), fmt.Sprint(r.FalseFailures)})
+	if res.VSim != nil {
+		for _, r := range res.VSim.Results {
+			_ = w.Write([]string{"vsim_start", string(r.Impl), fmt.Sprint(r.N), "0", fmt.Sprint(r.Start.OK), ms(r.Start.Took), fmt.Sprint(r.Crash.OK), ms(r.Crash.Took), fmt.Sprint(r.FalseFailures)})
+		}
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"image/color"
-	"math"
 	"path/filepath"
 	"slices"
 	"time"
@@ -207,90 +206,6 @@ func cdfPlot(path string, res *Results) (int, error) {
 	return maxN, p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
 
-// simPlot plots the simulation's times against N (log scale) with an
-// a + b·log2(N) curve fitted to the dissemination times.
-func simPlot(path string, res *Results) error {
-	if len(res.Sim) == 0 {
-		return errNoData
-	}
-	p := newPlot("Simulation (in-memory transport, memberlist LAN timers)", "nodes (N, log scale)", "seconds")
-	p.X.Scale = plot.LogScale{}
-	var conv, det plotter.XYs
-	var xs []float64
-	maxY := 0.0
-	for _, r := range res.Sim {
-		if !slices.Contains(xs, float64(r.N)) {
-			xs = append(xs, float64(r.N))
-		}
-		if r.Converged {
-			maxY = max(maxY, seconds(r.Converge))
-		}
-		if r.Detected {
-			maxY = max(maxY, seconds(r.Detect))
-		}
-		if r.Converged {
-			conv = append(conv, plotter.XY{X: float64(r.N), Y: seconds(r.Converge)})
-		}
-		if r.Detected {
-			det = append(det, plotter.XY{X: float64(r.N), Y: seconds(r.Detect)})
-		}
-	}
-	if len(conv)+len(det) == 0 {
-		return errNoData
-	}
-	blue, red := implColor[bench.Gencluster], implColor[bench.Raw]
-	if len(conv) > 0 {
-		if err := addSeries(p, "one join known to all", conv, blue, false, draw.CircleGlyph{}); err != nil {
-			return err
-		}
-	}
-	if len(det) > 0 {
-		if err := addSeries(p, "one crash reported by all", det, red, false, draw.TriangleGlyph{}); err != nil {
-			return err
-		}
-	}
-	if a, b, ok := fitLog(conv); ok {
-		lo, hi := conv[0].X, conv[len(conv)-1].X
-		var fit plotter.XYs
-		for x := lo; x <= hi*1.0001; x *= 1.1 {
-			fit = append(fit, plotter.XY{X: x, Y: a + b*math.Log2(x)})
-		}
-		l, err := plotter.NewLine(fit)
-		if err != nil {
-			return err
-		}
-		l.Color = color.Gray{Y: 0x80}
-		l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("least-squares fit %.3f s %+.3f s × log2(N)", a, b), l)
-	}
-	frame(p, xs, maxY)
-	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
-}
-
-// fitLog fits y = a + b·log2(x) by least squares.
-func fitLog(xys plotter.XYs) (a, b float64, ok bool) {
-	if len(xys) < 2 {
-		return 0, 0, false
-	}
-	var sx, sy, sxx, sxy float64
-	n := float64(len(xys))
-	for _, p := range xys {
-		x := math.Log2(p.X)
-		sx += x
-		sy += p.Y
-		sxx += x * x
-		sxy += x * p.Y
-	}
-	d := n*sxx - sx*sx
-	if d == 0 {
-		return 0, 0, false
-	}
-	b = (n*sxy - sx*sy) / d
-	a = (sy - b*sx) / n
-	return a, b, true
-}
-
 // writePlots writes the PNGs it has data for and returns their file names
 // by kind.
 func writePlots(dir string, res *Results) (map[string]string, error) {
@@ -319,7 +234,10 @@ func writePlots(dir string, res *Results) (map[string]string, error) {
 	if err := try("cdf", "cdf.png", func(p string) error { _, err := cdfPlot(p, res); return err }); err != nil {
 		return nil, err
 	}
-	if err := try("sim", "sim.png", func(p string) error { return simPlot(p, res) }); err != nil {
+	if err := try("vsim", "vsim.png", func(p string) error { return vsimPlot(p, res.VSim, false) }); err != nil {
+		return nil, err
+	}
+	if err := try("vsim_log", "vsim_log.png", func(p string) error { return vsimPlot(p, res.VSim, true) }); err != nil {
 		return nil, err
 	}
 	return out, nil

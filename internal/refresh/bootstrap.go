@@ -1,0 +1,69 @@
+package refresh
+
+import (
+	"context"
+	"time"
+)
+
+// The decisions that make a join storm (many nodes starting at once)
+// converge fast without overloading anyone. docs/benchmarks.md, section 6,
+// has the measurements that chose them.
+
+// nextDiscoveryGap is the wait before the next discovery, after a pass
+// that did (or did not) grow the view. A pass that brought in new members
+// means discovery listed peers the cluster did not have yet, which is what
+// a join storm or a rollout looks like: others are likely coming up too,
+// so discovery re-runs soon (warmupFirst). Passes that add nobody double
+// the gap back up to the interval, so a settled cluster re-discovers once
+// per interval (and a join that adds nobody, such as one to another
+// address of a known member, does not keep the cadence up).
+func nextDiscoveryGap(gap, interval time.Duration, grew bool) time.Duration {
+	if grew {
+		return min(warmupFirst, interval)
+	}
+	return min(2*gap, interval)
+}
+
+// joinOneByOne joins the candidates take hands out one at a time, as long
+// as the joins succeed, and reports whether it got through them all. A
+// join that succeeds pulls in the cluster behind that peer, so most of
+// the remaining candidates are members after it: joining them in parallel
+// would mostly push and pull states that add nothing, and in a join storm
+// hundreds of redundant full-state exchanges at once are what overloads
+// the nodes. At the first failure it stops, and the caller joins the rest
+// r.workers at a time, so that dead addresses (which fail only after a
+// timeout) do not hold up the others.
+func (r *Loop) joinOneByOne(ctx context.Context, take func() (string, bool), join func(string) bool) bool {
+	for ctx.Err() == nil {
+		a, ok := take()
+		if !ok {
+			return true
+		}
+		if !join(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// recentlyLive reports whether addr was a live member less than one
+// refresh interval ago. Such a member was just declared failed, and
+// memberlist repairs a false failure itself (it goes on gossiping to the
+// dead for GossipToTheDeadTime, and a live member refutes): joining it at
+// once only adds push-pulls to a cluster that is already overloaded, which
+// is when false failures happen. A real failure, or a partition, is still
+// re-joined one interval later.
+func (r *Loop) recentlyLive(addr string, now time.Time) bool {
+	t, ok := r.lastLive[addr]
+	return ok && now.Sub(t) < r.interval
+}
+
+// forgetBackoff drops the retry state of addresses that turned out to be
+// live members (another join or gossip brought them in): they need no
+// retry, and a retry time left in the past would make Run wake at once,
+// again and again, for a pass with nothing to do.
+func (r *Loop) forgetBackoff(live []string) {
+	for _, a := range live {
+		r.retry.Succeeded(a)
+	}
+}

@@ -1,0 +1,127 @@
+package refresh
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/membership"
+)
+
+func TestNextDiscoveryGap(t *testing.T) {
+	const interval = 5 * time.Second
+	for _, c := range []struct {
+		gap, interval time.Duration
+		grew          bool
+		want          time.Duration
+	}{
+		{warmupFirst, interval, false, 2 * warmupFirst},                             // warm-up doubles
+		{4 * time.Second, interval, false, interval},                                // up to the interval
+		{interval, interval, false, interval},                                       // settled: once per interval
+		{interval, interval, true, warmupFirst},                                     // new members: others may be coming up
+		{2 * warmupFirst, interval, true, warmupFirst},                              // a join storm keeps the gap short
+		{50 * time.Millisecond, 50 * time.Millisecond, true, 50 * time.Millisecond}, // never above the interval
+	} {
+		if got := nextDiscoveryGap(c.gap, c.interval, c.grew); got != c.want {
+			t.Errorf("nextDiscoveryGap(%v, %v, grew %v) = %v, want %v", c.gap, c.interval, c.grew, got, c.want)
+		}
+	}
+}
+
+func TestJoinOneByOneStopsAtFirstFailure(t *testing.T) {
+	r := New(config(testutil.NewDist("10.0.0.1:7946")))
+	for _, c := range []struct {
+		name    string
+		results []bool // outcome of each join, in order
+		all     bool
+		joins   int
+	}{
+		{"all succeed", []bool{true, true, true}, true, 3},
+		{"first fails", []bool{false, true, true}, false, 1},
+		{"third fails", []bool{true, true, false, true}, false, 3},
+		{"nothing to join", nil, true, 0},
+	} {
+		next, joins := 0, 0
+		take := func() (string, bool) {
+			if next == len(c.results) {
+				return "", false
+			}
+			next++
+			return "peer", true
+		}
+		join := func(string) bool {
+			joins++
+			return c.results[next-1]
+		}
+		if all := r.joinOneByOne(context.Background(), take, join); all != c.all || joins != c.joins {
+			t.Errorf("%s: joinOneByOne = %v after %d joins, want %v after %d", c.name, all, joins, c.all, c.joins)
+		}
+	}
+}
+
+// An address whose join failed, and that then became a live member by
+// another way (gossip, another join), must not keep a retry time: one left
+// in the past made Run wake every millisecond for a pass with nothing to
+// do.
+func TestRefreshForgetsBackoffOfLiveMembers(t *testing.T) {
+	const self, peer = "10.0.0.1:7946", "10.0.0.2:7946"
+	f := testutil.NewDist(self, peer)
+	r := New(config(f))
+	r.addrs = []string{peer}
+	r.retry.Failed(peer, time.Now().Add(-time.Minute))
+	if _, waiting := r.retry.Next(); !waiting {
+		t.Fatal("setup: the failed peer has no retry time")
+	}
+	f.Add(membership.Member{Name: "peer", Addr: peer, State: membership.StateAlive}) // gossip brought it in
+
+	if joined, _ := r.connectDue(context.Background(), true); joined {
+		t.Error("a live member was joined again")
+	}
+	if calls := f.CallTimes(peer); len(calls) != 0 {
+		t.Errorf("Connect(%s) called %d times, want 0", peer, len(calls))
+	}
+	if next, waiting := r.retry.Next(); waiting {
+		t.Errorf("the live member still has a retry time (%v): the loop would wake for nothing", next)
+	}
+}
+
+// A member that was live at the previous pass and is not now was just
+// declared failed: memberlist repairs a false failure itself, so the loop
+// leaves it alone for one interval, then joins it again.
+func TestRefreshLeavesJustFailedMemberToMemberlist(t *testing.T) {
+	const self, peer = "10.0.0.1:7946", "10.0.0.2:7946"
+	f := testutil.NewDist(self, peer)
+	r := New(config(f))
+	r.addrs = []string{peer}
+	f.Add(membership.Member{Name: "peer", Addr: peer, State: membership.StateAlive})
+	r.connectDue(context.Background(), true) // sees it live
+	f.Drop(peer)                             // declared failed
+
+	if _, tried := r.connectDue(context.Background(), true); tried {
+		t.Fatal("a member declared failed within the interval was joined at once")
+	}
+	r.lastLive[peer] = time.Now().Add(-r.interval) // one interval later
+	if joined, _ := r.connectDue(context.Background(), true); !joined {
+		t.Fatal("a member failed for a whole interval was not joined again")
+	}
+}
+
+// Between discoveries a pass only retries addresses whose join failed: an
+// address that never failed (another address of a known member, say) waits
+// for the next discovery instead of being joined on every wake-up.
+func TestRefreshRetryPassOnlyRetries(t *testing.T) {
+	const self, fresh, failed = "10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946"
+	f := testutil.NewDist(self, fresh, failed)
+	r := New(config(f))
+	r.addrs = []string{fresh, failed}
+	r.retry.Failed(failed, time.Now().Add(-time.Minute))
+
+	r.connectDue(context.Background(), false)
+	if n := len(f.CallTimes(fresh)); n != 0 {
+		t.Errorf("a retry pass joined %s, which never failed, %d times", fresh, n)
+	}
+	if n := len(f.CallTimes(failed)); n != 1 {
+		t.Errorf("a retry pass joined %s, whose backoff was over, %d times; want 1", failed, n)
+	}
+}

@@ -1,0 +1,162 @@
+//go:debug randseednop=0
+
+// memberlist draws from the global math/rand; the directive above lets
+// the test seed it (Go 1.24 made rand.Seed a no-op by default).
+
+package vsim
+
+import (
+	"flag"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// The flags of TestVirtual; pass them after -args:
+//
+//	go test -run TestVirtual -v ./vsim -args -n 100,500,1000 -out /tmp/vsim.json
+//
+// Without flags it runs every phase at N=8 for both implementations: the
+// smoke run CI does.
+var (
+	flagN         = flag.String("n", "8", "cluster sizes, comma-separated")
+	flagImpl      = flag.String("impl", "gencluster,memberlist", "implementations, comma-separated")
+	flagSeeds     = flag.String("seeds", "1", "random seeds (of the network, the baseline's retries and memberlist's math/rand), comma-separated: one run per seed")
+	flagLatency   = flag.Duration("latency", 500*time.Microsecond, "one-way packet latency of every link")
+	flagJitter    = flag.Duration("jitter", 500*time.Microsecond, "random extra latency per packet, 0 to this")
+	flagLoss      = flag.Float64("loss", 0, "packet loss of every link, 0 to 1")
+	flagRefresh   = flag.Duration("refresh", 0, "gencluster's refresh interval (0: its default)")
+	flagRawSeeds  = flag.Int("raw-seeds", 1, "known seed addresses the baseline joins")
+	flagSpread    = flag.Duration("spread", 0, "start the members over this much virtual time instead of all at once")
+	flagTimeout   = flag.Duration("timeout", 3*time.Minute, "virtual time limit of each phase")
+	flagSteady    = flag.Duration("steady", 10*time.Second, "virtual quiet time between the start and the crash")
+	flagRestarts  = flag.Int("restarts", 3, "members replaced by the rolling restart")
+	flagPartition = flag.Bool("partition", true, "run the partition and heal")
+	flagSeedsMaxN = flag.Int("seeds-max-n", 0, "sizes above this run the first seed only (0: every size runs every seed)")
+	flagFullMaxN  = flag.Int("full-max-n", 0, "sizes above this run the start and the crash only (0: every size runs every phase)")
+	flagOut       = flag.String("out", "", "JSON file to write the results to (rewritten after every run)")
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestVirtual runs every phase for every size and implementation asked,
+// each in a synctest bubble of its own. It asserts what does not depend
+// on timing: the cluster forms and the crash is detected (gencluster also
+// heals the partition; the baseline's non-heal is only logged).
+func TestVirtual(t *testing.T) {
+	sizes, err := parseInts("-n", *flagN, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds, err := parseInts("-seeds", *flagSeeds, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Report{When: time.Now().UTC(), Flags: map[string]string{}, CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	cmd := []string{"go test -count=1 -timeout 0 -run '^TestVirtual$' -v ./vsim -args"}
+	flag.Visit(func(f *flag.Flag) {
+		if !strings.HasPrefix(f.Name, "test.") {
+			rep.Flags[f.Name] = f.Value.String()
+			cmd = append(cmd, "-"+f.Name+" "+f.Value.String())
+		}
+	})
+	rep.Command = strings.Join(cmd, " ")
+	for _, n := range sizes {
+		seeds, full := seeds, true
+		if *flagSeedsMaxN > 0 && n > *flagSeedsMaxN {
+			seeds = seeds[:1]
+		}
+		if *flagFullMaxN > 0 && n > *flagFullMaxN {
+			full = false
+		}
+		for _, seed := range seeds {
+			for _, impl := range strings.Split(*flagImpl, ",") {
+				t.Run(fmt.Sprintf("%s/N=%d/seed=%d", impl, n, seed), func(t *testing.T) {
+					res := simulate(t, Options{
+						Impl: Impl(impl), N: n, Seed: uint64(seed),
+						Link:            Link{Latency: *flagLatency, Jitter: *flagJitter, Loss: *flagLoss},
+						RefreshInterval: *flagRefresh, RawSeeds: *flagRawSeeds,
+						Spread: *flagSpread, Timeout: *flagTimeout, Steady: *flagSteady,
+						Restarts: min(*flagRestarts, n/2) * b2i(full), Partition: *flagPartition && full,
+					})
+					rep.Results = append(rep.Results, res)
+					if *flagOut != "" {
+						if err := WriteReport(*flagOut, rep); err != nil {
+							t.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// simulate runs one Options in a bubble and checks the outcome.
+func simulate(t *testing.T, o Options) Result {
+	var (
+		res Result
+		mu  sync.Mutex
+	)
+	o.Logf = func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Logf(format, args...)
+	}
+	//lint:ignore SA1019 memberlist uses the global math/rand; seeding it (see the go:debug line) makes runs repeatable
+	rand.Seed(int64(o.Seed))
+	wall := time.Now()
+	synctest.Test(t, func(t *testing.T) {
+		r, err := Run(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = r
+	})
+	t.Logf("%s N=%d: virtual %v, wall %v (outside the bubble: %v), %d packets, %d dials, false failures %d %v",
+		o.Impl, o.N, res.Virtual.Round(time.Millisecond), res.Wall.Round(time.Millisecond), time.Since(wall).Round(time.Millisecond),
+		res.Packets, res.Dials, res.FalseFailures, res.FirstFalse)
+	if !res.Start.OK {
+		t.Errorf("%s N=%d: the cluster did not form within %v of virtual time", o.Impl, o.N, o.Timeout)
+	}
+	if res.Start.OK && !res.Crash.OK {
+		t.Errorf("%s N=%d: the crash was not detected by every member within %v", o.Impl, o.N, o.Timeout)
+	}
+	if o.Restarts > 0 && res.Crash.OK && !res.Restart.OK {
+		t.Errorf("%s N=%d: the rolling restart did not complete", o.Impl, o.N)
+	}
+	if o.Partition && res.Split.Ran && !res.Split.OK {
+		t.Errorf("%s N=%d: the partition did not split the cluster", o.Impl, o.N)
+	}
+	if o.Impl == Gencluster && res.Split.OK && !res.Heal.OK {
+		t.Errorf("gencluster N=%d: the partition did not heal within %v", o.N, o.Timeout)
+	}
+	return res
+}
+
+// parseInts parses a comma-separated list of integers of at least least.
+func parseInts(name, s string, least int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < least {
+			return nil, fmt.Errorf("%s %q: %q is not an integer of at least %d", name, s, f, least)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
