@@ -50,33 +50,14 @@ func loopback(t *testing.T) string {
 // stop), failing t if Start fails or the work does not stop in 5s.
 func runMC(t *testing.T, m *multicast, self string) func() error {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	wait, err := m.Start(ctx, self)
-	if err != nil {
-		cancel()
-		t.Fatalf("Start(%s) = %v", self, err)
-	}
+	stop := startRunner(t, m, self)
 	testutil.Eventually(t, 5*time.Second, func() bool { return m.stats().Sent > 0 }, self+" announcing")
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		done := make(chan struct{})
-		go func() { wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("Start(%s): the work did not stop after cancel", self)
-		}
+	return func() error {
+		stop()
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return m.readErr
 	}
-	t.Cleanup(func() { stop() })
-	return stop
 }
 
 func has(m *multicast, addr string) func() bool {
