@@ -36,7 +36,7 @@ func TestBridgeKeepsProgramGlobal(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	a := startNode(t, append(testOpts(t, "g-0"), WithMetrics(reg))...)
 	b := startNode(t, append(testOpts(t, "g-1"), WithSeeds(seeds.Static(a.Addr())))...) // no metrics: no route
-	waitMembers(t, 10*time.Second, []*Node{a, b}, "g-0", "g-1")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b}, "g-0", "g-1")
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		v, _ := sample(t, reg, "gencluster_memberlist_udp_sent_bytes_total", "g-0")
 		return v > 0

@@ -19,7 +19,7 @@ import (
 // the node is stopped all the same.
 func TestLeaveCancelledContext(t *testing.T) {
 	nodes := startCluster(t, "lc", 2)
-	waitMembers(t, 10*time.Second, nodes, "lc-0", "lc-1")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "lc-0", "lc-1")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := nodes[1].Leave(ctx)
@@ -174,7 +174,7 @@ func TestAddrTemplateIPv6(t *testing.T) {
 func TestEveryoneLeavesAtOnce(t *testing.T) {
 	recs := testutil.NewRecordHandler()
 	nodes := startCluster(t, "all", 5, WithLogger(slog.New(recs)))
-	waitMembers(t, 10*time.Second, nodes, "all-0", "all-1", "all-2", "all-3", "all-4")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "all-0", "all-1", "all-2", "all-3", "all-4")
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {

@@ -31,7 +31,7 @@ func TestRefreshKeepsPeerGoneFromDiscovery(t *testing.T) {
 	d.Set(nil)
 	runs := d.Count()
 	testutil.Eventually(t, 5*time.Second, func() bool { return d.Count() >= runs+3 }, "three more refreshes")
-	if got := names(n.Members()); !slices.Equal(got, []string{"m-" + peer, "self"}) {
+	if got := testutil.Names(n.Members()); !slices.Equal(got, []string{"m-" + peer, "self"}) {
 		t.Fatalf("members = %v after the peer left discovery, want it still listed", got)
 	}
 	if log.Has(EventFail, "m-"+peer) {

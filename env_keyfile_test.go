@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/hashicorp/memberlist"
 )
 
 func keyFile(t *testing.T, content string) string {
@@ -25,18 +23,7 @@ func TestFromEnvSecretKeyFile(t *testing.T) {
 	// As a Kubernetes Secret created from a literal is mounted, and as
 	// echo writes it: with a trailing newline.
 	for _, content := range []string{base64.StdEncoding.EncodeToString(key), base64.StdEncoding.EncodeToString(key) + "\n", base64.StdEncoding.EncodeToString(key) + "\r\n"} {
-		opts, err := fromLookup(lookupMap(map[string]string{EnvSecretKeyFile: keyFile(t, content)}))
-		if err != nil {
-			t.Fatalf("%q: %v", content, err)
-		}
-		c, err := newConfig(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mc := memberlist.DefaultLANConfig()
-		for _, f := range c.tuneMemberlist {
-			f(mc)
-		}
+		_, mc := memberlistFromEnv(t, map[string]string{EnvSecretKeyFile: keyFile(t, content)})
 		if mc.Keyring == nil || !bytes.Equal(mc.Keyring.GetPrimaryKey(), key) {
 			t.Fatalf("%q: keyring not set from the file", content)
 		}
@@ -74,18 +61,7 @@ func TestFromEnvSecretKeyFileErrors(t *testing.T) {
 
 func TestFromEnvKeyMigration(t *testing.T) {
 	key := bytes.Repeat([]byte{3}, 16)
-	opts, err := fromLookup(lookupMap(map[string]string{EnvSecretKey: base64.StdEncoding.EncodeToString(key), EnvKeyMigration: "true"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := newConfig(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc := memberlist.DefaultLANConfig()
-	for _, f := range c.tuneMemberlist {
-		f(mc)
-	}
+	c, mc := memberlistFromEnv(t, map[string]string{EnvSecretKey: base64.StdEncoding.EncodeToString(key), EnvKeyMigration: "true"})
 	if len(c.pendingKeys) != 1 || !bytes.Equal(c.pendingKeys[0], key) || mc.Keyring == nil || len(mc.Keyring.GetKeys()) != 0 || mc.GossipVerifyIncoming {
 		t.Fatal("GENCLUSTER_KEY_MIGRATION=true did not configure a migration")
 	}

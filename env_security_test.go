@@ -5,27 +5,14 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
-
-	"github.com/hashicorp/memberlist"
 )
 
 func TestFromEnvSecretKeyAndLabel(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
-	opts, err := fromLookup(lookupMap(map[string]string{
+	_, mc := memberlistFromEnv(t, map[string]string{
 		EnvSecretKey: " " + base64.StdEncoding.EncodeToString(key) + "\n",
 		EnvLabel:     "prod-api",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := newConfig(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc := memberlist.DefaultLANConfig()
-	for _, f := range c.tuneMemberlist {
-		f(mc)
-	}
+	})
 	if mc.Label != "prod-api" {
 		t.Errorf("Label = %q", mc.Label)
 	}

@@ -4,10 +4,33 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 func lookupMap(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// memberlistFromEnv reads env as FromEnv does and returns the config its
+// options make and the memberlist config they tune (memberlist's LAN
+// defaults first, as Start does), failing t if env or the options are
+// refused.
+func memberlistFromEnv(t *testing.T, env map[string]string) (config, *memberlist.Config) {
+	t.Helper()
+	opts, err := fromLookup(lookupMap(env))
+	if err != nil {
+		t.Fatalf("%v: %v", env, err)
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		t.Fatalf("%v: %v", env, err)
+	}
+	mc := memberlist.DefaultLANConfig()
+	for _, f := range c.tuneMemberlist {
+		f(mc)
+	}
+	return c, mc
 }
 
 func TestFromEnv(t *testing.T) {

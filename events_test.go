@@ -31,7 +31,7 @@ func churnMeta(t *testing.T, nodes []*Node, rounds int) {
 // event per member.
 func TestEventsNeverBlockAndStayBounded(t *testing.T) {
 	nodes := startCluster(t, "b", 4)
-	waitMembers(t, 10*time.Second, nodes, "b-0", "b-1", "b-2", "b-3")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "b-0", "b-1", "b-2", "b-3")
 	const rounds = 50
 	churnMeta(t, nodes[1:], rounds)
 	want := strconv.Itoa(rounds - 1)
@@ -55,7 +55,7 @@ func TestEventsNeverBlockAndStayBounded(t *testing.T) {
 // per member the events arrive in order.
 func TestEventsDrainEqualsMembers(t *testing.T) {
 	nodes := startCluster(t, "v", 4)
-	waitMembers(t, 10*time.Second, nodes, "v-0", "v-1", "v-2", "v-3")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "v-0", "v-1", "v-2", "v-3")
 	// A slow reader that subscribed late: a snapshot plus the changes.
 	snap, evs, cancel := nodes[0].Subscribe()
 	defer cancel()
@@ -79,7 +79,7 @@ func TestEventsDrainEqualsMembers(t *testing.T) {
 	}
 	churnMeta(t, nodes[1:3], 20)
 	nodes[3].Close() // and one failure
-	waitMembers(t, 10*time.Second, nodes[:1], "v-0", "v-1", "v-2")
+	testutil.WaitMembers(t, 10*time.Second, nodes[:1], "v-0", "v-1", "v-2")
 	// Drain until the view matches, reading slowly at first.
 	deadline := time.After(10 * time.Second)
 	for !sameView(view, nodes[0].Members()) {
@@ -108,7 +108,7 @@ func sameView(view map[string]Member, ms []Member) bool {
 // Semantics 4: every stream is closed after Leave (and Close).
 func TestEventsClosedAfterLeave(t *testing.T) {
 	nodes := startCluster(t, "c", 2)
-	waitMembers(t, 10*time.Second, nodes, "c-0", "c-1")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "c-0", "c-1")
 	_, sub, _ := nodes[1].Subscribe()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -143,7 +143,7 @@ func TestEventsClosedAfterLeave(t *testing.T) {
 func TestSubscribeCancel(t *testing.T) {
 	n := startNode(t, testOpts(t, "sc")...)
 	snap, ch, cancel := n.Subscribe()
-	if got := names(snap); !slices.Equal(got, []string{"sc"}) {
+	if got := testutil.Names(snap); !slices.Equal(got, []string{"sc"}) {
 		t.Fatalf("snapshot = %v", got)
 	}
 	cancel()

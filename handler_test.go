@@ -23,7 +23,7 @@ func serve(h http.Handler, method, path string) *httptest.ResponseRecorder {
 func TestHandlerMembers(t *testing.T) {
 	a := startNode(t, append(testOpts(t, "h-0"), WithMeta(map[string]string{"zone": "a"}))...)
 	b := startNode(t, append(testOpts(t, "h-1"), WithSeeds(seeds.Static(a.Addr())))...)
-	waitMembers(t, 10*time.Second, []*Node{a, b}, "h-0", "h-1")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b}, "h-0", "h-1")
 
 	rec := serve(a.Handler(), "GET", "/members")
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
 
 	"github.com/gencluster/gencluster/internal/testutil"
@@ -20,27 +17,13 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fastGossip shortens memberlist's LAN timers so that failure detection
-// takes about a second on loopback instead of several.
-func fastGossip(mc *memberlist.Config) {
-	mc.ProbeInterval = 200 * time.Millisecond
-	mc.ProbeTimeout = 100 * time.Millisecond
-	mc.GossipInterval = 20 * time.Millisecond
-	mc.PushPullInterval = 2 * time.Second
-	mc.SuspicionMult = 2
-	mc.SuspicionMaxTimeoutMult = 2
-	mc.TCPTimeout = time.Second
-	mc.DeadNodeReclaimTime = 500 * time.Millisecond
-	mc.GossipToTheDeadTime = 2 * time.Second
-}
-
 // testOpts are the options every in-process test node gets: loopback, a
 // free port, fast timers, a short refresh and logs to t when -v.
 func testOpts(t testing.TB, name string) []Option {
 	return []Option{
 		WithName(name),
 		WithBindAddr("127.0.0.1:0"),
-		WithMemberlistConfig(fastGossip),
+		WithMemberlistConfig(testutil.FastGossip),
 		WithRefreshInterval(200 * time.Millisecond),
 		WithRetryBackoff(50 * time.Millisecond),
 	}
@@ -70,30 +53,6 @@ func startCluster(t testing.TB, prefix string, k int, extra ...Option) []*Node {
 		nodes = append(nodes, startNode(t, append(opts, extra...)...))
 	}
 	return nodes
-}
-
-// names returns the sorted member names.
-func names(ms []Member) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Name
-	}
-	slices.Sort(out)
-	return out
-}
-
-// waitMembers waits until every node sees exactly want.
-func waitMembers(t testing.TB, d time.Duration, nodes []*Node, want ...string) {
-	t.Helper()
-	slices.Sort(want)
-	testutil.Eventually(t, d, func() bool {
-		for _, n := range nodes {
-			if !slices.Equal(names(n.Members()), want) {
-				return false
-			}
-		}
-		return true
-	}, "members "+strings.Join(want, ","))
 }
 
 // key returns an n-byte key of b.

@@ -8,18 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
-
-// tolerant relaxes fastGossip for tests that assert that no member is
-// falsely declared failed: on a loaded machine (a 2-core CI runner under
-// -race) fastGossip's 100ms probe timeout is missed now and then.
-func tolerant(mc *memberlist.Config) {
-	mc.ProbeInterval = 500 * time.Millisecond
-	mc.ProbeTimeout = 400 * time.Millisecond
-	mc.SuspicionMult = 4
-}
 
 func keyBytes(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 

@@ -85,7 +85,7 @@ func lint(t testing.TB, reg prometheus.Gatherer) {
 func TestMetricsTwoNodesOneRegistry(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	nodes := startCluster(t, "m", 2, WithMetrics(reg))
-	waitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
 
 	if err := promtestutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP gencluster_members Live members as this node sees them, by state (alive: memberlist does not expose suspects).
@@ -242,7 +242,7 @@ func TestMemberEventsLogged(t *testing.T) {
 	a := startNode(t, append(testOpts(t, "log-0"), WithLogger(slog.New(h)))...)
 	b := startNode(t, append(testOpts(t, "log-1"), WithSeeds(seeds.Static(a.Addr())))...)
 	c := startNode(t, append(testOpts(t, "log-2"), WithSeeds(seeds.Static(a.Addr())))...)
-	waitMembers(t, 10*time.Second, []*Node{a}, "log-0", "log-1", "log-2")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a}, "log-0", "log-1", "log-2")
 	b.Leave(context.Background())
 	c.Close()
 	for _, want := range []struct{ msg, peer, addr string }{

@@ -24,14 +24,14 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 
 	// Step 1 on a running plaintext cluster: a plain node and migrating
 	// nodes are one cluster.
-	plain := startNode(t, append(testOpts(t, "mig-plain"), WithMemberlistConfig(tolerant))...)
+	plain := startNode(t, append(testOpts(t, "mig-plain"), WithMemberlistConfig(testutil.Tolerant))...)
 	var nodes []*Node
 	var logs []*testutil.EventLog
 	for _, name := range []string{"mig-0", "mig-1", "mig-2", "mig-3"} {
-		n := startNode(t, append(testOpts(t, name), WithKeyringMigration(key), WithSeeds(seeds.Static(plain.Addr())), WithMemberlistConfig(tolerant))...)
+		n := startNode(t, append(testOpts(t, name), WithKeyringMigration(key), WithSeeds(seeds.Static(plain.Addr())), WithMemberlistConfig(testutil.Tolerant))...)
 		nodes, logs = append(nodes, n), append(logs, testutil.Collect(n.Events()))
 	}
-	waitMembers(t, 10*time.Second, append(slices.Clone(nodes), plain), "mig-plain", "mig-0", "mig-1", "mig-2", "mig-3")
+	testutil.WaitMembers(t, 10*time.Second, append(slices.Clone(nodes), plain), "mig-plain", "mig-0", "mig-1", "mig-2", "mig-3")
 	if nodes[0].Keys() != nil {
 		t.Fatal("a migrating node reports keys in use before Encrypt")
 	}
@@ -54,7 +54,7 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	if err := plain.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitMembers(t, 10*time.Second, nodes, "mig-0", "mig-1", "mig-2", "mig-3")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "mig-0", "mig-1", "mig-2", "mig-3")
 	// A node that refuses plaintext cannot join yet.
 	strict := startNode(t, append(testOpts(t, "mig-strict"), WithSecretKey(key), WithRefreshInterval(0))...)
 	if err := strict.gossip.Connect(ctx, nodes[0].Addr()); err == nil {
@@ -79,7 +79,7 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	if err := strict.gossip.Connect(ctx, nodes[0].Addr()); err != nil {
 		t.Fatalf("the node refusing plaintext cannot join after Encrypt: %v", err)
 	}
-	waitMembers(t, 10*time.Second, append(slices.Clone(nodes), strict), "mig-0", "mig-1", "mig-2", "mig-3", "mig-strict")
+	testutil.WaitMembers(t, 10*time.Second, append(slices.Clone(nodes), strict), "mig-0", "mig-1", "mig-2", "mig-3", "mig-strict")
 	// Key operations work on the encrypted cluster.
 	if res, err = nodes[3].Keyring().Install(ctx, keyBytes(6)); err != nil || len(res.Acked()) != 5 {
 		t.Fatalf("install after Encrypt: %v, %+v", err, res)
@@ -100,7 +100,7 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 func TestKeyringMigrationRefusesOtherKeys(t *testing.T) {
 	a := startNode(t, append(testOpts(t, "mk-a"), WithKeyringMigration(keyBytes(1)))...)
 	b := startNode(t, append(testOpts(t, "mk-b"), WithKeyringMigration(keyBytes(2)), WithSeeds(seeds.Static(a.Addr())))...)
-	waitMembers(t, 10*time.Second, []*Node{a, b}, "mk-a", "mk-b")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b}, "mk-a", "mk-b")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if _, err := a.Keyring().Encrypt(ctx); !errors.Is(err, ErrEncryptRefused) {

@@ -17,7 +17,7 @@ import (
 
 func TestJoinLeaveFail(t *testing.T) {
 	nodes := startCluster(t, "n", 3)
-	waitMembers(t, 10*time.Second, nodes, "n-0", "n-1", "n-2")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "n-0", "n-1", "n-2")
 	log := testutil.Collect(nodes[0].Events())
 
 	// A graceful leave is EventLeave, a crash is EventFail.
@@ -34,7 +34,7 @@ func TestJoinLeaveFail(t *testing.T) {
 	if log.Has(EventFail, "n-1") || log.Has(EventLeave, "n-2") {
 		t.Errorf("leave and fail mixed up: %v", log.All())
 	}
-	if got := names(nodes[0].Members()); !slices.Equal(got, []string{"n-0"}) {
+	if got := testutil.Names(nodes[0].Members()); !slices.Equal(got, []string{"n-0"}) {
 		t.Errorf("Members after leave and crash = %v, want [n-0]", got)
 	}
 	// Leave and Close are idempotent.
@@ -50,7 +50,7 @@ func TestJoinLeaveFail(t *testing.T) {
 
 func TestEventsStartWithOwnJoinAndMembersSorted(t *testing.T) {
 	nodes := startCluster(t, "s", 2)
-	waitMembers(t, 10*time.Second, nodes, "s-0", "s-1")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "s-0", "s-1")
 	ev := <-nodes[1].Events()
 	if ev.Type != EventJoin || ev.Member.Name != "s-1" {
 		t.Errorf("first event = %v, want join of s-1 itself", ev)
@@ -93,7 +93,7 @@ func TestPortZeroReportsRealPort(t *testing.T) {
 	if p, _ := strconv.Atoi(port); p == 0 {
 		t.Fatalf("Addr = %s, want a real port", n.Addr())
 	}
-	if got := names(n.Members()); !slices.Equal(got, []string{"alone"}) {
+	if got := testutil.Names(n.Members()); !slices.Equal(got, []string{"alone"}) {
 		t.Fatalf("Members = %v", got)
 	}
 }
@@ -113,7 +113,7 @@ func TestSameIPSamePortOnLoopbackAliases(t *testing.T) {
 		}
 		nodes = append(nodes, n)
 	}
-	waitMembers(t, 10*time.Second, nodes, "ip-2", "ip-3", "ip-4")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "ip-2", "ip-3", "ip-4")
 }
 
 // TestRefreshJoinsLateSeeds starts two lone nodes whose discovery finds
@@ -127,7 +127,7 @@ func TestRefreshJoinsLateSeeds(t *testing.T) {
 		t.Fatalf("nodes joined before discovery found anything")
 	}
 	disc.Set(nil, a.Addr(), b.Addr())
-	waitMembers(t, 10*time.Second, []*Node{a, b}, "late-a", "late-b")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b}, "late-a", "late-b")
 }
 
 // TestRestartSameNameNewAddress: a node that crashed and came back
@@ -137,10 +137,10 @@ func TestRestartSameNameNewAddress(t *testing.T) {
 	disc := &testutil.Seeds{}
 	a := startNode(t, append(testOpts(t, "r-a"), WithSeeds(disc))...)
 	b := startNode(t, append(testOpts(t, "r-b"), WithSeeds(seeds.Static(a.Addr())))...)
-	waitMembers(t, 10*time.Second, []*Node{a, b}, "r-a", "r-b")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b}, "r-a", "r-b")
 	oldAddr := b.Addr()
 	b.Close()
-	waitMembers(t, 10*time.Second, []*Node{a}, "r-a")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a}, "r-a")
 
 	// Another IP, so the address is new whatever port the OS picks.
 	b2 := startNode(t, append(testOpts(t, "r-b"), WithBindAddr("127.0.0.2:0"), WithSeeds(seeds.Static(a.Addr())))...)
@@ -148,7 +148,7 @@ func TestRestartSameNameNewAddress(t *testing.T) {
 		t.Fatalf("restarted node got the old address %s", oldAddr)
 	}
 	disc.Set(nil, b2.Addr())
-	waitMembers(t, 15*time.Second, []*Node{a, b2}, "r-a", "r-b")
+	testutil.WaitMembers(t, 15*time.Second, []*Node{a, b2}, "r-a", "r-b")
 	for _, m := range a.Members() {
 		if m.Name == "r-b" && m.Addr != b2.Addr() {
 			t.Errorf("r-b at %s, want the new address %s", m.Addr, b2.Addr())
@@ -167,7 +167,7 @@ func TestRemovedFromDiscoveryStaysMember(t *testing.T) {
 	c := startNode(t, append(testOpts(t, "d-c"), WithSeeds(seeds.Static(a.Addr())))...)
 	disc.Set(nil, a.Addr(), c.Addr())
 	b := startNode(t, append(testOpts(t, "d-b"), WithSeeds(disc))...)
-	waitMembers(t, 10*time.Second, []*Node{a, b, c}, "d-a", "d-b", "d-c")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b, c}, "d-a", "d-b", "d-c")
 	_, evs, cancel := b.Subscribe()
 	defer cancel()
 	log := testutil.Collect(evs)
@@ -176,7 +176,7 @@ func TestRemovedFromDiscoveryStaysMember(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, func() bool { return log.Has(EventFail, "d-c") }, "d-b to see d-c fail")
 	runs := disc.Count()
 	testutil.Eventually(t, 10*time.Second, func() bool { return disc.Count() >= runs+3 }, "three more refreshes")
-	if got := names(b.Members()); !slices.Equal(got, []string{"d-a", "d-b"}) {
+	if got := testutil.Names(b.Members()); !slices.Equal(got, []string{"d-a", "d-b"}) {
 		t.Fatalf("d-b lists %v after d-a left discovery, want d-a still there", got)
 	}
 	if log.Has(EventFail, "d-a") || log.Has(EventLeave, "d-a") {
@@ -212,7 +212,7 @@ func TestUnreachableSeedsRunAlone(t *testing.T) {
 	dead := l.Addr().String()
 	l.Close()
 	n := startNode(t, append(testOpts(t, "lonely"), WithSeeds(seeds.Static(dead)))...)
-	if got := names(n.Members()); !slices.Equal(got, []string{"lonely"}) {
+	if got := testutil.Names(n.Members()); !slices.Equal(got, []string{"lonely"}) {
 		t.Fatalf("Members = %v", got)
 	}
 }
@@ -230,7 +230,7 @@ func TestRefreshInfinityJoinsOnce(t *testing.T) {
 
 func TestUpdateMeta(t *testing.T) {
 	nodes := startCluster(t, "m", 2, WithMeta(map[string]string{"zone": "a"}))
-	waitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
 	log := testutil.Collect(nodes[0].Events())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -261,8 +261,8 @@ func TestTwoClustersOneProcess(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	c1 := startCluster(t, "x", 2, WithMetrics(reg))
 	c2 := startCluster(t, "y", 2, WithMetrics(reg))
-	waitMembers(t, 10*time.Second, c1, "x-0", "x-1")
-	waitMembers(t, 10*time.Second, c2, "y-0", "y-1")
+	testutil.WaitMembers(t, 10*time.Second, c1, "x-0", "x-1")
+	testutil.WaitMembers(t, 10*time.Second, c2, "y-0", "y-1")
 	for _, n := range append(c1, c2...) {
 		if v, ok := sample(t, reg, "gencluster_members", n.Name(), "state", "alive"); !ok || v != 2 {
 			t.Errorf("%s: gencluster_members = %v (found %v), want 2: its own cluster only", n.Name(), v, ok)

@@ -1,7 +1,6 @@
 package gencluster
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -283,40 +282,11 @@ func WithKeyring(primary []byte, others ...[]byte) Option {
 }
 
 func withKeyring(opt string, primary []byte, others [][]byte) Option {
-	// Copy now: the caller may reuse its buffers.
-	all := make([][]byte, 0, 1+len(others))
-	for _, k := range append([][]byte{primary}, others...) {
-		all = append(all, bytes.Clone(k))
-	}
-	return func(c *config) error {
-		if err := c.setKeyringOpt(opt); err != nil {
-			return err
-		}
-		if err := checkKeys(opt, all); err != nil {
-			return err
-		}
-		c.memberlistOnly = append(c.memberlistOnly, opt)
+	return keyOption(opt, primary, others, func(c *config, all [][]byte) {
 		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
-			// A new Keyring per Start: a keyring is changed in place by
-			// the rotation methods, and must not be shared by two nodes.
-			kr, err := memberlist.NewKeyring(slices.Clone(all[1:]), all[0])
-			if err != nil {
-				panic("gencluster: keys were validated: " + err.Error()) // unreachable
-			}
-			mc.Keyring = kr
-			mc.SecretKey = nil
-			mc.GossipVerifyIncoming = true
-			mc.GossipVerifyOutgoing = true
+			useKeyring(mc, all, true)
 		})
-		return nil
-	}
-}
-
-func keyName(i int) string {
-	if i == 0 {
-		return "the primary key"
-	}
-	return fmt.Sprintf("key %d", i)
+	})
 }
 
 // WithLabel sets the cluster's label: every packet and stream carries it,

@@ -85,7 +85,7 @@ func TestSnapshotReformsAfterFullOutage(t *testing.T) {
 		}
 		nodes = append(nodes, snapNode(t, all[i], addrs[i], path(i), opts...))
 	}
-	waitMembers(t, 20*time.Second, nodes, all...)
+	testutil.WaitMembers(t, 20*time.Second, nodes, all...)
 	formFirst := time.Since(start)
 	// Every snapshot holds the seven others (the rate limit delays the
 	// write by up to a second).
@@ -106,7 +106,7 @@ func TestSnapshotReformsAfterFullOutage(t *testing.T) {
 	for i := range k {
 		nodes = append(nodes, snapNode(t, all[i], addrs[i], path(i)))
 	}
-	waitMembers(t, 30*time.Second, nodes, all...)
+	testutil.WaitMembers(t, 30*time.Second, nodes, all...)
 	reform := time.Since(start)
 	closeAll(t, nodes)
 	t.Logf("measured: %d nodes, from the first start to all seeing all: seeded by a static address %v, from snapshots alone %v (ratio %.2f)",
@@ -122,11 +122,11 @@ func TestSnapshotNeverRejoinsLeftMembers(t *testing.T) {
 	a := snapNode(t, "left-a", addrs[0], filepath.Join(dir, "a"))
 	b := snapNode(t, "left-b", addrs[1], filepath.Join(dir, "b"), WithSeeds(seeds.Static(addrs[0])))
 	c := snapNode(t, "left-c", addrs[2], filepath.Join(dir, "c"), WithSeeds(seeds.Static(addrs[0])))
-	waitMembers(t, 10*time.Second, []*Node{a, b, c}, "left-a", "left-b", "left-c")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b, c}, "left-a", "left-b", "left-c")
 	if err := c.Leave(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitMembers(t, 10*time.Second, []*Node{a, b}, "left-a", "left-b")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b}, "left-a", "left-b")
 	a.Close()
 	b.Close()
 	for _, p := range []string{"a", "b"} {
@@ -142,11 +142,11 @@ func TestSnapshotNeverRejoinsLeftMembers(t *testing.T) {
 	c2 := startNode(t, append(testOpts(t, "left-c"), WithBindAddr(addrs[2]))...)
 	a2 := snapNode(t, "left-a", addrs[0], filepath.Join(dir, "a"))
 	b2 := snapNode(t, "left-b", addrs[1], filepath.Join(dir, "b"))
-	waitMembers(t, 10*time.Second, []*Node{a2, b2}, "left-a", "left-b")
+	testutil.WaitMembers(t, 10*time.Second, []*Node{a2, b2}, "left-a", "left-b")
 	// Many refresh intervals (200ms) and retry backoffs: c stays out.
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		for _, n := range []*Node{a2, b2, c2} {
-			if ns := names(n.Members()); slices.Contains(ns, "left-c") == (n != c2) || n == c2 && len(ns) != 1 {
+			if ns := testutil.Names(n.Members()); slices.Contains(ns, "left-c") == (n != c2) || n == c2 && len(ns) != 1 {
 				t.Fatalf("%s sees %v: the left member was rejoined", n.Name(), ns)
 			}
 		}

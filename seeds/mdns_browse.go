@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	mrand "math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -16,17 +15,7 @@ import (
 // browseLoop browses now and then every interval, jittered, until ctx
 // ends.
 func (m *mdnsDiscovery) browseLoop(ctx context.Context, ifi *net.Interface, stdlog *log.Logger) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		m.browse(ctx, ifi, stdlog)
-		t.Reset(time.Duration(float64(m.interval) * (0.8 + 0.4*mrand.Float64())))
-	}
+	everyJittered(ctx, m.interval, func() { m.browse(ctx, ifi, stdlog) })
 }
 
 // browse runs one query and records the instances that answered.

@@ -72,27 +72,7 @@ func entry(name string, v4 string, port int) *mdns.ServiceEntry {
 // waits, failing t if that takes more than 5s.
 func startMDNS(t *testing.T, d *mdnsDiscovery, self string) func() {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	wait, err := d.Start(ctx, self)
-	if err != nil {
-		cancel()
-		t.Fatalf("Start(%q): %v", self, err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			done := make(chan struct{})
-			go func() { wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				t.Fatal("wait did not return within 5s of cancelling")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return startRunner(t, d, self)
 }
 
 func TestMDNSAnnouncesAndBrowses(t *testing.T) {

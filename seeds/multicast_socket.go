@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -132,22 +131,13 @@ func openMulticastSender(ifi *net.Interface, hops int) (*ipv4.PacketConn, error)
 
 // announce sends self now and then every interval, jittered, until ctx ends.
 func (m *multicast) announce(ctx context.Context, send *ipv4.PacketConn, group *net.UDPAddr, self string) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	everyJittered(ctx, m.interval, func() {
 		if _, err := send.WriteTo(m.packet(self), nil, group); err != nil {
 			m.sendErrors.Add(1)
 		} else {
 			m.sent.Add(1)
 		}
-		jitter := 0.8 + 0.4*mrand.Float64()
-		t.Reset(time.Duration(float64(m.interval) * jitter))
-	}
+	})
 }
 
 // packet builds a signed announcement of self with a fresh, strictly

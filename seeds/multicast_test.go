@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testutil"
 )
 
 var testSecret = []byte("0123456789abcdef-test-secret")
@@ -43,50 +45,19 @@ func loopback(t *testing.T) string {
 	return ""
 }
 
-// waitFor polls cond until it holds or 5s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // runMC starts m with self and returns a function that cancels it, waits
 // for it and returns the error that stopped its receiver (nil after a clean
 // stop), failing t if Start fails or the work does not stop in 5s.
 func runMC(t *testing.T, m *multicast, self string) func() error {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	wait, err := m.Start(ctx, self)
-	if err != nil {
-		cancel()
-		t.Fatalf("Start(%s) = %v", self, err)
-	}
-	waitFor(t, self+" announcing", func() bool { return m.stats().Sent > 0 })
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		done := make(chan struct{})
-		go func() { wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("Start(%s): the work did not stop after cancel", self)
-		}
+	stop := startRunner(t, m, self)
+	testutil.Eventually(t, 5*time.Second, func() bool { return m.stats().Sent > 0 }, self+" announcing")
+	return func() error {
+		stop()
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return m.readErr
 	}
-	t.Cleanup(func() { stop() })
-	return stop
 }
 
 func has(m *multicast, addr string) func() bool {
@@ -106,8 +77,8 @@ func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
 	}
 	stopA := runMC(t, a, "127.0.0.1:10001")
 	stopB := runMC(t, b, "127.0.0.1:10002")
-	waitFor(t, "a to hear b", has(a, "127.0.0.1:10002"))
-	waitFor(t, "b to hear a", has(b, "127.0.0.1:10001"))
+	testutil.Eventually(t, 5*time.Second, has(a, "127.0.0.1:10002"), "a to hear b")
+	testutil.Eventually(t, 5*time.Second, has(b, "127.0.0.1:10001"), "b to hear a")
 	if got, _ := a.Discover(context.Background()); !reflect.DeepEqual(got, []string{"127.0.0.1:10002"}) {
 		t.Errorf("a.Discover = %q, want only b (not itself)", got)
 	}
@@ -127,7 +98,7 @@ func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
 	if err := stopB(); err != nil {
 		t.Errorf("b stopped with %v, want nil on cancel", err)
 	}
-	waitFor(t, "a to forget b", func() bool { return !has(a, "127.0.0.1:10002")() })
+	testutil.Eventually(t, 5*time.Second, func() bool { return !has(a, "127.0.0.1:10002")() }, "a to forget b")
 	if err := stopA(); err != nil {
 		t.Errorf("a stopped with %v, want nil on cancel", err)
 	}
@@ -147,7 +118,7 @@ func TestMulticastRestart(t *testing.T) {
 	}
 	sent := m.stats().Sent
 	runMC(t, m, "127.0.0.1:10001")
-	waitFor(t, "announcements of the second run", func() bool { return m.stats().Sent > sent })
+	testutil.Eventually(t, 5*time.Second, func() bool { return m.stats().Sent > sent }, "announcements of the second run")
 }
 
 // inject sends raw packets to group on the loopback interface.
@@ -201,7 +172,7 @@ func TestMulticastRejectsBadPackets(t *testing.T) {
 		encodeAnnouncement(ann("chat", "0.0.0.0:7946", now), testSecret),    // host filled in from the source
 		encodeAnnouncement(ann("chat", "10.0.0.3:7946", now), testSecret),   // last: marks the end
 	)
-	waitFor(t, "the last good announcement", has(m, "10.0.0.3:7946"))
+	testutil.Eventually(t, 5*time.Second, has(m, "10.0.0.3:7946"), "the last good announcement")
 	got, _ := m.Discover(context.Background())
 	if len(got) != 3 || got[0] != "10.0.0.2:7946" || got[1] != "10.0.0.3:7946" || strings.HasPrefix(got[2], "0.0.0.0:") || !strings.HasSuffix(got[2], ":7946") {
 		t.Errorf("Discover = %q, want 10.0.0.2, 10.0.0.3 and the source of the 0.0.0.0 announcement", got)
@@ -226,7 +197,7 @@ func TestMulticastLimits(t *testing.T) {
 		encodeAnnouncement(ann("chat", "10.0.0.1:7946", now.Add(1)), nil), // refresh of a known peer: fine
 		encodeAnnouncement(ann("chat", "10.0.0.2:7946", now), testSecret), // BadMAC: signed, but m has no secret
 	)
-	waitFor(t, "all packets", func() bool { return m.stats().Received >= 6 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return m.stats().Received >= 6 }, "all packets")
 	st := m.stats()
 	if st.Accepted != 3 || st.TableFull != 1 || st.BadMAC != 1 {
 		t.Errorf("Stats = %+v, want Accepted 3, TableFull 1, BadMAC 1", st)

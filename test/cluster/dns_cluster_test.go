@@ -37,13 +37,13 @@ func TestDNSCluster(t *testing.T) {
 		srv.AddA(name, ip(i))
 		nodes = append(nodes, n)
 	}
-	waitMembers(t, 15*time.Second, nodes, "dns-2", "dns-3", "dns-4", "dns-5", "dns-6")
+	testutil.WaitMembers(t, 15*time.Second, nodes, "dns-2", "dns-3", "dns-4", "dns-5", "dns-6")
 
 	// Remove dns-6 from the zone and crash it: the others see it fail and
 	// never join its address again, though they keep refreshing.
 	srv.RemoveA(name, ip(6))
 	nodes[4].Close()
-	waitMembers(t, 15*time.Second, nodes[:4], "dns-2", "dns-3", "dns-4", "dns-5")
+	testutil.WaitMembers(t, 15*time.Second, nodes[:4], "dns-2", "dns-3", "dns-4", "dns-5")
 
 	// Start a fresh lone node on the old address: discovery no longer
 	// lists it, so nobody may pull it back in.
@@ -51,18 +51,18 @@ func TestDNSCluster(t *testing.T) {
 		gencluster.WithBindAddr(net.JoinHostPort(ip(6), strconv.Itoa(port))), shortDeadGossip)...)
 	before := srv.Count(name, dns.TypeA)
 	testutil.Eventually(t, 10*time.Second, func() bool { return srv.Count(name, dns.TypeA) >= before+5 }, "five more DNS refreshes")
-	if got := names(lone.Members()); !slices.Equal(got, []string{"dns-6-again"}) {
+	if got := testutil.Names(lone.Members()); !slices.Equal(got, []string{"dns-6-again"}) {
 		t.Errorf("the removed address was joined again: %v", got)
 	}
 	for _, n := range nodes[:4] {
-		if got := names(n.Members()); !slices.Equal(got, []string{"dns-2", "dns-3", "dns-4", "dns-5"}) {
+		if got := testutil.Names(n.Members()); !slices.Equal(got, []string{"dns-2", "dns-3", "dns-4", "dns-5"}) {
 			t.Errorf("%s sees %v", n.Name(), got)
 		}
 	}
 
 	// Put it back in the zone: the refresh loop joins it.
 	srv.AddA(name, ip(6))
-	waitMembers(t, 15*time.Second, append(nodes[:4:4], lone), "dns-2", "dns-3", "dns-4", "dns-5", "dns-6-again")
+	testutil.WaitMembers(t, 15*time.Second, append(nodes[:4:4], lone), "dns-2", "dns-3", "dns-4", "dns-5", "dns-6-again")
 }
 
 // TestDNSClusterFromEnv: nodes configured from GENCLUSTER_* variables,
@@ -85,9 +85,9 @@ func TestDNSClusterFromEnv(t *testing.T) {
 		// GENCLUSTER_SEEDS uses /etc/resolv.conf; point this test's
 		// backend at the test server's resolv.conf instead.
 		d := seeds.DNS(name, port, seeds.DNSResolvConf(conf))
-		n := startNode(t, append(opts, gencluster.WithMemberlistConfig(fastGossip), gencluster.WithRetryBackoff(50*time.Millisecond), gencluster.WithSeeds(d))...)
+		n := startNode(t, append(opts, gencluster.WithMemberlistConfig(testutil.FastGossip), gencluster.WithRetryBackoff(50*time.Millisecond), gencluster.WithSeeds(d))...)
 		srv.AddA(name, "127.0.0."+strconv.Itoa(i))
 		nodes = append(nodes, n)
 	}
-	waitMembers(t, 15*time.Second, nodes, "env-2", "env-3", "env-4")
+	testutil.WaitMembers(t, 15*time.Second, nodes, "env-2", "env-3", "env-4")
 }

@@ -166,7 +166,7 @@ func testHostileInput(t *testing.T, opts []gencluster.Option) {
 	// The node still answers: a new node joins through it, and the
 	// original members never saw anything but that join.
 	n := startNode(t, append(append(testOpts(t, "h-2"), gencluster.WithSeeds(seeds.Static(target))), opts...)...)
-	waitMembers(t, 10*time.Second, append(cluster, n), "h-0", "h-1", "h-2")
+	testutil.WaitMembers(t, 10*time.Second, append(cluster, n), "h-0", "h-1", "h-2")
 	for i, l := range w.logs {
 		for _, ev := range l.All() {
 			if ev.Type != gencluster.EventJoin || ev.Member.Name != "h-2" {

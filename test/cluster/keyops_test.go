@@ -49,17 +49,8 @@ func faultCluster(t *testing.T, prefix string, n int, extra ...gencluster.Option
 		addrs = append(addrs, node.Addr())
 		disc.Set(nil, slices.Clone(addrs)...)
 	}
-	waitMembers(t, 15*time.Second, nodes, all...)
+	testutil.WaitMembers(t, 15*time.Second, nodes, all...)
 	return nodes, network, addrs, logs
-}
-
-// tolerant relaxes fastGossip for tests that assert that no member is
-// falsely declared failed: on a loaded machine (a 2-core CI runner under
-// -race) fastGossip's 100ms probe timeout is missed now and then.
-func tolerant(mc *memberlist.Config) {
-	mc.ProbeInterval = 500 * time.Millisecond
-	mc.ProbeTimeout = 400 * time.Millisecond
-	mc.SuspicionMult = 4
 }
 
 func keyBytes(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -86,7 +77,7 @@ func statusOf(r gencluster.KeyringResult, name string) gencluster.KeyStatus {
 // a failure or leave of a reachable one.
 func TestClusterKeyRotationWithPartition(t *testing.T) {
 	oldKey, newKey := keyBytes(1), keyBytes(2)
-	nodes, network, addrs, logs := faultCluster(t, "kr", 8, gencluster.WithSecretKey(oldKey), gencluster.WithMemberlistConfig(tolerant))
+	nodes, network, addrs, logs := faultCluster(t, "kr", 8, gencluster.WithSecretKey(oldKey), gencluster.WithMemberlistConfig(testutil.Tolerant))
 	coord, cut := nodes[0], nodes[7]
 	network.Partition(addrs[7:], addrs[:7])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -147,7 +138,7 @@ func TestClusterKeyRotationWithPartition(t *testing.T) {
 		}
 	}
 	// After the rotation all eight still see all eight.
-	waitMembers(t, 5*time.Second, nodes, append(names7, cut.Name())...)
+	testutil.WaitMembers(t, 5*time.Second, nodes, append(names7, cut.Name())...)
 	for i, l := range logs {
 		for _, ev := range l.All() {
 			if (ev.Type == gencluster.EventFail || ev.Type == gencluster.EventLeave) && ev.Member.Name != cut.Name() {

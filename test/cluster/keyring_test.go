@@ -23,7 +23,7 @@ func TestKeyRotation(t *testing.T) {
 	oldKey, newKey := key(0xA1, 32), key(0xB2, 16)
 	nodes := startCluster(t, "rot", 3, gencluster.WithSecretKey(oldKey), gencluster.WithLabel("rot"))
 	all := []string{"rot-0", "rot-1", "rot-2"}
-	waitMembers(t, 10*time.Second, nodes, all...)
+	testutil.WaitMembers(t, 10*time.Second, nodes, all...)
 	var logs []*testutil.EventLog
 	watch := func(n *gencluster.Node) {
 		_, evs, cancel := n.Subscribe()
@@ -43,7 +43,7 @@ func TestKeyRotation(t *testing.T) {
 			}
 		}
 		for _, n := range nodes {
-			if got := names(n.Members()); !slices.Equal(got, all) {
+			if got := testutil.Names(n.Members()); !slices.Equal(got, all) {
 				t.Fatalf("%s: %s sees %v", step, n.Name(), got)
 			}
 		}
@@ -99,7 +99,7 @@ func TestKeyRotation(t *testing.T) {
 	mid := startNode(t, append(testOpts(t, "rot-mid"), gencluster.WithKeyring(oldKey, newKey), gencluster.WithLabel("rot"),
 		gencluster.WithSeeds(seeds.Static(nodes[0].Addr())))...)
 	all = append(all, "rot-mid")
-	waitMembers(t, 10*time.Second, append(nodes, mid), all...)
+	testutil.WaitMembers(t, 10*time.Second, append(nodes, mid), all...)
 	nodes = append(nodes, mid)
 	watch(mid)
 	gossipRound("1 mid")
@@ -122,11 +122,11 @@ func TestKeyRotation(t *testing.T) {
 			}
 		}
 	}
-	if got := names(stale.Members()); !slices.Equal(got, []string{"rot-stale"}) {
+	if got := testutil.Names(stale.Members()); !slices.Equal(got, []string{"rot-stale"}) {
 		t.Errorf("the node with the old key sees %v", got)
 	}
 	fresh := startNode(t, append(testOpts(t, "rot-3"), seed, gencluster.WithSecretKey(newKey), gencluster.WithLabel("rot"))...)
-	waitMembers(t, 10*time.Second, append(nodes, fresh), append(all, "rot-3")...)
+	testutil.WaitMembers(t, 10*time.Second, append(nodes, fresh), append(all, "rot-3")...)
 }
 
 func TestKeyringErrors(t *testing.T) {

@@ -24,7 +24,7 @@ var reuseDefaults = flag.Bool("reuse-defaults", false, "TestNameReuseAfterRestar
 // interval long enough to tell them apart: memberlist alone accepts a
 // restarted name only at a push-pull after the reclaim time.
 func reuseTimers(mc *memberlist.Config) {
-	fastGossip(mc)
+	testutil.FastGossip(mc)
 	mc.DeadNodeReclaimTime = time.Second
 	mc.PushPullInterval = 10 * time.Second
 }
@@ -46,10 +46,10 @@ func restartAfter(t *testing.T, pause time.Duration) time.Duration {
 	a := startNode(t, opts("nr-a")...)
 	c := startNode(t, opts("nr-c", gencluster.WithSeeds(seeds.Static(a.Addr())))...)
 	b := startNode(t, opts("nr-b", gencluster.WithSeeds(seeds.Static(a.Addr())))...)
-	waitMembers(t, 30*time.Second, []*gencluster.Node{a, b, c}, "nr-a", "nr-b", "nr-c")
+	testutil.WaitMembers(t, 30*time.Second, []*gencluster.Node{a, b, c}, "nr-a", "nr-b", "nr-c")
 	b.Close()
 	if pause >= 0 { // < 0: restart before the failure is detected
-		waitMembers(t, 60*time.Second, []*gencluster.Node{a, c}, "nr-a", "nr-c")
+		testutil.WaitMembers(t, 60*time.Second, []*gencluster.Node{a, c}, "nr-a", "nr-c")
 	}
 	if pause > 0 {
 		time.Sleep(pause) // the scenario: the restart comes this late

@@ -22,8 +22,8 @@ func TestPartitionHeals(t *testing.T) {
 	nodes, network, addrs := partitionCluster(t, 300*time.Millisecond)
 	network.Partition(addrs[:2], addrs[2:])
 	start := time.Now()
-	waitMembers(t, 20*time.Second, nodes[:2], "p-0", "p-1")
-	waitMembers(t, 20*time.Second, nodes[2:], "p-2", "p-3")
+	testutil.WaitMembers(t, 20*time.Second, nodes[:2], "p-0", "p-1")
+	testutil.WaitMembers(t, 20*time.Second, nodes[2:], "p-2", "p-3")
 	t.Logf("measured: both halves declared the other failed after %v", time.Since(start).Round(time.Millisecond))
 
 	holdPartition()
@@ -31,7 +31,7 @@ func TestPartitionHeals(t *testing.T) {
 	healed := time.Now()
 	// One refresh interval, plus the backoff cap (also the interval), plus
 	// a few gossip rounds: 5s is generous on a loaded 2-core machine.
-	waitMembers(t, 5*time.Second, nodes, "p-0", "p-1", "p-2", "p-3")
+	testutil.WaitMembers(t, 5*time.Second, nodes, "p-0", "p-1", "p-2", "p-3")
 	t.Logf("measured: whole again %v after the heal (refresh interval 300ms)", time.Since(healed).Round(time.Millisecond))
 	leaveAll(nodes)
 }
@@ -42,8 +42,8 @@ func TestPartitionHeals(t *testing.T) {
 func TestPartitionStaysSplitWithoutRefresh(t *testing.T) {
 	nodes, network, addrs := partitionCluster(t, 0)
 	network.Partition(addrs[:2], addrs[2:])
-	waitMembers(t, 20*time.Second, nodes[:2], "p-0", "p-1")
-	waitMembers(t, 20*time.Second, nodes[2:], "p-2", "p-3")
+	testutil.WaitMembers(t, 20*time.Second, nodes[:2], "p-0", "p-1")
+	testutil.WaitMembers(t, 20*time.Second, nodes[2:], "p-2", "p-3")
 	holdPartition()
 	network.Heal()
 	// Watch for a bounded window (several times what the refresh loop
@@ -52,7 +52,7 @@ func TestPartitionStaysSplitWithoutRefresh(t *testing.T) {
 	for time.Now().Before(end) {
 		for _, n := range nodes {
 			if len(n.Members()) != 2 {
-				t.Fatalf("%s sees %v without the refresh loop: memberlist healed on its own", n.Name(), names(n.Members()))
+				t.Fatalf("%s sees %v without the refresh loop: memberlist healed on its own", n.Name(), testutil.Names(n.Members()))
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -101,6 +101,6 @@ func partitionCluster(t *testing.T, refresh time.Duration) ([]*gencluster.Node, 
 		addrs = append(addrs, n.Addr())
 		disc.Set(nil, slices.Clone(addrs)...)
 	}
-	waitMembers(t, 10*time.Second, nodes, "p-0", "p-1", "p-2", "p-3")
+	testutil.WaitMembers(t, 10*time.Second, nodes, "p-0", "p-1", "p-2", "p-3")
 	return nodes, network, addrs
 }

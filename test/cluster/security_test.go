@@ -32,12 +32,12 @@ type watch struct {
 
 func watchCluster(t *testing.T, nodes []*gencluster.Node, want ...string) *watch {
 	t.Helper()
-	waitMembers(t, 10*time.Second, nodes, want...)
+	testutil.WaitMembers(t, 10*time.Second, nodes, want...)
 	w := &watch{nodes: nodes, want: slices.Sorted(slices.Values(want))}
 	for _, n := range nodes {
 		snap, evs, cancel := n.Subscribe()
 		t.Cleanup(cancel)
-		if got := names(snap); !slices.Equal(got, w.want) {
+		if got := testutil.Names(snap); !slices.Equal(got, w.want) {
 			t.Fatalf("%s: snapshot %v, want %v", n.Name(), got, w.want)
 		}
 		w.logs = append(w.logs, testutil.Collect(evs))
@@ -51,7 +51,7 @@ func (w *watch) check(t *testing.T, addrs map[string]string) {
 	t.Helper()
 	for i, n := range w.nodes {
 		ms := n.Members()
-		if got := names(ms); !slices.Equal(got, w.want) {
+		if got := testutil.Names(ms); !slices.Equal(got, w.want) {
 			t.Fatalf("%s: members %v, want %v", n.Name(), got, w.want)
 		}
 		for _, m := range ms {
@@ -106,14 +106,14 @@ func TestOutsidersCannotJoinOrInject(t *testing.T) {
 	}
 	w.hold(t, quietWindow, addrsOf(cluster...))
 	for _, o := range outsiders {
-		if got := names(o.Members()); !slices.Equal(got, []string{o.Name()}) {
+		if got := testutil.Names(o.Members()); !slices.Equal(got, []string{o.Name()}) {
 			t.Errorf("%s sees %v, want only itself", o.Name(), got)
 		}
 	}
 
 	// Control: with the key and the label a node does join.
 	in := startNode(t, append(append(testOpts(t, "sec-2"), seed), secure...)...)
-	waitMembers(t, 10*time.Second, append(cluster, in), "sec-0", "sec-1", "sec-2")
+	testutil.WaitMembers(t, 10*time.Second, append(cluster, in), "sec-0", "sec-1", "sec-2")
 }
 
 // TestLabelsKeepClustersApart: two clusters with different labels and
@@ -163,7 +163,7 @@ func TestAllowedCIDRsRefuseOtherAddresses(t *testing.T) {
 	}
 	// Control: a node from an allowed address joins.
 	in := startNode(t, append(testOpts(t, "cidr-in"), allow, gencluster.WithBindAddr("127.0.0.4:0"), gencluster.WithSeeds(seeds.Static("127.0.0.3:"+port)))...)
-	waitMembers(t, 10*time.Second, append(cluster, in), "cidr-127.0.0.3", "cidr-127.0.0.4", "cidr-in")
+	testutil.WaitMembers(t, 10*time.Second, append(cluster, in), "cidr-127.0.0.3", "cidr-127.0.0.4", "cidr-in")
 }
 
 // TestLiveNameCannotBeStolen: a second node that takes the name of a live
