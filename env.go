@@ -42,7 +42,10 @@ const (
 //	GENCLUSTER_SNAPSHOT=/var/lib/api/members.snap
 //
 // Unset or empty variables add no option, so the defaults (or options
-// given before FromEnv's) apply; options after FromEnv's override them:
+// given before FromEnv's) apply; options after FromEnv's override them
+// (except the key options: with a key variable set, a WithSecretKey,
+// WithKeyring or WithKeyringMigration of the program's is an error, as
+// any second key option is):
 //
 //	env, err := gencluster.FromEnv()
 //	node, err := gencluster.Start(ctx, append(env, gencluster.WithLogger(l))...)

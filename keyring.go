@@ -23,9 +23,11 @@ var (
 // that encrypts) first; nil when the node has no encryption.
 //
 // Key rotation: the keyring is per node. InstallKey, UseKey and RemoveKey
-// change this node's keys only, at once, and send nothing. To rotate the
-// key of a running cluster, run each step on every node before starting
-// the next:
+// change this node's keys only, at once, and send nothing. The usual way
+// to rotate the key of a running cluster is Keyring, from any one node,
+// which runs each step on every member and checks it (docs/keys.md). With
+// these local methods, run each step on every node before starting the
+// next:
 //
 //  1. InstallKey(new) on every node: all nodes decrypt both keys.
 //  2. UseKey(new) on every node: all nodes encrypt with the new key (a node

@@ -243,8 +243,9 @@ func WithMinMembers(n int) Option {
 //
 // With the default memberlist Dist, memberlist's own metrics are bridged
 // too (gencluster_memberlist_*, by package gossip). memberlist emits them
-// through the process-wide hashicorp/go-metrics global; see README.md
-// (Operating a cluster) for what the bridge does to that global.
+// through the process-wide hashicorp/go-metrics global; see
+// docs/operating.md (How memberlist's metrics are bridged) for what the
+// bridge does to that global.
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(c *config) error {
 		if reg == nil {
@@ -255,7 +256,7 @@ func WithMetrics(reg prometheus.Registerer) Option {
 	}
 }
 
-// Security options. They configure memberlist (see README.md, Security):
+// Security options. They configure memberlist (see docs/security.md):
 // Start refuses them with WithDist, since asking for encryption and getting
 // none must not pass silently. Like WithMemberlistConfig, they are applied in
 // order, so a later WithMemberlistConfig may still change what they set.

@@ -153,7 +153,8 @@ func TestAllowedCIDRsRefuseOtherAddresses(t *testing.T) {
 	w.hold(t, quietWindow, addrsOf(cluster...))
 	// The outsider's joins reached the cluster and the filter refused it.
 	// (The filter is one-way: the outsider may have read the member list
-	// over TCP, see README.md, Security; it is not a member.)
+	// over TCP, see docs/security.md, What is not protected; it is not a
+	// member.)
 	refused := false
 	for _, r := range recs.Records() {
 		refused = refused || (strings.Contains(r.Message, "Rejected node cidr-127.0.0.2") && r.Level == slog.LevelWarn)
