@@ -67,3 +67,32 @@ func (r *Loop) forgetBackoff(live []string) {
 		r.retry.Succeeded(a)
 	}
 }
+
+// skipAlias reports whether addr is an alias that need not be joined
+// again: a join of it succeeded, yet no member advertises it (it is
+// another address of a member, such as the other IP family of a
+// dual-stack DNS name, or this node's own). Re-joining it on every
+// discovery would only repeat a full push-pull with a member we have.
+// Once the cluster has fewer live members than the most it has had since
+// that join, someone failed or a partition is under way, and aliases are
+// joined again: one may be the only discovered address of a lost member.
+// live is the number of live members now.
+func (r *Loop) skipAlias(addr string, live int) bool {
+	n, ok := r.aliases[addr]
+	if !ok || live < n {
+		return false
+	}
+	r.aliases[addr] = live // the high-water mark a loss is measured from
+	return true
+}
+
+// noteAlias records addr, just joined, as an alias when no live member
+// advertises it, and forgets it otherwise. live is the live set after the
+// join. It is called with the join workers' lock held.
+func (r *Loop) noteAlias(addr string, live map[string]bool) {
+	if live[addr] {
+		delete(r.aliases, addr)
+		return
+	}
+	r.aliases[addr] = len(live)
+}

@@ -125,3 +125,29 @@ func TestRefreshRetryPassOnlyRetries(t *testing.T) {
 		t.Errorf("a retry pass joined %s, whose backoff was over, %d times; want 1", failed, n)
 	}
 }
+
+// Another address of a member (the other family of a dual-stack name, a
+// NAT address) is joined once, not on every discovery; once a member is
+// lost it is joined again, in case it is the lost member's only address.
+func TestRefreshJoinsAliasOnce(t *testing.T) {
+	const self, peer, other, alias = "10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946", "[fd00::2]:7946"
+	f := testutil.NewDist(self, peer, other)
+	f.Alias(alias, peer)
+	r := New(config(f))
+	r.addrs = []string{alias, other}
+	for range 3 { // the shuffled order decides which is joined first
+		r.connectDue(context.Background(), true)
+	}
+	if n := len(f.CallTimes(alias)); n != 1 {
+		t.Fatalf("the alias %s was joined %d times in 3 discoveries, want 1", alias, n)
+	}
+	if n := len(f.CallTimes(other)); n != 1 {
+		t.Fatalf("%s was joined %d times, want 1", other, n)
+	}
+	f.Drop(other) // a member is lost: aliases may be its only address
+	r.lastLive[other] = time.Now().Add(-r.interval)
+	r.connectDue(context.Background(), true)
+	if n := len(f.CallTimes(alias)); n != 2 {
+		t.Errorf("after a member was lost the alias was joined %d times in all, want 2", n)
+	}
+}

@@ -76,6 +76,10 @@ type Loop struct {
 	// lastLive is when each discovered address was last seen as a live
 	// member (see recentlyLive).
 	lastLive map[string]time.Time
+	// aliases are addresses whose join succeeded but that no member
+	// advertises (see skipAlias), each with the number of live members
+	// right after that join.
+	aliases map[string]int
 }
 
 // New returns a Loop for c.
@@ -98,6 +102,7 @@ func New(c Config) *Loop {
 		retry:      backoff.NewTracker(backoff.Policy{Min: min(c.MinBackoff, maxBackoff), Max: maxBackoff}, seed),
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
 		lastLive:   make(map[string]time.Time),
+		aliases:    make(map[string]int),
 	}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -216,6 +221,11 @@ func (r *Loop) discover(ctx context.Context) []string {
 			delete(r.lastLive, a)
 		}
 	}
+	for a := range r.aliases {
+		if !seen[a] {
+			delete(r.aliases, a)
+		}
+	}
 	return out
 }
 
@@ -239,7 +249,7 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 			becameLive = append(becameLive, a)
 			continue
 		}
-		if r.retry.Due(a, now) && !r.recentlyLive(a, now) && (discovered || r.retry.Failures(a) > 0) {
+		if r.retry.Due(a, now) && !r.recentlyLive(a, now) && !r.skipAlias(a, len(live)) && (discovered || r.retry.Failures(a) > 0) {
 			cands = append(cands, a)
 		}
 	}
@@ -285,6 +295,7 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 		results[a] = err
 		if err == nil {
 			live = r.liveAddrs()
+			r.noteAlias(a, live)
 		}
 		return err == nil
 	}

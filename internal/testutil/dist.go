@@ -20,6 +20,7 @@ type Dist struct {
 	ok      map[string]bool
 	calls   map[string][]time.Time
 	members map[string]membership.Member
+	aliases map[string]string // address -> the member address it reaches
 }
 
 // NewDist returns a Dist at self whose joins of the ok addresses succeed.
@@ -37,6 +38,10 @@ func (f *Dist) Connect(_ context.Context, addr string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[addr] = append(f.calls[addr], time.Now())
+	if of, ok := f.aliases[addr]; ok {
+		f.members[of] = membership.Member{Name: "m-" + of, Addr: of, State: membership.StateAlive}
+		return nil
+	}
 	if !f.ok[addr] {
 		return errors.New("connection refused")
 	}
@@ -81,4 +86,16 @@ func (f *Dist) Drop(addr string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.members, addr)
+}
+
+// Alias makes a join of addr succeed and reach the member at of: addr is
+// another address of that member (its other IP family, a NAT address), so
+// no member is ever listed at addr.
+func (f *Dist) Alias(addr, of string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.aliases == nil {
+		f.aliases = map[string]string{}
+	}
+	f.aliases[addr] = of
 }

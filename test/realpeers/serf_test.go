@@ -322,6 +322,13 @@ func sideBySide(t *testing.T, hosts []*labHost) {
 	figure(t, pre+"serf_idle_cpu_pct_mean", si)
 	figure(t, pre+"serf_idle_cpu_pct_max", slices.Max(idle["serf"]))
 	figure(t, pre+"idle_cpu_ratio_gencluster_over_serf", gi/max(si, 0.01))
+	// A ratio against serf measured in the same run, not a bare figure:
+	// an idle gencluster node whose refresh loop spins (a stale backoff
+	// entry made it wake every millisecond: 5.5-6x serf before the fix,
+	// 0.7 after) fails this; ordinary noise on both sides does not.
+	if ratio := gi / max(si, 0.01); ratio > 3 {
+		t.Errorf("idle gencluster nodes use %.1fx the CPU of idle serf agents (%.2f%% vs %.2f%% of a core), want at most 3x: is the refresh loop waking for nothing?", ratio, gi, si)
+	}
 	figure(t, pre+"gencluster_poll_round_mean", mean(runs["gencluster"], poll))
 	figure(t, pre+"serf_poll_round_mean", mean(runs["serf"], poll))
 	figure(t, pre+"rounds", serfRounds)
