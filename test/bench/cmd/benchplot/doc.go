@@ -217,7 +217,7 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 	b.WriteString("go test -run '^TestVirtual$' -v ./vsim -args -n 100,500 -seeds 1,2 -out /tmp/vsim.json   # the simulation alone (flags: vsim/vsim_test.go)\n")
 	b.WriteString("go test -run '^TestVirtual$' -v ./vsim -args -n 200 -spread 500ms -partition=false -restarts 0   # nodes starting over 500 ms\n")
 	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json -vsim-from /tmp/vsim.json   # re-render with another simulation run\n")
-	b.WriteString("go test -count=1 -short ./...   # what CI runs: the simulation at N = 8, every phase, both implementations\n")
+	b.WriteString("go test -count=1 ./...          # what CI runs: every loopback scenario with a few nodes, and the simulation at N = 8, every phase, both implementations\n")
 	b.WriteString("go run ./cmd/benchplot -quick -out /tmp/bench -doc /tmp/bench/benchmarks.md   # small N, a minute or two\n")
 	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json   # re-render plots and this page from recorded results\n")
 	b.WriteString("go test .                        # every scenario with a few nodes (about 40 s); skipped with -short\n")
