@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
 )
 
 const (
@@ -87,11 +89,12 @@ func cdnsLookup(server, name string) ([]string, error) {
 // reports the hostNetwork pod's IP as the container's and the real
 // endpointslice controller publishes the containers' addresses.
 type cdnsCluster struct {
-	t   *testing.T
-	a   *k8sAPI
-	net *cdnsNetwork
-	env []string // the node program's environment, from the example
-	arg []string
+	t     *testing.T
+	a     *k8sAPI
+	net   *dockertest.Network
+	image string
+	env   []string // the node program's environment, from the example
+	arg   []string
 }
 
 // ip is the container address of StatefulSet pod gencluster-i.
@@ -100,7 +103,7 @@ func (c *cdnsCluster) ip(pod string) string {
 	if _, err := fmt.Sscanf(pod, "gencluster-%d", &i); err != nil {
 		c.t.Fatalf("unexpected pod name %q", pod)
 	}
-	return fmt.Sprintf("%s%d", c.net.prefix, 10+i)
+	return fmt.Sprintf("%s%d", c.net.Prefix, 10+i)
 }
 
 // sync makes the world follow the API: a new pod gets its kwok node, is
@@ -131,14 +134,14 @@ func (c *cdnsCluster) sync() error {
 		if err := c.a.do(http.MethodPost, "/api/v1/namespaces/"+cdnsNamespace+"/pods/"+name+"/binding", binding, nil); err != nil {
 			return err
 		}
-		if _, ok := c.net.running[name]; !ok {
-			c.net.start(name, ip, c.net.gateway(), append(slices.Clone(c.env),
+		if !c.net.Running(name) {
+			c.start(name, ip, append(slices.Clone(c.env),
 				"GENCLUSTER_NAME="+name, fmt.Sprintf("GENCLUSTER_ADVERTISE=%s:%d", ip, k8sGossipPort)), c.arg...)
 		}
 	}
-	for _, name := range c.net.names() {
+	for _, name := range c.net.Names() {
 		if !live[name] {
-			c.net.stop(name)
+			c.net.Stop(name)
 		}
 	}
 	return nil
@@ -169,11 +172,11 @@ func (c *cdnsCluster) waitView(what string, n int) time.Duration {
 		if err := c.sync(); err != nil {
 			return err
 		}
-		names := c.net.names()
+		names := c.net.Names()
 		if len(names) != n {
 			return fmt.Errorf("%d containers running, want %d", len(names), n)
 		}
-		return c.net.viewIs(names, names)
+		return c.net.ViewIs(names, names)
 	})
 }
 
@@ -185,12 +188,8 @@ func (c *cdnsCluster) waitDNS(what, dnsName string) time.Duration {
 		if err := c.sync(); err != nil {
 			return err
 		}
-		var ips []string
-		for _, name := range c.net.names() {
-			ips = append(ips, c.net.running[name])
-		}
-		slices.Sort(ips)
-		got, err := cdnsLookup(c.net.gateway(), dnsName)
+		ips := c.runningIPs()
+		got, err := cdnsLookup(c.net.Gateway(), dnsName)
 		if err != nil {
 			return err
 		}
@@ -216,11 +215,11 @@ func (c *cdnsCluster) waitDNS(what, dnsName string) time.Duration {
 func corednsClusterScenario(t *testing.T, cp *k8sControlPlane) {
 	cdnsRequireTools(t)
 	image := cdnsBuildImage(t)
-	nw := cdnsNewNetwork(t, image)
-	cdnsStartCoreDNS(t, cp, nw.gateway())
+	nw := cdnsNewNetwork(t)
+	cdnsStartCoreDNS(t, cp, nw.Gateway())
 	a := cp.apiFor(t)
 	k8sNamespace(t, a, cdnsNamespace)
-	c := &cdnsCluster{t: t, a: a, net: nw}
+	c := &cdnsCluster{t: t, a: a, net: nw, image: image}
 	start := time.Now()
 	a.applyYAML(k8sReadExample(t, "statefulset.yaml"), cdnsNamespace, func(o k8sObj) {
 		spec := o["spec"].(k8sObj)["template"].(k8sObj)["spec"].(k8sObj)
@@ -270,31 +269,24 @@ func corednsClusterScenario(t *testing.T, cp *k8sControlPlane) {
 	}
 
 	// Partition 2 | 2: every packet between the halves dropped.
-	names := nw.names()
+	names := nw.Names()
 	left, right := names[:len(names)/2], names[len(names)/2:]
-	nw.cut(left, right, true)
+	nw.Cut(left, right, true)
 	cut := true
 	defer func() {
 		if cut {
-			nw.cut(left, right, false)
+			nw.Cut(left, right, false)
 		}
 	}()
 	detect := k8sWaitFor(t, "each side of the partition drops the other", cdnsConverge, func() error {
-		if err := nw.viewIs(left, left); err != nil {
+		if err := nw.ViewIs(left, left); err != nil {
 			return err
 		}
-		return nw.viewIs(right, right)
+		return nw.ViewIs(right, right)
 	})
-	for end := time.Now().Add(cdnsPartitionHold); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		if err := nw.viewIs(left, left); err != nil {
-			t.Fatalf("the partition holds: %v", err)
-		}
-		if err := nw.viewIs(right, right); err != nil {
-			t.Fatalf("the partition holds: %v", err)
-		}
-	}
+	nw.HoldViews("the partition holds", cdnsPartitionHold, dockertest.SplitViews(left, right))
 	healStart := time.Now()
-	nw.cut(left, right, false)
+	nw.Cut(left, right, false)
 	cut = false
 	c.waitView("the partition heals", len(names))
 	t.Logf("partition %d|%d, nodes' refresh interval %s", len(left), len(right), cdnsRefresh(c.env))

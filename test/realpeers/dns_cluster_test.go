@@ -3,7 +3,6 @@
 package realpeers
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
 )
 
 // dnsClusterNodes is the size of the DNS-seeded clusters.
@@ -54,21 +55,11 @@ func (n *labNode) metricSum(metric, match string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var sum float64
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, metric+"{") || !strings.Contains(line, match) {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %q: %v", n.name, line, err)
-		}
-		sum += v
+	v, err := dockertest.SumSamples(bytes.NewReader(b), metric, match)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", n.name, err)
 	}
-	return sum, sc.Err()
+	return v, nil
 }
 
 // dnsRefresh is the DNS clusters' refresh interval: short, so that

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
 )
 
 // labBuild builds examples/node once per test binary: every test runs the
@@ -53,12 +55,8 @@ func (b *nodeBuild) build() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bin := filepath.Join(dir, "gencluster-node")
-	// go test puts its own toolchain first in PATH.
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./examples/node")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./examples/node: %w\n%s", err, out)
+	if err := dockertest.BuildNode(ctx, root, bin); err != nil {
+		return "", err
 	}
 	return bin, nil
 }

@@ -3,14 +3,14 @@
 package realpeers
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
 )
 
 // proc is one program the test started (a DNS server, Prometheus, a node,
@@ -19,34 +19,16 @@ import (
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *dockertest.LockedBuffer
 	exited chan struct{}
 	err    error // Wait's error, once exited is closed
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startProc runs argv with the extra environment env. It is sent SIGTERM
 // when the test ends (SIGKILL if it has not exited 5s later).
 func startProc(t *testing.T, name string, env []string, argv ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, out: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &proc{name: name, out: &dockertest.LockedBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -5,6 +5,8 @@ package system
 import (
 	"sync"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
 )
 
 const (
@@ -16,9 +18,6 @@ const (
 	// alias is the network alias every node has: Docker's embedded DNS
 	// answers it with one A record per container, and it is the seed list.
 	alias = "gossip"
-	// label marks everything the tests create, for manual clean-up:
-	//   docker rm -f $(docker ps -aq -f label=gencluster.systemtest)
-	label = "gencluster.systemtest"
 	// refresh is the nodes' GENCLUSTER_REFRESH_INTERVAL.
 	refresh = 2 * time.Second
 )
@@ -47,7 +46,7 @@ const (
 )
 
 var (
-	runID     = randomHex(4)
+	runID     = dockertest.RandomHex(4)
 	image     = "gencluster-systemtest:" + runID
 	buildOnce sync.Once
 	buildErr  error

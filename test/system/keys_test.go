@@ -47,7 +47,7 @@ func (r keyResult) with(status string) []string {
 func (c *cluster) keyOp(node, op string, key []byte) (int, keyResult) {
 	c.t.Helper()
 	client := &http.Client{Timeout: 30 * time.Second}
-	url := fmt.Sprintf("http://%s:%d/keys", c.ips[node], keysPort)
+	url := fmt.Sprintf("http://%s:%d/keys", c.IP(node), keysPort)
 	var (
 		resp *http.Response
 		err  error
@@ -101,7 +101,7 @@ func (c *cluster) failCount(observers []string) int {
 
 // behind returns the coordinator's catch-up ledger.
 func (c *cluster) behind(node string) (map[string]int, error) {
-	resp, err := c.client.Get(fmt.Sprintf("http://%s:%d/keys/behind", c.ips[node], keysPort))
+	resp, err := c.Client().Get(fmt.Sprintf("http://%s:%d/keys/behind", c.IP(node), keysPort))
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +160,11 @@ func TestKeyRotation(t *testing.T) {
 	// Again, with one member cut off.
 	cut := c.names[nodes-1]
 	rest := without(c.names, cut)
-	c.cut([]string{cut}, rest, true)
+	c.Cut([]string{cut}, rest, true)
 	partitioned := true
 	defer func() {
 		if partitioned {
-			c.cut([]string{cut}, rest, false)
+			c.Cut([]string{cut}, rest, false)
 		}
 	}()
 	pstart := time.Now()
@@ -185,7 +185,7 @@ func TestKeyRotation(t *testing.T) {
 	c.waitView("the others declare the cut member failed", failTimeout, rest, rest)
 	// Up to the heal, the reachable members reported the cut one only.
 	c.checkNoFalseFailures(rest, []string{cut})
-	c.cut([]string{cut}, rest, false)
+	c.Cut([]string{cut}, rest, false)
 	partitioned = false
 	c.waitWhole("the cut member rejoins", healTimeout+convergeTimeout)
 	c.waitFor("the coordinator brings it up to date", convergeTimeout, func() error {

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
 )
 
 // TestConvergeFromDNS (scenario 1): eight processes that know only a DNS
@@ -17,13 +19,13 @@ func TestConvergeFromDNS(t *testing.T) {
 	c := newCluster(t, nodes)
 	afterStart := c.waitWhole("all nodes see all nodes", convergeTimeout)
 	for _, o := range c.names {
-		var ms []member
-		if err := c.get(o, "/members", &ms); err != nil {
+		var ms []dockertest.Member
+		if err := c.GetJSON(o, "/members", &ms); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			if m.Meta["test"] != t.Name() || m.Addr != fmt.Sprintf("%s:%d", c.ips[m.Name], gossipPort) {
-				t.Errorf("%s lists %+v: want meta test=%s and address %s:%d", o, m, t.Name(), c.ips[m.Name], gossipPort)
+			if m.Meta["test"] != t.Name() || m.Addr != fmt.Sprintf("%s:%d", c.IP(m.Name), gossipPort) {
+				t.Errorf("%s lists %+v: want meta test=%s and address %s:%d", o, m, t.Name(), c.IP(m.Name), gossipPort)
 			}
 		}
 	}
@@ -41,7 +43,7 @@ func TestKillIsFailure(t *testing.T) {
 	mustDocker(t, "kill", "--signal", "KILL", victim)
 	rest := without(c.names, victim)
 	took := c.waitFor("every other node reports the killed node failed", failTimeout, func() error {
-		if err := c.viewIs(rest, rest); err != nil {
+		if err := c.ViewIs(rest, rest); err != nil {
 			return err
 		}
 		for _, o := range rest {
@@ -74,7 +76,7 @@ func TestStopIsLeave(t *testing.T) {
 	}
 	rest := without(c.names, victim)
 	took := c.waitFor("the others drop the stopped node with a leave", failTimeout, func() error {
-		if err := c.viewIs(rest, rest); err != nil {
+		if err := c.ViewIs(rest, rest); err != nil {
 			return err
 		}
 		for _, o := range rest {

@@ -3,13 +3,11 @@
 package system
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -32,13 +30,13 @@ func TestOutsidersStayOut(t *testing.T) {
 	c := newCluster(t, nodes/2, "GENCLUSTER_SECRET_KEY="+key, "GENCLUSTER_LABEL=prod")
 	c.waitWhole("converged (with key and label)", convergeTimeout)
 	members := slices.Clone(c.names)
-	wrongKey, wrongLabel := c.network+"-wrongkey", c.network+"-wronglabel"
+	wrongKey, wrongLabel := c.Name+"-wrongkey", c.Name+"-wronglabel"
 	c.start(wrongKey, "GENCLUSTER_SECRET_KEY="+newKey(t))
 	c.start(wrongLabel, "GENCLUSTER_LABEL=staging")
 	// Both outsiders have tried, and failed, to join the cluster.
 	c.waitFor("the outsiders' joins failed", failTimeout, func() error {
 		for _, o := range []string{wrongKey, wrongLabel} {
-			v, err := c.metric(o, "gencluster_connect_attempts_total", `result="error"`)
+			v, err := c.Metric(o, "gencluster_connect_attempts_total", `result="error"`)
 			if err != nil {
 				return err
 			}
@@ -52,33 +50,15 @@ func TestOutsidersStayOut(t *testing.T) {
 	for _, m := range members {
 		views[m] = members
 	}
-	c.holdViews("the outsiders stay out", outsiderWatch, views)
+	c.HoldViews("the outsiders stay out", outsiderWatch, views)
 	var attempts []string
 	for _, o := range append(slices.Clone(members[:1]), wrongKey, wrongLabel) {
-		v, err := c.metric(o, "gencluster_connect_attempts_total", `result="error"`)
+		v, err := c.Metric(o, "gencluster_connect_attempts_total", `result="error"`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		attempts = append(attempts, fmt.Sprintf("%s=%v", strings.TrimPrefix(o, c.network+"-"), v))
+		attempts = append(attempts, fmt.Sprintf("%s=%v", strings.TrimPrefix(o, c.Name+"-"), v))
 	}
 	t.Logf("measured: outsiders (wrong key, wrong label) kept out for %v; cluster of %d unchanged; failed joins: %s",
 		outsiderWatch, len(members), strings.Join(attempts, " "))
-}
-
-// lockedBuffer collects a process's output for the test log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

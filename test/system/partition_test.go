@@ -4,48 +4,12 @@ package system
 
 import (
 	"fmt"
-	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
 )
-
-// iptables runs iptables in a container's network namespace (from the
-// host: the image has no shell and no iptables).
-func (c *cluster) iptables(name string, args ...string) {
-	c.t.Helper()
-	pid, ok := c.pids[name]
-	if !ok {
-		pid = mustDocker(c.t, "inspect", "-f", "{{.State.Pid}}", name)
-		c.pids[name] = pid
-	}
-	cmd := exec.Command("nsenter", append([]string{"-t", pid, "-n", "iptables"}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		c.t.Fatalf("nsenter -t %s -n iptables %s: %v: %s", pid, strings.Join(args, " "), err, out)
-	}
-}
-
-// cut drops (add) or restores (!add) every packet between the nodes of a
-// and those of b, both ways, with rules in the network namespaces of a's
-// nodes. DNS (127.0.0.11) and the status ports (reached from the host, the
-// gateway) stay reachable.
-func (c *cluster) cut(a, b []string, add bool) {
-	c.t.Helper()
-	op := "-I"
-	if !add {
-		op = "-D"
-	}
-	var ips []string
-	for _, n := range b {
-		ips = append(ips, c.ips[n])
-	}
-	list := strings.Join(ips, ",")
-	for _, n := range a {
-		c.iptables(n, op, "INPUT", "-s", list, "-j", "DROP")
-		c.iptables(n, op, "OUTPUT", "-d", list, "-j", "DROP")
-	}
-}
 
 // split partitions the cluster into its first and second half, waits until
 // each side has declared the other failed, keeps the partition for
@@ -57,27 +21,20 @@ func (c *cluster) split() (a, b []string, detect time.Duration, healStart time.T
 	requireNetTools(c.t)
 	half := len(c.names) / 2
 	a, b = slices.Clone(c.names[:half]), slices.Clone(c.names[half:])
-	c.cut(a, b, true)
+	c.Cut(a, b, true)
 	partitioned := true
 	defer func() {
 		if partitioned { // a Fatal above: restore before the containers go
-			c.cut(a, b, false)
+			c.Cut(a, b, false)
 		}
 	}()
 	detect = c.waitFor(fmt.Sprintf("partition %d|%d: each side drops the other", len(a), len(b)), failTimeout, func() error {
-		if err := c.viewIs(a, a); err != nil {
+		if err := c.ViewIs(a, a); err != nil {
 			return err
 		}
-		return c.viewIs(b, b)
+		return c.ViewIs(b, b)
 	})
-	views := map[string][]string{}
-	for _, n := range a {
-		views[n] = a
-	}
-	for _, n := range b {
-		views[n] = b
-	}
-	c.holdViews("the partition holds", partitionHold, views)
+	c.HoldViews("the partition holds", partitionHold, dockertest.SplitViews(a, b))
 	// Each side's last word about the other side is a failure.
 	for _, side := range [][2][]string{{a, b}, {b, a}} {
 		for _, o := range side[0] {
@@ -89,7 +46,7 @@ func (c *cluster) split() (a, b []string, detect time.Duration, healStart time.T
 		}
 	}
 	healStart = time.Now()
-	c.cut(a, b, false)
+	c.Cut(a, b, false)
 	partitioned = false
 	c.t.Logf("rules removed in %v", time.Since(healStart).Round(time.Millisecond))
 	return a, b, detect, healStart
@@ -125,13 +82,6 @@ func TestPartitionWithoutRefreshStaysSplit(t *testing.T) {
 	c := newCluster(t, nodes, "GENCLUSTER_REFRESH_INTERVAL=infinity")
 	c.waitWhole("converged", convergeTimeout)
 	a, b, detect, _ := c.split()
-	views := map[string][]string{}
-	for _, n := range a {
-		views[n] = a
-	}
-	for _, n := range b {
-		views[n] = b
-	}
-	c.holdViews("the cluster stays split without the refresh loop", splitWatch, views)
+	c.HoldViews("the cluster stays split without the refresh loop", splitWatch, dockertest.SplitViews(a, b))
 	t.Logf("measured: partition=4|4 detect=%s, still split %v after healing the network (no refresh loop)", secs(detect), splitWatch)
 }

@@ -24,7 +24,7 @@ func (c *cluster) sample(observer string) *sampler {
 	go func() {
 		defer close(s.done)
 		for {
-			ms, err := c.members(observer)
+			ms, err := c.Members(observer)
 			if err != nil {
 				if s.err == nil {
 					s.err = fmt.Errorf("%s: %w", observer, err)
@@ -62,7 +62,7 @@ func (c *cluster) roll(rename bool) {
 	var slowest time.Duration
 	start := time.Now()
 	for i, old := range slices.Clone(c.names) {
-		oldIP := c.ips[old]
+		oldIP := c.IP(old)
 		observer := c.names[0]
 		if observer == old {
 			observer = c.names[1]
@@ -71,10 +71,10 @@ func (c *cluster) roll(rename bool) {
 		c.remove(old)
 		name := old
 		if rename {
-			name = fmt.Sprintf("%s-r%d", c.network, i+1)
+			name = fmt.Sprintf("%s-r%d", c.Name, i+1)
 		}
 		c.start(name)
-		took := c.waitWhole(fmt.Sprintf("whole after replacing %s (%s) by %s (%s)", old, oldIP, name, c.ips[name]), convergeTimeout)
+		took := c.waitWhole(fmt.Sprintf("whole after replacing %s (%s) by %s (%s)", old, oldIP, name, c.IP(name)), convergeTimeout)
 		s.finish()
 		if s.err != nil {
 			c.t.Fatalf("sampling during the restart of %s: %v", old, s.err)
@@ -82,7 +82,7 @@ func (c *cluster) roll(rename bool) {
 		if s.min < n-1 {
 			c.t.Fatalf("while %s restarted, %s saw only %d live members, want at least %d", old, observer, s.min, n-1)
 		}
-		if c.ips[name] == oldIP {
+		if c.IP(name) == oldIP {
 			c.t.Fatalf("%s came back with its old IP %s", name, oldIP)
 		}
 		minSeen, samples = min(minSeen, s.min), samples+s.samples

@@ -25,8 +25,7 @@ const snapshotInContainer = "/data/members.snap"
 // that lists nobody: discovery finds nothing.
 func (c *cluster) startSnap(name, ip, dir string, alias bool) {
 	c.t.Helper()
-	args := []string{"run", "-d", "--name", name, "--label", label + "=1",
-		"--network", c.network, "--ip", ip, "-v", dir + ":/data",
+	args := []string{"-v", dir + ":/data",
 		"-e", "GENCLUSTER_NAME=" + name,
 		"-e", fmt.Sprintf(`GENCLUSTER_BIND={{ GetInterfaceIP "eth0" }}:%d`, gossipPort),
 		"-e", "GENCLUSTER_REFRESH_INTERVAL=" + refresh.String(),
@@ -39,11 +38,7 @@ func (c *cluster) startSnap(name, ip, dir string, alias bool) {
 		args = append(args, "-e", "GENCLUSTER_SEEDS=file+/data/seeds")
 	}
 	args = append(args, image, "-fast", "-http", fmt.Sprintf(":%d", httpPort), "-leave-timeout", "5s", "-log-level", "debug")
-	if !slices.Contains(c.created, name) {
-		c.created = append(c.created, name)
-	}
-	mustDocker(c.t, args...)
-	c.ips[name] = ip
+	c.Run(name, ip, args...)
 	if !slices.Contains(c.names, name) {
 		c.names = append(c.names, name)
 	}
@@ -71,7 +66,7 @@ func TestSnapshotReform(t *testing.T) {
 	dirs := map[string]string{}
 	var names, ips []string
 	for i := 1; i <= nodes; i++ {
-		name := fmt.Sprintf("%s-n%d", c.network, i)
+		name := fmt.Sprintf("%s-n%d", c.Name, i)
 		dir := filepath.Join(root, fmt.Sprintf("n%d", i))
 		if err := os.Mkdir(dir, 0o777); err != nil {
 			t.Fatal(err)
@@ -84,7 +79,7 @@ func TestSnapshotReform(t *testing.T) {
 		}
 		dirs[name] = dir
 		names = append(names, name)
-		ips = append(ips, fmt.Sprintf("%s%d", c.prefix, c.nextIP))
+		ips = append(ips, fmt.Sprintf("%s%d", c.Prefix, c.nextIP))
 		c.nextIP++
 	}
 
@@ -116,7 +111,7 @@ func TestSnapshotReform(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s's snapshot after the stop: %v", n, err)
 		}
-		kept = append(kept, fmt.Sprintf("n%s=%d", strings.TrimPrefix(n, c.network+"-n"), len(f.Members)))
+		kept = append(kept, fmt.Sprintf("n%s=%d", strings.TrimPrefix(n, c.Name+"-n"), len(f.Members)))
 	}
 	t.Logf("members left in each snapshot after the simultaneous stop: %s", strings.Join(kept, " "))
 
@@ -128,7 +123,7 @@ func TestSnapshotReform(t *testing.T) {
 	reform := c.waitWhole("re-formed from the snapshots alone", convergeTimeout)
 	total := time.Since(start)
 	for _, n := range names {
-		v, err := c.metric(n, "gencluster_discovery_peers", `backend="file+`)
+		v, err := c.Metric(n, "gencluster_discovery_peers", `backend="file+`)
 		if err != nil || v != 0 {
 			t.Errorf("%s: the file backend found %v peers (err %v), want 0", n, v, err)
 		}

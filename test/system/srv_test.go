@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
 )
 
 // srvName is the SRV record set dnsmasq serves in TestConvergeFromSRV.
@@ -25,7 +27,7 @@ func (c *cluster) startDnsmasq(hosts map[string]string) {
 		c.t.Fatalf("the SRV scenario needs dnsmasq (apt-get install dnsmasq-base): %v", err)
 	}
 	args := []string{"--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
-		"--bind-interfaces", "--listen-address=" + c.gateway(), "--port=53", "--pid-file=",
+		"--bind-interfaces", "--listen-address=" + c.Gateway(), "--port=53", "--pid-file=",
 		"--log-queries", "--log-facility=-", "--local=/cluster.test/"}
 	for h, ip := range hosts {
 		args = append(args,
@@ -33,7 +35,7 @@ func (c *cluster) startDnsmasq(hosts map[string]string) {
 			fmt.Sprintf("--srv-host=%s,%s,%d,0,10", srvName, h, gossipPort))
 	}
 	cmd := exec.Command(bin, args...)
-	out := &lockedBuffer{}
+	out := &dockertest.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		c.t.Fatalf("starting dnsmasq: %v", err)
@@ -50,7 +52,7 @@ func (c *cluster) startDnsmasq(hosts map[string]string) {
 	// Wait until it answers (or fail if it exited: port 53 taken?).
 	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "udp", net.JoinHostPort(c.gateway(), "53"))
+		return d.DialContext(ctx, "udp", net.JoinHostPort(c.Gateway(), "53"))
 	}}
 	c.waitFor("dnsmasq answers "+srvName, 10*time.Second, func() error {
 		select {
@@ -81,12 +83,12 @@ func (c *cluster) startDnsmasq(hosts map[string]string) {
 func TestConvergeFromSRV(t *testing.T) {
 	const n = 4
 	c := newNetwork(t)
-	c.dns = c.gateway()
+	c.dns = c.Gateway()
 	c.seedSpec = "dnssrv+" + srvName
 	hosts := map[string]string{}
 	for i := range n {
 		// The addresses startN hands out, in order.
-		hosts[fmt.Sprintf("node%d.cluster.test", i+1)] = fmt.Sprintf("%s%d", c.prefix, c.nextIP+i)
+		hosts[fmt.Sprintf("node%d.cluster.test", i+1)] = fmt.Sprintf("%s%d", c.Prefix, c.nextIP+i)
 	}
 	c.startDnsmasq(hosts)
 	start := time.Now()
@@ -94,7 +96,7 @@ func TestConvergeFromSRV(t *testing.T) {
 	took := c.waitWhole("all nodes see all nodes (seeded by SRV)", convergeTimeout)
 	// The addresses came from the SRV backend: its last run found them all.
 	for _, o := range c.names {
-		v, err := c.metric(o, "gencluster_discovery_peers", `backend="dnssrv`)
+		v, err := c.Metric(o, "gencluster_discovery_peers", `backend="dnssrv`)
 		if err != nil || v != n {
 			t.Errorf("%s: gencluster_discovery_peers{backend=dnssrv...} = %v (err %v), want %d", o, v, err, n)
 		}
