@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -216,16 +217,8 @@ func (r *Loop) discover(ctx context.Context) []string {
 		}
 	}
 	r.retry.Retain(seen)
-	for a := range r.lastLive {
-		if !seen[a] {
-			delete(r.lastLive, a)
-		}
-	}
-	for a := range r.aliases {
-		if !seen[a] {
-			delete(r.aliases, a)
-		}
-	}
+	maps.DeleteFunc(r.lastLive, func(a string, _ time.Time) bool { return !seen[a] })
+	maps.DeleteFunc(r.aliases, func(a string, _ int) bool { return !seen[a] })
 	return out
 }
 
