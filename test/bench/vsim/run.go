@@ -123,10 +123,12 @@ type Result struct {
 	// FalseFailures counts fail events, on every node over the whole
 	// run, for members that had not crashed, left, or been cut off.
 	FalseFailures int64 `json:"false_failures"`
-	// FalseBeforeSplit is FalseFailures before the partition phase: the
-	// baseline, which does not heal, can count some after the heal.
-	FalseBeforeSplit int64    `json:"false_failures_before_split"`
-	FirstFalse       []string `json:"first_false,omitempty"`
+	// FalseUntilCrash is FalseFailures until the crash was detected
+	// (start, quiet time, crash): the phases about formation and load.
+	// The baseline can count some later, in the rolling restart and after
+	// the heal it does not make.
+	FalseUntilCrash int64    `json:"false_failures_until_crash"`
+	FirstFalse      []string `json:"first_false,omitempty"`
 
 	HeapPerNode       float64       `json:"heap_bytes_per_node"` // after the start
 	GoroutinesPerNode float64       `json:"goroutines_per_node"`
@@ -196,6 +198,7 @@ func Run(o Options) (Result, error) {
 	if res.Start.OK {
 		time.Sleep(o.Steady)
 		res.Crash = r.crashOne()
+		res.FalseUntilCrash = r.fails.falseCount()
 		o.Logf("%s N=%d crash: %s", o.Impl, o.N, res.Crash)
 		if o.Restarts > 0 {
 			res.Restart, err = r.rollingRestart(o.Restarts)
@@ -205,15 +208,14 @@ func Run(o Options) (Result, error) {
 			res.Restarts = o.Restarts
 			o.Logf("%s N=%d rolling restart of %d: %s", o.Impl, o.N, o.Restarts, res.Restart)
 		}
-		res.FalseBeforeSplit = r.fails.falseCount()
 		if o.Partition {
 			res.Split, res.Heal = r.partition()
 			o.Logf("%s N=%d partition: split %s; heal %s", o.Impl, o.N, res.Split, res.Heal)
 		}
 	}
 	res.FalseFailures, res.FirstFalse = r.fails.falseCount(), r.fails.firstFalse()
-	if !res.Split.Ran {
-		res.FalseBeforeSplit = res.FalseFailures
+	if !res.Crash.Ran {
+		res.FalseUntilCrash = res.FalseFailures
 	}
 	res.Packets, res.Dials = nw.Packets.Load(), nw.Dials.Load()
 	res.CPUTotal = nw.CPUStats()

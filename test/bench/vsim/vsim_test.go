@@ -45,7 +45,7 @@ var (
 	flagSeedsMaxN = flag.Int("seeds-max-n", 0, "sizes above this run the first seed only (0: every size runs every seed)")
 	flagFullMaxN  = flag.Int("full-max-n", 0, "sizes above this run the start and the crash only (0: every size runs every phase)")
 	flagOut       = flag.String("out", "", "JSON file to write the results to (rewritten after every run)")
-	flagNoFalse   = flag.Bool("assert-no-false", true, "fail a run that saw a false failure before the partition phase (the figures are written either way)")
+	flagNoFalse   = flag.Bool("assert-no-false", true, "fail a run that saw a false failure by the end of the crash phase (the figures are written either way)")
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -53,9 +53,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestVirtual runs every phase for every size, CPU profile,
 // implementation and seeding asked, each in a synctest bubble of its own.
 // It asserts what does not depend on timing: the cluster forms, the crash
-// is detected, no member is falsely declared failed before the partition
-// phase (-assert-no-false), gencluster heals the partition (the
-// baseline's non-heal is only logged).
+// is detected, no member is falsely declared failed during the start, the
+// quiet time and the crash (-assert-no-false; later phases are reported,
+// not asserted: the baseline can declare a member failed during the
+// rolling restart and after the heal it does not make), gencluster heals
+// the partition (the baseline's non-heal is only logged).
 func TestVirtual(t *testing.T) {
 	sizes, err := parseInts("-n", *flagN, 4)
 	if err != nil {
@@ -155,8 +157,8 @@ func simulate(t *testing.T, o Options) Result {
 	if o.Impl == Gencluster && res.Split.OK && !res.Heal.OK {
 		t.Errorf("gencluster N=%d: the partition did not heal within %v", o.N, o.Timeout)
 	}
-	if *flagNoFalse && res.FalseBeforeSplit > 0 {
-		t.Errorf("%s (%s, CPU %s) N=%d: %d false failures before the partition, first %v", o.Impl, o.Seeding(), o.CPUName, o.N, res.FalseBeforeSplit, res.FirstFalse)
+	if *flagNoFalse && res.FalseUntilCrash > 0 {
+		t.Errorf("%s (%s, CPU %s) N=%d: %d false failures by the end of the crash phase, first %v", o.Impl, o.Seeding(), o.CPUName, o.N, res.FalseUntilCrash, res.FirstFalse)
 	}
 	return res
 }
