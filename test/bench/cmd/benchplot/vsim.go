@@ -221,6 +221,14 @@ func vsimTables(b *strings.Builder, rep *vsim.Report, cpu string) {
 	}
 	b.WriteString("\n")
 	gk, mk := firstOf(keys, vsim.Gencluster), firstOf(keys, vsim.Raw)
+	ran := func(phase func(vsim.Result) vsim.Phase) bool {
+		for _, r := range rep.Results {
+			if k := keyOf(r); (k == gk || k == mk) && phase(r).Ran {
+				return true
+			}
+		}
+		return false
+	}
 	row := func(title, head string, cells func(g, m vsim.Result) string) {
 		fmt.Fprintf(b, "%s\n\n%s\n", title, head)
 		for _, n := range ns {
@@ -248,17 +256,21 @@ func vsimTables(b *strings.Builder, rep *vsim.Report, cpu string) {
 		func(g, m vsim.Result) string {
 			return fmt.Sprintf("%s | %s | %s | %d / %d", phaseCell(g.Crash), phaseCell(m.Crash), phaseRatio(g.Crash, m.Crash), g.FalseFailures, m.FalseFailures)
 		})
-	row("**Rolling restart**: members replaced one at a time (graceful leave, then a new process with the same name and a new address); per restart, from the new start until every member lists it and it lists every member. Slowest restart (median in brackets), median over the runs; the slowest run's slowest restart is in the last column.",
-		"| N | runs | restarts | gencluster | memberlist | slowest run (g / m) |\n|---|---|---|---|---|---|",
-		func(g, m vsim.Result) string {
-			return fmt.Sprintf("%d | %s | %s | %s / %s", max(g.Restarts, m.Restarts), phaseMedian(g.Restart), phaseMedian(m.Restart),
-				slowestRun(rep, gk, g.N, restartOf), slowestRun(rep, mk, g.N, restartOf))
-		})
-	row("**Partition and heal**: the live members cut in two halves; *split* until each half lists only itself, then the cut stays for GossipToTheDeadTime (30 s) more; *heal* from the heal until every member lists all again.",
-		"| N | runs | split (g / m) | heal gencluster | heal memberlist |\n|---|---|---|---|---|",
-		func(g, m vsim.Result) string {
-			return fmt.Sprintf("%s / %s | %s | %s", phaseCell(g.Split), phaseCell(m.Split), phaseCell(g.Heal), phaseCell(m.Heal))
-		})
+	if ran(restartOf) {
+		row("**Rolling restart**: members replaced one at a time (graceful leave, then a new process with the same name and a new address); per restart, from the new start until every member lists it and it lists every member. Slowest restart (median in brackets), median over the runs; the slowest run's slowest restart is in the last column.",
+			"| N | runs | restarts | gencluster | memberlist | slowest run (g / m) |\n|---|---|---|---|---|---|",
+			func(g, m vsim.Result) string {
+				return fmt.Sprintf("%d | %s | %s | %s / %s", max(g.Restarts, m.Restarts), phaseMedian(g.Restart), phaseMedian(m.Restart),
+					slowestRun(rep, gk, g.N, restartOf), slowestRun(rep, mk, g.N, restartOf))
+			})
+	}
+	if ran(func(r vsim.Result) vsim.Phase { return r.Split }) {
+		row("**Partition and heal**: the live members cut in two halves; *split* until each half lists only itself, then the cut stays for GossipToTheDeadTime (30 s) more; *heal* from the heal until every member lists all again.",
+			"| N | runs | split (g / m) | heal gencluster | heal memberlist |\n|---|---|---|---|---|",
+			func(g, m vsim.Result) string {
+				return fmt.Sprintf("%s / %s | %s | %s", phaseCell(g.Split), phaseCell(m.Split), phaseCell(g.Heal), phaseCell(m.Heal))
+			})
+	}
 	row("**Cost of the simulation**: heap per node after the start (above the heap before it), goroutines per node, and the wall time of the whole run (every phase) and of the start alone.",
 		"| N | runs | heap per node (g / m) | goroutines per node (g / m) | wall, whole run (g / m) | wall, start (g / m) | virtual time simulated (g / m) |\n|---|---|---|---|---|---|---|",
 		func(g, m vsim.Result) string {
