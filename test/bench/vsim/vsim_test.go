@@ -6,8 +6,10 @@
 package vsim
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"runtime"
 	"strconv"
@@ -45,6 +47,7 @@ var (
 	flagSeedsMaxN = flag.Int("seeds-max-n", 0, "sizes above this run the first seed only (0: every size runs every seed)")
 	flagFullMaxN  = flag.Int("full-max-n", 0, "sizes above this run the start and the crash only (0: every size runs every phase)")
 	flagOut       = flag.String("out", "", "JSON file to write the results to (rewritten after every run)")
+	flagAppend    = flag.Bool("append", false, "add the results to those already in -out (its command lines are kept, one per line) instead of replacing them")
 	flagNoFalse   = flag.Bool("assert-no-false", true, "fail a run that saw a false failure by the end of the crash phase (the figures are written either way)")
 )
 
@@ -80,10 +83,19 @@ func TestVirtual(t *testing.T) {
 	flag.Visit(func(f *flag.Flag) {
 		if !strings.HasPrefix(f.Name, "test.") {
 			rep.Flags[f.Name] = f.Value.String()
-			cmd = append(cmd, "-"+f.Name+" "+f.Value.String())
+			cmd = append(cmd, "-"+f.Name+"="+f.Value.String()) // = keeps a bool flag's value with it
 		}
 	})
 	rep.Command = strings.Join(cmd, " ")
+	if *flagAppend && *flagOut != "" {
+		old, err := ReadReport(*flagOut)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if err == nil {
+			rep.Results, rep.Command = old.Results, old.Command+"\n"+rep.Command
+		}
+	}
 	for _, n := range sizes {
 		seeds, full := seeds, true
 		if *flagSeedsMaxN > 0 && n > *flagSeedsMaxN {
