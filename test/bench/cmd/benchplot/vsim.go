@@ -313,19 +313,26 @@ func vsimGoals(b *strings.Builder, rep *vsim.Report, cpu string) {
 				continue
 			}
 			// The better of the baselines run at this N.
-			best, bestK := vsim.Result{}, vkey{}
+			best, bestK, baselines := vsim.Result{}, vkey{}, 0
 			for _, mk := range keys {
-				if m, c := vsimResult(rep, mk, goal.n); mk.impl == vsim.Raw && c > 0 && m.Start.OK && (!best.Start.OK || m.Start.Took < best.Start.Took) {
-					best, bestK = m, mk
+				m, c := vsimResult(rep, mk, goal.n)
+				if mk.impl == vsim.Raw && c > 0 {
+					baselines++
+					if m.Start.OK && (!best.Start.OK || m.Start.Took < best.Start.Took) {
+						best, bestK = m, mk
+					}
 				}
 			}
 			met := g.Start.OK && g.Start.Took <= goal.limit && g.FailedJoins == 0 && g.FalseUntilCrash == 0 && (!best.Start.OK || g.Start.Took <= best.Start.Took)
-			than := "no baseline formed"
-			if best.Start.OK {
+			than, v := "no baseline formed", verdict(met)
+			switch {
+			case baselines == 0:
+				than, v = "no baseline was run at this N", "not established"
+			case best.Start.OK:
 				than = fmt.Sprintf("the better baseline, %s: %s", bestK, phaseCell(best.Start))
 			}
 			fmt.Fprintf(b, "- %s: start within %s at N = %d with 0 failed joins, 0 false failures and never slower than the better baseline: **%s** (%s, %d failed joins, %d false failures; %s).\n",
-				gk, fmtD(goal.limit), goal.n, verdict(met), phaseCell(g.Start), g.FailedJoins, g.FalseUntilCrash, than)
+				gk, fmtD(goal.limit), goal.n, v, phaseCell(g.Start), g.FailedJoins, g.FalseUntilCrash, than)
 		}
 	}
 	gk, mk := firstOf(keys, vsim.Gencluster), firstOf(keys, vsim.Raw)
