@@ -1,0 +1,46 @@
+package seeds
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestDNSOptionsOfOtherBackends: an option the backend would ignore is an
+// error naming the option and the backend, from Validate and Discover.
+func TestDNSOptionsOfOtherBackends(t *testing.T) {
+	for _, tc := range []struct {
+		d    Discoverer
+		want []string
+	}{
+		{DNS("web.test", 1, SRVHostNames()), []string{"SRVHostNames", "seeds.DNS", "only to seeds.SRV"}},
+		{SRV("_a._tcp.test", SRVHostNames(), DNSIPv6()), []string{"DNSIPv6", "seeds.SRV with SRVHostNames"}},
+		{SRV("_a._tcp.test", DNSDualStack(), SRVHostNames()), []string{"DNSDualStack", "seeds.SRV with SRVHostNames"}},
+		{DNS("web.test", 1, DNSIPv6(), DNSDualStack()), []string{"DNSIPv6", "DNSDualStack", "not both"}},
+		{DNS("web.test", 1, nil), []string{"option 0 is nil"}},
+	} {
+		err := Validate(tc.d)
+		if err == nil {
+			t.Errorf("%s: Validate accepted it", Name(tc.d))
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: Validate = %q, want it to mention %q", Name(tc.d), err, w)
+			}
+		}
+		if _, derr := tc.d.Discover(context.Background()); derr == nil {
+			t.Errorf("%s: Discover accepted it", Name(tc.d))
+		}
+	}
+	// What each backend does use stays accepted.
+	for _, d := range []Discoverer{
+		DNS("web.test", 1, DNSIPv6(), DNSTimeout(1), DNSResolver("127.0.0.1:53"), DNSResolvConf("/x")),
+		SRV("_a._tcp.test", DNSDualStack(), DNSTimeout(1)),
+		SRV("_a._tcp.test", SRVHostNames(), DNSResolver("127.0.0.1:53")),
+	} {
+		if err := Validate(d); err != nil {
+			t.Errorf("%s: Validate: %v", Name(d), err)
+		}
+	}
+}
