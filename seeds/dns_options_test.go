@@ -44,3 +44,21 @@ func TestDNSOptionsOfOtherBackends(t *testing.T) {
 		}
 	}
 }
+
+// TestNilOptions: a nil option is an error naming its position, for every
+// backend that takes options, never a panic.
+func TestNilOptions(t *testing.T) {
+	for _, tc := range []struct {
+		d    Discoverer
+		want string
+	}{
+		{SRV("_a._tcp.test", DNSTimeout(1), nil), "option 1 is nil"},
+		{Kubernetes("ns", "svc", 7946, K8sIncludeNotReady(), nil), "kubernetes: option 1 is nil"},
+		{Multicast("c", nil), "multicast: option 0 is nil"},
+		{MDNS("_gencluster._udp", MDNSPeerTTL(1), nil), "mdns: option 1 is nil"},
+	} {
+		if err := Validate(tc.d); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want %q", Name(tc.d), err, tc.want)
+		}
+	}
+}

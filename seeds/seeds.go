@@ -119,6 +119,16 @@ func Validate(d Discoverer) error {
 	return nil
 }
 
+// nilOptionErrors reports the nil options given to a backend, by their
+// position, rather than panicking when they are applied.
+func nilOptionErrors(backend string, positions []int) []error {
+	var errs []error
+	for _, i := range positions {
+		errs = append(errs, fmt.Errorf("%s: option %d is nil", backend, i))
+	}
+	return errs
+}
+
 // CheckAddr checks that addr is a host:port with a non-empty host and a
 // port from 1 to 65535. Its errors name addr.
 func CheckAddr(addr string) error {
