@@ -17,7 +17,7 @@ const DefaultServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 // kubernetes is the Discoverer returned by Kubernetes. It is safe
 // for concurrent use.
 type kubernetes struct {
-	nilOpts []int // positions of nil options, refused by Validate
+	nilOpts    []int // positions of nil options, refused by Validate
 	namespace  string
 	service    string
 	port       int

@@ -36,7 +36,7 @@ type mdnsServer interface{ Shutdown() error }
 
 // mdnsDiscovery is the Discoverer and Runner MDNS returns.
 type mdnsDiscovery struct {
-	nilOpts []int // positions of nil options, refused by Validate
+	nilOpts  []int // positions of nil options, refused by Validate
 	service  string
 	domain   string
 	iface    string

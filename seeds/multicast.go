@@ -43,7 +43,7 @@ const mcWindow = 30 * time.Second
 // multicast is the Discoverer, Runner and prometheus.Collector returned by
 // Multicast. It is safe for concurrent use.
 type multicast struct {
-	nilOpts []int // positions of nil options, refused by Validate
+	nilOpts  []int // positions of nil options, refused by Validate
 	cluster  string
 	group    string
 	iface    string
