@@ -33,7 +33,7 @@ const (
 //	GENCLUSTER_SEEDS="dns+api-gossip.prod.svc.cluster.local:7946"
 //	GENCLUSTER_REFRESH_INTERVAL=5s    (0 or "infinity" disables the refresh)
 //	GENCLUSTER_META=zone=eu-1,version=1.4.2
-//	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
+//	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)   (or hex:..., see ParseKey)
 //	GENCLUSTER_SECRET_KEY_FILE=/etc/gossip/key   (instead of the above)
 //	GENCLUSTER_LABEL=prod-api
 //	GENCLUSTER_KEY_MIGRATION=true     (hold the key, gossip plaintext until Keyring().Encrypt)
@@ -48,7 +48,11 @@ const (
 //	env, err := gencluster.FromEnv()
 //	node, err := gencluster.Start(ctx, append(env, gencluster.WithLogger(l))...)
 //
-// A malformed value is an error naming the variable and the value.
+// A malformed value is an error naming the variable and the value (never
+// a key's), and so is a GENCLUSTER_* variable FromEnv does not read: a
+// misspelt one (GENCLUSTER_SEED) would otherwise leave its setting at the
+// default unnoticed, so the error names the closest variable it reads.
+// Every error is reported at once, one a line.
 func FromEnv() ([]Option, error) {
 	vars := make(map[string]string)
 	for _, kv := range os.Environ() {

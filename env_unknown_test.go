@@ -1,6 +1,12 @@
 package gencluster
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -24,5 +30,50 @@ func TestFromEnvUnknownVariable(t *testing.T) {
 				t.Errorf("error %q does not name %s and suggest %s", err, tc.name, tc.want)
 			}
 		})
+	}
+}
+
+// TestEnvVarsListsEveryConstant: every GENCLUSTER_* constant of the
+// package is in envVars, which FromEnv accepts; a new variable left out of
+// it would be refused as unknown.
+func TestEnvVarsListsEveryConstant(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(x ast.Node) bool {
+			gd, ok := x.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				return true
+			}
+			for _, sp := range gd.Specs {
+				for _, v := range sp.(*ast.ValueSpec).Values {
+					lit, ok := v.(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						continue
+					}
+					if s, _ := strconv.Unquote(lit.Value); strings.HasPrefix(s, "GENCLUSTER_") {
+						n++
+						if !slices.Contains(envVars, s) {
+							t.Errorf("%s is not in envVars: FromEnv would refuse it", s)
+						}
+					}
+				}
+			}
+			return false
+		})
+	}
+	if n != len(envVars) || n < 11 {
+		t.Errorf("found %d GENCLUSTER_* constants, envVars has %d", n, len(envVars))
 	}
 }
