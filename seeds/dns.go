@@ -75,7 +75,8 @@ func DNSResolver(addr string) DNSOption {
 // instead of /etc/resolv.conf. The file is read on every Discover, so
 // changes to it are picked up. Besides plain IP addresses, a nameserver
 // line may give "ip:port" or "[ipv6]:port" (an extension of miekg/dns's
-// parser that glibc does not have). DNSResolver takes precedence.
+// parser that glibc does not have). It excludes DNSResolver, which would
+// make it unused.
 func DNSResolvConf(path string) DNSOption {
 	return dnsOption("DNSResolvConf", forAllDNS, func(c *dnsConfig) { c.resolvConf = path })
 }
@@ -134,6 +135,12 @@ func (c *dnsConfig) checkOptions(backend int) error {
 	}
 	if c.ipv6 && c.dual {
 		errs = append(errs, errors.New("options DNSIPv6 and DNSDualStack: give one, not both"))
+	}
+	if c.resolver != "" && c.resolvConf != "" {
+		errs = append(errs, errors.New("options DNSResolver and DNSResolvConf: give one, not both (DNSResolver asks its server only, so the file would not be read)"))
+	}
+	if c.resolver != "" && c.hostsFile != "" {
+		errs = append(errs, errors.New("options DNSResolver and DNSHostsFile: give one, not both (with DNSResolver the hosts file is not read)"))
 	}
 	return errors.Join(errs...)
 }

@@ -18,7 +18,8 @@ const DefaultHostsFile = "/etc/hosts"
 
 // DNSHostsFile makes DNS read the hosts file at path instead of
 // /etc/hosts. The file is read on every Discover. It applies to DNS only
-// (SRV records are never in a hosts file), and not with DNSResolver.
+// (SRV records are never in a hosts file), and excludes DNSResolver,
+// which asks its one server only.
 func DNSHostsFile(path string) DNSOption {
 	return dnsOption("DNSHostsFile", forDNS, func(c *dnsConfig) { c.hostsFile = path })
 }

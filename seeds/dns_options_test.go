@@ -18,6 +18,8 @@ func TestDNSOptionsOfOtherBackends(t *testing.T) {
 		{SRV("_a._tcp.test", DNSDualStack(), SRVHostNames()), []string{"DNSDualStack", "seeds.SRV with SRVHostNames"}},
 		{DNS("web.test", 1, DNSIPv6(), DNSDualStack()), []string{"DNSIPv6", "DNSDualStack", "not both"}},
 		{DNS("web.test", 1, nil), []string{"option 0 is nil"}},
+		{SRV("_a._tcp.test", DNSResolvConf("/r"), DNSResolver("127.0.0.1:53")), []string{"DNSResolver and DNSResolvConf", "not both"}},
+		{DNS("web.test", 1, DNSResolver("127.0.0.1:53"), DNSHostsFile("/h")), []string{"DNSResolver and DNSHostsFile", "not both"}},
 	} {
 		err := Validate(tc.d)
 		if err == nil {
@@ -35,7 +37,8 @@ func TestDNSOptionsOfOtherBackends(t *testing.T) {
 	}
 	// What each backend does use stays accepted.
 	for _, d := range []Discoverer{
-		DNS("web.test", 1, DNSIPv6(), DNSTimeout(1), DNSResolver("127.0.0.1:53"), DNSResolvConf("/x")),
+		DNS("web.test", 1, DNSIPv6(), DNSTimeout(1), DNSResolver("127.0.0.1:53")),
+		DNS("web.test", 1, DNSDualStack(), DNSResolvConf("/r"), DNSHostsFile("/h")),
 		SRV("_a._tcp.test", DNSDualStack(), DNSTimeout(1)),
 		SRV("_a._tcp.test", SRVHostNames(), DNSResolver("127.0.0.1:53")),
 	} {
