@@ -69,11 +69,9 @@ func fromVars(vars map[string]string) ([]Option, error) {
 		opts []Option
 		errs = unknownVars(vars)
 	)
-	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	get := func(key string) (string, bool) {
-		v, ok := lookup(key)
-		v = strings.TrimSpace(v)
-		return v, ok && v != ""
+		v := strings.TrimSpace(vars[key])
+		return v, v != ""
 	}
 	// check applies an option to a scratch config so that a bad value is
 	// reported here, with the variable's name, not later by Start.
