@@ -75,8 +75,8 @@ func DNS(name string, port int, opts ...DNSOption) Discoverer {
 	return &dnsA{name: name, port: port, cfg: newDNSConfig(opts)}
 }
 
-// Validate checks the name, the port, the resolver address and the
-// timeout.
+// Validate checks the name, the port, the resolver address, the timeout,
+// and that every option applies to DNS (see DNSOption).
 func (d *dnsA) Validate() error {
 	var errs []error
 	if err := checkDomainName(d.name); err != nil {
@@ -147,7 +147,8 @@ func SRV(name string, opts ...DNSOption) Discoverer {
 	return &dnsSRV{name: name, cfg: newDNSConfig(opts)}
 }
 
-// Validate checks the name, the resolver address and the timeout.
+// Validate checks the name, the resolver address, the timeout, and that
+// every option applies to SRV (see DNSOption).
 func (d *dnsSRV) Validate() error {
 	var errs []error
 	if err := checkDomainName(d.name); err != nil {
