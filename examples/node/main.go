@@ -88,7 +88,7 @@ var envHelp = []struct{ name, help string }{
 	{gencluster.EnvSeeds, "discovery backends in seeds.Parse syntax, e.g. dns+gossip:7946"},
 	{gencluster.EnvRefreshInterval, "how often discovery re-runs (default 5s; 0 or infinity: join once, at start)"},
 	{gencluster.EnvMeta, "metadata gossiped with the node, k=v,k=v"},
-	{gencluster.EnvSecretKey, "gossip encryption key, standard base64 of 16, 24 or 32 bytes (never logged)"},
+	{gencluster.EnvSecretKey, "gossip encryption key: hex:<hex>, base64:<base64>, or the base64 of 16 or 32 bytes (never logged)"},
 	{gencluster.EnvSecretKeyFile, "file holding the key as " + gencluster.EnvSecretKey + " does (a mounted Kubernetes Secret); not with it"},
 	{gencluster.EnvKeyMigration, "true: hold the key but gossip plaintext until Keyring().Encrypt (docs/keys.md)"},
 	{gencluster.EnvLabel, "cluster label: nodes with another label never merge with this one"},
