@@ -1,6 +1,8 @@
 package refresh
 
 import (
+	"context"
+	"log/slog"
 	"time"
 
 	"github.com/gencluster/gencluster/internal/joinfail"
@@ -10,8 +12,10 @@ import (
 // address once (joinfail.Flatten), and with the backoff: on the first
 // failure, then only when the count of failures is a power of two, or the
 // failure is of another kind than the last one logged. A seed that keeps
-// failing is logged about log2(n) times in n tries, not n times. wait is
-// the backoff before the next try.
+// failing is logged about log2(n) times in n tries at Info, not n times;
+// the other tries are Debug records with the same message and keys, for
+// whoever needs every one (the benchmarks count them). wait is the
+// backoff before the next try.
 func (r *Loop) joinFailed(a string, err error, wait time.Duration, now time.Time) {
 	f := r.watch.failing[a]
 	if f == nil {
@@ -21,11 +25,12 @@ func (r *Loop) joinFailed(a string, err error, wait time.Duration, now time.Time
 	f.err = err
 	je := joinfail.Wrap(a, err)
 	n := r.retry.Failures(a)
+	level := slog.LevelInfo
 	if n&(n-1) != 0 && je.Kind == f.logged {
-		return
+		level = slog.LevelDebug
 	}
 	f.logged = je.Kind
-	r.logger.Info("join failed", "addr", a, "diagnosis", je.Kind.String(), "err", je.Cause,
+	r.logger.Log(context.Background(), level, "join failed", "addr", a, "diagnosis", je.Kind.String(), "err", je.Cause,
 		"advice", je.Kind.Advice(r.alone()), "failures", n, "retry_in", wait.Round(time.Millisecond))
 }
 
