@@ -56,9 +56,10 @@ func (s *Status) set(isolated bool, reason string, notMembers int) {
 
 // failing is the state of one discovered address whose joins fail.
 type failing struct {
-	since  time.Time     // first failure of the current run of failures
-	err    error         // last failure
-	logged joinfail.Kind // kind of the last failure logged (joinlog.go)
+	since    time.Time     // first failure of the current run of failures
+	err      error         // last failure
+	logged   joinfail.Kind // kind of the last failure logged at Info (joinlog.go)
+	loggedAt time.Time     // when
 }
 
 // watch follows the failing addresses for the isolation check and the

@@ -11,7 +11,8 @@ import (
 // joinFailed records a failed join of a and logs it, on one line with the
 // address once (joinfail.Flatten), and with the backoff: on the first
 // failure, then only when the count of failures is a power of two, or the
-// failure is of another kind than the last one logged. A seed that keeps
+// failure is of another kind than the last one logged, and never twice in
+// one refresh interval. A seed that keeps
 // failing is logged about log2(n) times in n tries at Info, not n times;
 // the other tries are Debug records with the same message and keys, for
 // whoever needs every one (the benchmarks count them). wait is the
@@ -26,10 +27,12 @@ func (r *Loop) joinFailed(a string, err error, wait time.Duration, now time.Time
 	je := joinfail.Wrap(a, err)
 	n := r.retry.Failures(a)
 	level := slog.LevelInfo
-	if n&(n-1) != 0 && je.Kind == f.logged {
+	if n&(n-1) != 0 && je.Kind == f.logged || now.Sub(f.loggedAt) < r.interval {
 		level = slog.LevelDebug
 	}
-	f.logged = je.Kind
+	if level == slog.LevelInfo {
+		f.logged, f.loggedAt = je.Kind, now
+	}
 	r.logger.Log(context.Background(), level, "join failed", "addr", a, "diagnosis", je.Kind.String(), "err", je.Cause,
 		"advice", je.Kind.Advice(r.alone()), "failures", n, "retry_in", wait.Round(time.Millisecond))
 }
