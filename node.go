@@ -327,7 +327,9 @@ func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 // cut short, gossip's shutdown, the node's goroutines) then finishes in
 // the background, and Done is closed once it has. A ctx that has already
 // ended announces nothing (the node stops as with Close) and Leave
-// returns at once. The node is stopped whatever Leave returns: its
+// returns at once. Until Done is closed the node still holds its gossip
+// port, its metrics and its snapshot file: wait for it before starting a
+// node again with them. The node is stopped whatever Leave returns: its
 // methods return ErrStopped from the moment Leave is called. Leaving a
 // cluster that is itself going away (every other member left or failed,
 // as when a whole deployment stops at once) is not an error: the leave is
