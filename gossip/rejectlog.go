@@ -20,8 +20,9 @@ const DefaultRejectLogEvery = 5 * time.Second
 // where this cluster has none, another label. memberlist logs an ERROR
 // for every connection (a node retrying its join makes one every backoff),
 // with a "from=" address whose port changes on each TCP connection. Here
-// each offending host gets at most one line per interval, at Warn, with
-// the diagnosis and advice worded for this node: a node of a running
+// each offending host gets at most one line per interval, at Warn (the
+// others are Debug records), with the diagnosis and advice worded for
+// this node: a node of a running
 // cluster is told the other node must change, a node alone that it is
 // itself the odd one out.
 type rejectLog struct {
@@ -83,17 +84,18 @@ func (r *rejectLog) handle(logger *slog.Logger, line string) bool {
 	}
 	s, seen := r.last[host]
 	s.refused++
+	level := slog.LevelWarn
 	if seen && now.Sub(s.at) < r.every {
+		level = slog.LevelDebug // said already in this interval
 		r.last[host] = s
-		r.mu.Unlock()
-		return true
+	} else {
+		r.last[host] = rejected{at: now}
 	}
 	refused := s.refused
-	r.last[host] = rejected{at: now}
 	r.mu.Unlock()
 
 	alone := r.alone != nil && r.alone()
-	logger.Log(context.Background(), slog.LevelWarn, "refused gossip from a node that cannot join this one",
+	logger.Log(context.Background(), level, "refused gossip from a node that cannot join this one",
 		"addr", host, "diagnosis", kind.String(), "detail", kind.Detail(), "advice", kind.Advice(alone),
 		"refused", refused, "every", r.every, "component", "memberlist")
 	return true
