@@ -223,9 +223,12 @@ func WithRetryBackoff(min time.Duration) Option {
 }
 
 // WithMinMembers sets how many members, this node included, the cluster
-// must have for the node to be ready: /readyz of Handler answers 200 from
-// then on, and WaitForMembers(ctx, 0) waits for that many. n must be at
-// least 1. Default 1 (a node is ready as soon as it runs).
+// must have had for the node to be ready: Ready and /readyz of Handler
+// report ready from the first time the node sees that many, and stay
+// ready when members fail or leave after that (only isolation or a stop
+// turns them not ready, see Node.Ready). WaitForMembers(ctx, 0) waits for
+// that many live members now. n must be at least 1. Default 1 (a node is
+// ready as soon as it runs).
 func WithMinMembers(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
