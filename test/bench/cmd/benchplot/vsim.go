@@ -245,10 +245,23 @@ func vsimTables(b *strings.Builder, rep *vsim.Report, cpu string) {
 		row("**Where the CPU went** during the start, summed over the nodes (gencluster / memberlist): packets, push-pull states sent and received, members learned; and the longest any work waited for its node's CPU.",
 			"| N | runs | packets | push-pull send | push-pull receive | learn | longest wait |\n|---|---|---|---|---|---|---|",
 			func(g, m vsim.Result) string {
-				return fmt.Sprintf("%s / %s | %s / %s | %s / %s | %s / %s | %s / %s",
-					fmtD(g.CPUStart.Packets), fmtD(m.CPUStart.Packets), fmtD(g.CPUStart.PushSend), fmtD(m.CPUStart.PushSend),
-					fmtD(g.CPUStart.PushRecv), fmtD(m.CPUStart.PushRecv), fmtD(g.CPUStart.Learn), fmtD(m.CPUStart.Learn),
-					fmtD(g.CPUStart.MaxWait), fmtD(m.CPUStart.MaxWait))
+				var cells []string
+				for _, f := range []func(vsim.CPUStats) time.Duration{
+					func(s vsim.CPUStats) time.Duration { return s.Packets },
+					func(s vsim.CPUStats) time.Duration { return s.PushSend },
+					func(s vsim.CPUStats) time.Duration { return s.PushRecv },
+					func(s vsim.CPUStats) time.Duration { return s.Learn },
+					func(s vsim.CPUStats) time.Duration { return s.MaxWait },
+				} {
+					cell := func(r vsim.Result) string {
+						if r.N == 0 {
+							return "–" // not run
+						}
+						return fmtD(f(r.CPUStart))
+					}
+					cells = append(cells, cell(g)+" / "+cell(m))
+				}
+				return strings.Join(cells, " | ")
 			})
 	}
 	row("**One crash**: from the crash until every survivor reported it failed; false failures over the whole run.",
