@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -116,4 +117,27 @@ func variantFlags() (func(n int) []variant, error) {
 		}
 		return out
 	}, nil
+}
+
+// TestSetFlags: the recorded command line, parsed again, sets every flag
+// to its recorded value, a false bool flag followed by others included.
+func TestSetFlags(t *testing.T) {
+	fs := flag.NewFlagSet("vsim", flag.ContinueOnError)
+	partition := fs.Bool("partition", true, "")
+	n := fs.String("n", "8", "")
+	if err := fs.Parse([]string{"-partition=false", "-n", "100"}); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	args := strings.Fields(setFlags(fs, m))
+	*partition, *n = true, "8"
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if *partition || *n != "100" || fs.NArg() != 0 {
+		t.Errorf("%q parsed back to -partition=%v -n %s and %d stray arguments", args, *partition, *n, fs.NArg())
+	}
+	if m["partition"] != "false" || m["n"] != "100" {
+		t.Errorf("recorded flags %v", m)
+	}
 }

@@ -79,14 +79,7 @@ func TestVirtual(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := Report{When: time.Now().UTC(), Flags: map[string]string{}, CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	cmd := []string{"go test -count=1 -timeout 0 -run '^TestVirtual$' -v ./vsim -args"}
-	flag.Visit(func(f *flag.Flag) {
-		if !strings.HasPrefix(f.Name, "test.") {
-			rep.Flags[f.Name] = f.Value.String()
-			cmd = append(cmd, "-"+f.Name+"="+f.Value.String()) // = keeps a bool flag's value with it
-		}
-	})
-	rep.Command = strings.Join(cmd, " ")
+	rep.Command = "go test -count=1 -timeout 0 -run '^TestVirtual$' -v ./vsim -args" + setFlags(flag.CommandLine, rep.Flags)
 	if *flagAppend && *flagOut != "" {
 		old, err := ReadReport(*flagOut)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -173,6 +166,21 @@ func simulate(t *testing.T, o Options) Result {
 		t.Errorf("%s (%s, CPU %s) N=%d: %d false failures by the end of the crash phase, first %v", o.Impl, o.Seeding(), o.CPUName, o.N, res.FalseUntilCrash, res.FirstFalse)
 	}
 	return res
+}
+
+// setFlags records the flags set on fs (but the test framework's) in m
+// and returns them as command-line arguments, each as -name=value: a bool
+// flag's value must be joined to it, or the parser takes the value for
+// the first positional argument and ignores every flag after it.
+func setFlags(fs *flag.FlagSet, m map[string]string) string {
+	var b strings.Builder
+	fs.Visit(func(f *flag.Flag) {
+		if !strings.HasPrefix(f.Name, "test.") {
+			m[f.Name] = f.Value.String()
+			fmt.Fprintf(&b, " -%s=%s", f.Name, f.Value)
+		}
+	})
+	return b.String()
 }
 
 // parseInts parses a comma-separated list of integers of at least least.
