@@ -10,9 +10,10 @@ import (
 // or probe port:
 //
 //   - GET /members: a JSON array of every live member as this node sees
-//     it, sorted by name: {"name", "addr", "state", "meta"}.
+//     it, sorted by name: {"name", "addr", "state", "meta", "boot"}.
 //   - GET /healthz: 200 "ok" while the node's gossip runs; 503 after Leave
-//     or Close. For a liveness probe.
+//     or Close, and 503 with the reason while NameConflict reports one.
+//     For a liveness probe.
 //   - GET /readyz: 200 when the node sees at least WithMinMembers members,
 //     503 otherwise; the text body says how many of how many. For a
 //     readiness probe.
@@ -33,6 +34,7 @@ type memberJSON struct {
 	Addr  string            `json:"addr"`
 	State State             `json:"state"`
 	Meta  map[string]string `json:"meta"`
+	Boot  BootID            `json:"boot,omitzero"`
 }
 
 func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
@@ -43,7 +45,7 @@ func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
 		if meta == nil {
 			meta = map[string]string{}
 		}
-		out[i] = memberJSON{Name: m.Name, Addr: m.Addr, State: m.State, Meta: meta}
+		out[i] = memberJSON{Name: m.Name, Addr: m.Addr, State: m.State, Meta: meta, Boot: m.Boot}
 	}
 	b, err := json.Marshal(out)
 	if err != nil { // unreachable: strings and a TextMarshaler
@@ -58,6 +60,10 @@ func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
 func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	if n.ctx.Err() != nil {
 		writeText(w, http.StatusServiceUnavailable, "stopped\n")
+		return
+	}
+	if err := n.NameConflict(); err != nil {
+		writeText(w, http.StatusServiceUnavailable, err.Error()+"\n")
 		return
 	}
 	writeText(w, http.StatusOK, "ok\n")

@@ -108,7 +108,10 @@ type Gossip struct {
 	waits          sync.WaitGroup         // memberlist waits for broadcasts (leave.go), re-joins (reclaim.go)
 	reclaimTime    time.Duration          // memberlist's DeadNodeReclaimTime
 	reclaims       map[string]*time.Timer // under waitMu: pending re-joins by name
+	stopCh         chan struct{}          // closed (under waitMu) when shutdown begins
 	routeID        string                 // go-metrics bridge route, "" without Config.Metrics
+	metrics        *Metrics               // nil without Config.Metrics
+	guard          nameGuard              // conflicts on this node's own name (nameguard.go)
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
@@ -131,7 +134,11 @@ func Start(cfg Config) (*Gossip, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	meta, err := encodeMeta(cfg.Meta, 0)
+	id, err := newLife()
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	meta, err := encodeMeta(cfg.Meta, 0, id)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
@@ -153,6 +160,8 @@ func Start(cfg Config) (*Gossip, error) {
 		onEvent: cfg.OnEvent,
 		logger:  logger,
 		known:   make(map[string]membership.Member),
+		self:    cfg.Name,
+		life:    id,
 	}
 	kops := newKeyOps(del, logger, cfg.PendingKeys)
 	del.onKeyOp = kops.notify
@@ -204,8 +213,12 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	g := &Gossip{del: del, logger: logger, bridge: bridge, name: cfg.Name, tr: rec,
 		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
-		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID}
+		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID, metrics: cfg.Metrics,
+		stopCh: make(chan struct{})}
+	g.guard.kick = make(chan struct{}, 1)
 	del.onReclaim = g.scheduleReclaim
+	del.onHold = g.scheduleHold
+	del.onSelfConflict = g.noteSelfConflict
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if mc.Transport != nil {
