@@ -36,4 +36,9 @@
 //
 // Every method of a stopped Node returns ErrStopped; Done is closed once
 // it has stopped.
+//
+// Names are unique: Start fails with ErrNameConflict when a live member
+// holds the name at another address (Node.NameConflict reports a conflict
+// noticed later). Every Start has a new boot id, Member.Boot, so a node
+// restarted at once on the same address is seen to fail and join again.
 package gencluster
