@@ -38,32 +38,41 @@ func (g *Gossip) holdTime() time.Duration {
 }
 
 // scheduleHold runs under memberlist's node lock: it only starts the
-// goroutine that asks the member and then releases the event.
+// goroutines that ask the member and release the event (as
+// scheduleReclaim, it takes waitMu, which is never held while memberlist's
+// node lock is taken).
 func (g *Gossip) scheduleHold(m membership.Member, h *heldEvent) {
 	g.waitMu.Lock()
 	defer g.waitMu.Unlock()
 	if g.stopped {
 		return
 	}
-	deadline := time.Now().Add(g.holdTime())
-	stop := g.stopCh
+	wait := g.holdTime()
+	stop, ml := g.stopCh, g.ml
 	g.waits.Go(func() {
-		g.waitMu.Lock()
-		ml := g.ml
-		g.waitMu.Unlock()
+		// The join runs beside the timer: an address that does not
+		// answer at all takes TCPTimeout to fail, longer than the hold.
+		joined := make(chan error, 1)
 		if ml != nil {
-			if _, err := ml.Join([]string{m.Addr}); err != nil {
+			g.waits.Go(func() { _, err := ml.Join([]string{m.Addr}); joined <- err })
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		for {
+			select {
+			case err := <-joined:
+				if err == nil {
+					continue // it answered: wait for its refutation
+				}
 				g.logger.Debug("a member removed while its name was claimed does not answer; reporting it", "peer", m.Name, "addr", m.Addr, "err", err)
 				g.del.releaseHeld(m.Name, h)
 				return
+			case <-t.C:
+				g.del.releaseHeld(m.Name, h)
+				return
+			case <-stop:
+				return
 			}
-		}
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		select {
-		case <-t.C:
-			g.del.releaseHeld(m.Name, h)
-		case <-stop:
 		}
 	})
 }

@@ -201,7 +201,10 @@ func (g *Gossip) answers(addr string) bool {
 	if err != nil {
 		return false
 	}
-	for range 2 {
+	for round := range 2 {
+		if round > 0 && g.isStopped() {
+			return false
+		}
 		results := make(chan bool, 3)
 		for range 3 {
 			go func() {
