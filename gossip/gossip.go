@@ -99,6 +99,8 @@ type Gossip struct {
 	addr  string        // advertised host:port, fixed at Start
 	tr    *recorder     // wraps whatever transport memberlist uses
 	probe time.Duration // memberlist's ProbeInterval
+	// probeTimeout is memberlist's ProbeTimeout, a ping's wait.
+	probeTimeout time.Duration
 	// gossipEvery and retransmitMult size broadcastBound.
 	gossipEvery    time.Duration
 	retransmitMult int
@@ -212,7 +214,7 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, err
 	}
 	g := &Gossip{del: del, logger: logger, bridge: bridge, name: cfg.Name, tr: rec,
-		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
+		probe: mc.ProbeInterval, probeTimeout: mc.ProbeTimeout, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
 		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID, metrics: cfg.Metrics,
 		stopCh: make(chan struct{})}
 	g.guard.kick = make(chan struct{}, 1)

@@ -89,8 +89,9 @@ func (ng *nameGuard) take() map[string]life {
 // node's name at another address: it returns an error satisfying
 // errors.Is(err, ErrNameConflict), naming the holder's address, if one
 // does. From then on, conflicts noticed later are reported through
-// NameConflict, Config.Metrics and the log. ctx bounds the check (a ping of
-// each address that had the name, at most two probe timeouts).
+// NameConflict, Config.Metrics and the log. ctx bounds the check (pings of
+// each address that had the name, for two probe timeouts, at least a
+// second, when it does not answer).
 func (g *Gossip) ClaimName(ctx context.Context) error {
 	for addr, id := range g.guard.take() {
 		if ctx.Err() != nil {
@@ -195,13 +196,15 @@ func (g *Gossip) verify(addr string, id life) {
 }
 
 // answers reports whether addr answers a ping for this node's name: three
-// pings at once, twice, so that a lost packet does not decide.
+// pings at once, again until pingBudget has passed, so that a lost packet
+// or a loaded host does not decide.
 func (g *Gossip) answers(addr string) bool {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return false
 	}
-	for round := range 2 {
+	end := time.Now().Add(g.pingBudget())
+	for round := 0; round < 2 || time.Now().Before(end); round++ {
 		if round > 0 && g.isStopped() {
 			return false
 		}
@@ -222,3 +225,7 @@ func (g *Gossip) answers(addr string) bool {
 	}
 	return false
 }
+
+// pingBudget is how long answers keeps trying: two probe timeouts, and at
+// least a second.
+func (g *Gossip) pingBudget() time.Duration { return max(2*g.probeTimeout, time.Second) }
