@@ -34,8 +34,10 @@
 //	defer node.Leave(context.Background())
 //	for ev := range node.Events() { ... }
 //
-// Every method of a stopped Node returns ErrStopped; Done is closed once
-// it has stopped.
+// A stopped Node reports nothing stale: Members is empty, Ready false,
+// its Handler answers 503, and every method that returns an error returns
+// ErrStopped. Leave returns when its ctx ends, as http.Server.Shutdown
+// does; Done is closed once the node has fully stopped.
 //
 // Names are unique: Start fails with ErrNameConflict when a live member
 // holds the name at another address (Node.NameConflict reports a conflict

@@ -11,15 +11,19 @@ import (
 //
 //   - GET /members: a JSON array of every live member as this node sees
 //     it, sorted by name: {"name", "addr", "state", "meta", "boot"}.
-//   - GET /healthz: 200 "ok" while the node's gossip runs; 503 after Leave
-//     or Close, and 503 with the reason while NameConflict reports one.
-//     For a liveness probe.
-//   - GET /readyz: 200 when the node sees at least WithMinMembers members,
-//     503 otherwise; the text body says how many of how many. For a
-//     readiness probe.
+//   - GET /healthz: 200 "ok" while the node runs and is not isolated (see
+//     Isolated) and has no name conflict (see NameConflict); 503
+//     "isolated: <diagnosis>" while it is isolated, 503 "gencluster: name
+//     conflict: ..." while another live member holds its name, and 503
+//     "stopped: ..." after Leave or Close. For a liveness probe.
+//   - GET /readyz: 200 when Ready reports true (the cluster has formed
+//     once and the node is not isolated), 503 otherwise; the text body
+//     says why. For a readiness probe.
 //
-// HEAD is answered like GET without a body; other methods get 405 with an
-// Allow header. Mount it under a prefix with http.StripPrefix.
+// A stopped node answers 503 on every path, /members included, naming
+// the reason. HEAD is answered like GET without a body; other methods get
+// 405 with an Allow header. Mount it under a prefix with
+// http.StripPrefix.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /members", n.serveMembers)
@@ -37,7 +41,14 @@ type memberJSON struct {
 	Boot  BootID            `json:"boot,omitzero"`
 }
 
+// stoppedText is the body of every path of a stopped node.
+const stoppedText = "stopped: the node left the cluster or was closed (Leave or Close)\n"
+
 func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
+	if n.ctx.Err() != nil {
+		writeText(w, http.StatusServiceUnavailable, stoppedText)
+		return
+	}
 	ms := n.Members()
 	out := make([]memberJSON, len(ms))
 	for i, m := range ms {
@@ -59,7 +70,11 @@ func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
 
 func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	if n.ctx.Err() != nil {
-		writeText(w, http.StatusServiceUnavailable, "stopped\n")
+		writeText(w, http.StatusServiceUnavailable, stoppedText)
+		return
+	}
+	if isolated, why := n.Isolated(); isolated {
+		writeText(w, http.StatusServiceUnavailable, "isolated: "+why+"\n")
 		return
 	}
 	if err := n.NameConflict(); err != nil {
@@ -71,13 +86,16 @@ func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
 
 func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
 	ready, seen := n.Ready()
+	isolated, why := n.Isolated()
 	switch {
 	case n.ctx.Err() != nil:
-		writeText(w, http.StatusServiceUnavailable, "not ready: node stopped\n")
+		writeText(w, http.StatusServiceUnavailable, "not ready: "+stoppedText)
+	case isolated:
+		writeText(w, http.StatusServiceUnavailable, "not ready: isolated: "+why+"\n")
 	case !ready:
 		writeText(w, http.StatusServiceUnavailable, fmt.Sprintf("not ready: %d of %d members\n", seen, n.MinMembers()))
 	default:
-		writeText(w, http.StatusOK, fmt.Sprintf("ready: %d of %d members\n", seen, n.MinMembers()))
+		writeText(w, http.StatusOK, fmt.Sprintf("ready: the cluster formed (%d members required); %d live now\n", n.MinMembers(), seen))
 	}
 }
 
