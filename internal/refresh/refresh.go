@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -81,6 +80,11 @@ type Loop struct {
 	// advertises (see skipAlias), each with the number of live members
 	// right after that join.
 	aliases map[string]int
+	// bootstrapped: the node has had other live members once (see
+	// pullFewSeeds); pulled are the addresses it pushed and pulled state
+	// with before that.
+	bootstrapped bool
+	pulled       map[string]bool
 }
 
 // New returns a Loop for c.
@@ -104,6 +108,7 @@ func New(c Config) *Loop {
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
 		lastLive:   make(map[string]time.Time),
 		aliases:    make(map[string]int),
+		pulled:     make(map[string]bool),
 	}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -169,13 +174,16 @@ func (r *Loop) Run(ctx context.Context) {
 
 // Pass optionally re-runs discovery, then joins every address that is due.
 // It reports whether at least one join succeeded, and whether there was
-// any address to join at all.
+// any address to join at all. With discovery, the backends are asked
+// concurrently and each answer is joined as it arrives (discoverAndJoin).
 func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 	start := time.Now()
 	if discover {
-		r.addrs = r.discover(ctx)
+		joined, tried = r.discoverAndJoin(ctx)
+	} else {
+		joined, tried = r.connectDue(ctx, false)
+		r.pullFewSeeds(ctx)
 	}
-	joined, tried = r.connectDue(ctx, discover)
 	if r.afterPass != nil {
 		r.afterPass()
 	}
@@ -183,43 +191,6 @@ func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 		r.obs.Refreshed(time.Since(start))
 	}
 	return joined, tried
-}
-
-// discover asks every backend and returns the merged, de-duplicated
-// addresses. A failing backend is logged and counted and its addresses are
-// simply missing this time: the cluster keeps what it has.
-func (r *Loop) discover(ctx context.Context) []string {
-	var (
-		out  []string
-		seen = make(map[string]bool)
-	)
-	for _, b := range r.backends {
-		name := seeds.Name(b)
-		dctx, cancel := context.WithTimeout(ctx, r.timeout)
-		start := time.Now()
-		addrs, err := b.Discover(dctx)
-		took := time.Since(start)
-		cancel()
-		r.obs.Discovered(name, len(addrs), took, err)
-		if err != nil {
-			if ctx.Err() != nil {
-				return out // stopping; not the backend's fault
-			}
-			r.logger.Warn("discovery failed", "backend", name, "found", len(addrs), "err", err)
-		} else {
-			r.logger.Debug("discovered", "backend", name, "found", len(addrs), "took", took)
-		}
-		for _, a := range addrs {
-			if !seen[a] {
-				seen[a] = true
-				out = append(out, a)
-			}
-		}
-	}
-	r.retry.Retain(seen)
-	maps.DeleteFunc(r.lastLive, func(a string, _ time.Time) bool { return !seen[a] })
-	maps.DeleteFunc(r.aliases, func(a string, _ int) bool { return !seen[a] })
-	return out
 }
 
 // connectDue joins every discovered address that is not this node, not a
@@ -287,6 +258,9 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 		defer mu.Unlock()
 		results[a] = err
 		if err == nil {
+			if r.pulled != nil {
+				r.pulled[a] = true
+			}
 			live = r.liveAddrs()
 			r.noteAlias(a, live)
 		}

@@ -226,6 +226,9 @@ type Env struct {
 	OnChange func()
 	// Profile sets the gossip timers of every node (default Profile).
 	Profile func(*memberlist.Config)
+	// Discovery, when set, is what every node is configured with instead
+	// of the DNS name (a static list of seeds, say).
+	Discovery seeds.Discoverer
 }
 
 func (e *Env) profile() func(*memberlist.Config) {
@@ -236,6 +239,9 @@ func (e *Env) profile() func(*memberlist.Config) {
 }
 
 func (e *Env) seeds() seeds.Discoverer {
+	if e.Discovery != nil {
+		return e.Discovery
+	}
 	return seeds.DNS(e.DNS, Port, seeds.DNSResolver(e.Resolver), seeds.DNSTimeout(2*time.Second))
 }
 
@@ -259,7 +265,12 @@ func (e *Env) transport(ip string) (memberlist.Transport, error) {
 // StartNode publishes a fresh address in the zone and starts a node of
 // impl on it, expecting a cluster of want members. ctx bounds the start.
 func (e *Env) StartNode(ctx context.Context, impl Impl, name string, want int) (*Node, error) {
-	ip := nextIP()
+	return e.startNodeAt(ctx, impl, name, nextIP(), want)
+}
+
+// startNodeAt is StartNode on a given loopback IP (from nextIP), for
+// seedings that must know the addresses before the nodes start.
+func (e *Env) startNodeAt(ctx context.Context, impl Impl, name, ip string, want int) (*Node, error) {
 	addr := net.JoinHostPort(ip, fmt.Sprint(Port))
 	onChange := e.OnChange
 	if onChange == nil {
