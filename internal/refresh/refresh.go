@@ -55,6 +55,11 @@ type Config struct {
 	Logger     *slog.Logger
 	Observer   Observer // nil: none
 	AfterPass  func()   // called after every pass (event sync for plain Dists)
+	// AntiEntropyQuiet is how long the member list must stay unchanged
+	// before an early anti-entropy push-pull (antientropy.go): 0 is the
+	// default, antiEntropyQuiet; negative turns them off (for tests that
+	// count joins).
+	AntiEntropyQuiet time.Duration
 }
 
 // Loop is the refresh loop. Run and Pass must not run concurrently.
@@ -85,6 +90,7 @@ type Loop struct {
 	// with before that.
 	bootstrapped bool
 	pulled       map[string]bool
+	ae           antiEntropy
 }
 
 // New returns a Loop for c.
@@ -109,6 +115,7 @@ func New(c Config) *Loop {
 		lastLive:   make(map[string]time.Time),
 		aliases:    make(map[string]int),
 		pulled:     make(map[string]bool),
+		ae:         newAntiEntropy(c.AntiEntropyQuiet),
 	}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -168,6 +175,9 @@ func (r *Loop) Run(ctx context.Context) {
 		if t, ok := r.retry.Next(); ok && t.Before(wake) {
 			wake = t
 		}
+		if t, ok := r.antiEntropyStep(ctx, time.Now()); ok && t.Before(wake) {
+			wake = t
+		}
 		timer.Reset(max(time.Until(wake), time.Millisecond))
 	}
 }
@@ -182,8 +192,8 @@ func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 		joined, tried = r.discoverAndJoin(ctx)
 	} else {
 		joined, tried = r.connectDue(ctx, false)
-		r.pullFewSeeds(ctx)
 	}
+	r.pullFewSeeds(ctx) // also when others joined this node
 	if r.afterPass != nil {
 		r.afterPass()
 	}

@@ -17,10 +17,11 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // config is the loop's configuration for a fake Dist at f.Self: a 100ms
-// interval, 20ms first backoff, 4 workers.
+// interval, 20ms first backoff, 4 workers, no early anti-entropy (the
+// tests count joins; antientropy_test.go turns it on).
 func config(f *testutil.Dist, ds ...seeds.Discoverer) Config {
 	return Config{Dist: f, Seeds: ds, Self: f.Self, Interval: 100 * time.Millisecond, MinBackoff: 20 * time.Millisecond,
-		Timeout: time.Second, Workers: 4}
+		Timeout: time.Second, Workers: 4, AntiEntropyQuiet: -1}
 }
 
 // startLoop runs the loop as a Node does (one pass, then Run) until the test

@@ -219,28 +219,48 @@ func (c *cluster) startSpread(ctx context.Context, ips []string, spread time.Dur
 	return last, nil
 }
 
-// missing describes whom the nodes that do not list everyone lack, for at
-// most limit nodes.
+// missing describes whom the nodes that do not list everyone lack: per
+// lacked member, how many nodes lack it and how many of those had seen it
+// and then reported it failed (a false failure, under load) rather than
+// never heard of it; then the first few nodes that lack someone, and how
+// many members each lists (at most limit lines of each).
 func missing(nodes []*Node, limit int) []string {
-	var out []string
+	type lack struct{ by, failed int }
+	lacked := map[string]*lack{}
+	var names, byNode []string
 	for _, n := range nodes {
 		n.Tracker.mu.Lock()
-		var lacks []string
+		k := 0
 		for _, m := range nodes {
-			if !n.Tracker.alive[m.Name] {
-				lacks = append(lacks, m.Name)
+			if n.Tracker.alive[m.Name] {
+				continue
+			}
+			k++
+			l := lacked[m.Name]
+			if l == nil {
+				l = &lack{}
+				lacked[m.Name] = l
+				names = append(names, m.Name)
+			}
+			l.by++
+			if n.Tracker.failCount[m.Name] > 0 {
+				l.failed++
 			}
 		}
+		alive := len(n.Tracker.alive)
 		n.Tracker.mu.Unlock()
-		if len(lacks) == 0 {
-			continue
+		if k > 0 && len(byNode) < limit {
+			byNode = append(byNode, fmt.Sprintf("%s lists %d", n.Name, alive))
 		}
-		sort.Strings(lacks)
-		if len(out) == limit {
-			out = append(out, "...")
+	}
+	sort.Strings(names)
+	var out []string
+	for i, name := range names {
+		if i == limit {
+			out = append(out, fmt.Sprintf("... %d more lacked", len(names)-limit))
 			break
 		}
-		out = append(out, fmt.Sprintf("%s lacks %d: %s", n.Name, len(lacks), strings.Join(lacks[:min(len(lacks), 8)], ",")))
+		out = append(out, fmt.Sprintf("%s lacked by %d (reported failed by %d of them)", name, lacked[name].by, lacked[name].failed))
 	}
-	return out
+	return append(out, strings.Join(byNode, ", "))
 }
