@@ -37,8 +37,8 @@ const (
 type antiEntropy struct {
 	quiet      time.Duration
 	wait       time.Duration // quiet plus jitter, drawn at every change
-	left       int // push-pulls still to make
-	count      int // live members at the last look
+	left       int           // push-pulls still to make
+	count      int           // live members at the last look
 	quietSince time.Time
 	done       map[string]bool // members pushed and pulled with
 }
