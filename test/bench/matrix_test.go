@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ const formationDeadline = 20 * time.Second
 // that is what the comparison is for).
 func TestSmallMatrix(t *testing.T) {
 	smoke(t)
+	t.Cleanup(func() { waitMemberlistIdle(t, time.Minute) })
 	cells := []struct {
 		cell Cell
 		runs int
@@ -46,6 +49,27 @@ func TestSmallMatrix(t *testing.T) {
 			}
 		}
 		t.Logf("%v took %v, loadavg %s -> %s", c.cell, res.Took.Round(time.Second), res.LoadBefore, res.LoadAfter)
+	}
+}
+
+// waitMemberlistIdle waits until no goroutine of memberlist is left:
+// memberlist's Shutdown does not wait for a probe in flight, which waits
+// for its ack up to a health-scaled probe interval (seconds at LAN
+// defaults under load), and goleak would report the baseline's probes.
+func waitMemberlistIdle(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	buf := make([]byte, 1<<22)
+	deadline := time.Now().Add(timeout)
+	for {
+		n := runtime.Stack(buf, true)
+		if !bytes.Contains(buf[:n], []byte("hashicorp/memberlist.")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("memberlist goroutines still running %v after the nodes were shut down", timeout)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
