@@ -69,7 +69,7 @@ func (o FormationOptions) validate() error {
 		errs = append(errs, err)
 	}
 	if o.N < 1 {
-		errs = append(errs, fmt.Errorf("N %d: want at least 1", o.N))
+		errs = append(errs, fmt.Errorf("size (N) %d: want at least 1", o.N))
 	}
 	if o.Spread < 0 {
 		errs = append(errs, fmt.Errorf("spread %v: want 0 or more", o.Spread))

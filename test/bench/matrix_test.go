@@ -80,7 +80,7 @@ func TestFormationBadOptions(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{`"seed7"`, "N 0", "spread -1s", "timeout 0s"} {
+	for _, want := range []string{`"seed7"`, "size (N) 0", "spread -1s", "timeout 0s"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

@@ -227,7 +227,7 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json -vsim-from /tmp/vsim.json   # re-render with another simulation run\n")
 	b.WriteString("go run ./cmd/benchmatrix -runs 10   # section 7, every cell (alone on the machine: see the section for each cell's time)\n")
 	b.WriteString("go run ./cmd/benchmatrix -n 40 -seeding seed3 -start 0 -runs 10   # one cell; recorded cells are kept, a re-measured cell replaces its old figures\n")
-	b.WriteString("go test -count=1 ./...          # what CI runs: every loopback scenario with a few nodes, and the simulation at N = 8, every phase, both implementations\n")
+	b.WriteString("go test -count=1 ./...          # what CI runs: every loopback scenario with a few nodes, the simulation at N = 8, every phase, both implementations, and the small formation matrix (N = 8 with every seeding and N = 40 with 3 seeds, 3 runs each, all at once: every gencluster node must list every member within 20 s of the last start)\n")
 	b.WriteString("go run ./cmd/benchplot -quick -out /tmp/bench -doc /tmp/bench/benchmarks.md   # small N, a minute or two\n")
 	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json   # re-render plots and this page from recorded results\n")
 	b.WriteString("go test .                        # every scenario with a few nodes (about 40 s); skipped with -short\n")
