@@ -58,7 +58,10 @@ func TestPullFewSeeds(t *testing.T) {
 		t.Errorf("%d joins after a second pass, want still %d: the seeds are pulled once", n, len(few))
 	}
 
-	many := []string{"10.0.0.2:7946", "10.0.0.3:7946", "10.0.0.4:7946", "10.0.0.5:7946"}
+	var many []string // one more than fewSeeds
+	for i := range fewSeeds + 1 {
+		many = append(many, fmt.Sprintf("10.0.0.%d:7946", i+2))
+	}
 	g := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", many...), cluster: many}
 	c = config(g.Dist, seeds.Static(many...))
 	c.Dist = g

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -75,7 +76,9 @@ const RefreshInterval = time.Second
 // that runs never reuse a port still in TIME_WAIT.
 var ipSeq atomic.Uint32
 
-func init() { ipSeq.Store(0x0a0000) }
+// The sequence starts in a /16 of 127/8 chosen by the process ID, so that
+// two benchmark processes at once (two go test runs) rarely collide.
+func init() { ipSeq.Store(uint32(10+os.Getpid()%200) << 16) }
 
 func nextIP() string {
 	for {
