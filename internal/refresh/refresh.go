@@ -55,6 +55,7 @@ type Config struct {
 	Logger     *slog.Logger
 	Observer   Observer // nil: none
 	AfterPass  func()   // called after every pass (event sync for plain Dists)
+	Status     *Status  // nil: none; told whether the node is isolated (isolation.go)
 	// AntiEntropyQuiet is how long the member list must stay unchanged
 	// before an early anti-entropy push-pull (antientropy.go): 0 is the
 	// default, antiEntropyQuiet; negative turns them off (for tests that
@@ -85,6 +86,7 @@ type Loop struct {
 	// advertises (see skipAlias), each with the number of live members
 	// right after that join.
 	aliases map[string]int
+	watch   *watch // failing addresses, isolation (isolation.go)
 	// bootstrapped: the node has had other live members once (see
 	// pullFewSeeds); pulled are the addresses it pushed and pulled state
 	// with before that.
@@ -114,6 +116,7 @@ func New(c Config) *Loop {
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
 		lastLive:   make(map[string]time.Time),
 		aliases:    make(map[string]int),
+		watch:      newWatch(c),
 		pulled:     make(map[string]bool),
 		ae:         newAntiEntropy(c.AntiEntropyQuiet),
 	}
@@ -194,6 +197,7 @@ func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 		joined, tried = r.connectDue(ctx, false)
 	}
 	r.pullFewSeeds(ctx) // also when others joined this node
+	r.assess(time.Now())
 	if r.afterPass != nil {
 		r.afterPass()
 	}
@@ -297,15 +301,14 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 		r.obs.Connected(a, err)
 		if err == nil {
 			joined = true
+			r.joinSucceeded(a)
 			r.retry.Succeeded(a)
-			r.logger.Debug("joined", "addr", a)
 			continue
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			continue
 		}
-		wait := r.retry.Failed(a, now)
-		r.logger.Info("join failed", "addr", a, "failures", r.retry.Failures(a), "retry_in", wait.Round(time.Millisecond), "err", err)
+		r.joinFailed(a, err, r.retry.Failed(a, now), now)
 	}
 	return joined, tried
 }
