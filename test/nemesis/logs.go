@@ -1,0 +1,67 @@
+package nemesis
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ParseEventLog reads the membership events out of `docker logs -t` of a
+// gencluster node program or of mlnode: lines of Docker's RFC 3339
+// timestamp, a space, and a JSON log record; the records with
+// "msg":"event" are events. Other lines are skipped; an event record that
+// does not decode is an error naming the line.
+func ParseEventLog(observer, logs string) ([]LogEvent, error) {
+	var out []LogEvent
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		ts, rec, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !strings.Contains(rec, `"msg":"event"`) {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: log line %q: %v", observer, sc.Text(), err)
+		}
+		var r struct {
+			Msg, Type, Peer string
+		}
+		if err := json.Unmarshal([]byte(rec), &r); err != nil || r.Msg != "event" || r.Type == "" || r.Peer == "" {
+			return nil, fmt.Errorf("%s: event record %q: %v", observer, rec, err)
+		}
+		out = append(out, LogEvent{Time: t, Observer: observer, Type: r.Type, Peer: r.Peer})
+	}
+	return out, sc.Err()
+}
+
+// serfEvent matches serf's agent log line for a member event:
+// "... [INFO] serf: EventMemberFailed: n3 10.1.2.3".
+var serfEvent = regexp.MustCompile(`serf: EventMember(Join|Leave|Failed|Update|Reap): (\S+)`)
+
+// serfTypes maps serf's event names to the node program's.
+var serfTypes = map[string]string{"Join": "join", "Leave": "leave", "Failed": "fail", "Update": "update", "Reap": "reap"}
+
+// ParseSerfLog reads the member events out of `docker logs -t` of a serf
+// agent (its log lines, each after Docker's timestamp).
+func ParseSerfLog(observer, logs string) ([]LogEvent, error) {
+	var out []LogEvent
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		m := serfEvent.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		ts, _, _ := strings.Cut(sc.Text(), " ")
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: log line %q: %v", observer, sc.Text(), err)
+		}
+		out = append(out, LogEvent{Time: t, Observer: observer, Type: serfTypes[m[1]], Peer: m[2]})
+	}
+	return out, sc.Err()
+}

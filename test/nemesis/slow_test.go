@@ -1,0 +1,138 @@
+//go:build nemesis
+
+package nemesis
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gencluster/gencluster/internal/dockertest"
+)
+
+// slowGrace is how long after its starvation ends a member still counts
+// as hit: memberlist's LAN timers suspect for up to 6 x 4 x 1s (the
+// SuspicionMaxTimeoutMult, SuspicionMult and ProbeInterval of
+// DefaultLANConfig, which serf's lan profile also uses), plus a probe.
+const slowGrace = 30 * time.Second
+
+// systems are the three programs run side by side.
+var systems = []string{sysGencluster, sysMemberlist, sysSerf}
+
+// slowRow is one system's figures in one run.
+type slowRow struct {
+	system                   string
+	falseFailures, byStarved int
+	flaps                    int
+	flapsPerObserver         float64
+	wholeAfter               time.Duration
+}
+
+// TestSlowMembers is Lifeguard's experiment: N members of each system
+// (gencluster's node program with its default refresh interval, mlnode,
+// serf's agent), all with memberlist's LAN timers and static seeds (every
+// other member), each in a FROM scratch container of its own; then k of
+// them per system, the same indexes, get 0.05 of a CPU (docker update
+// --cpus) for -slow.duration, at the same time for all three systems, so
+// that they share the machine's load. From the members' event logs it
+// counts failures of healthy members logged by healthy members (false
+// failures), failures of the starved members logged by healthy ones
+// (flaps), and what the starved members logged about the healthy ones.
+func TestSlowMembers(t *testing.T) {
+	n := *flagSlowN
+	var ks []int
+	for _, s := range strings.Split(*flagSlowK, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || k < 1 || 2*k >= n {
+			t.Fatalf("-slow.k %q: %q is not a number of starved members below half of -slow.n %d", *flagSlowK, s, n)
+		}
+		ks = append(ks, k)
+	}
+	if n < 4 || n > 16 {
+		t.Fatalf("-slow.n %d: want 4 to 16", n)
+	}
+	if *flagSlowDur <= 0 {
+		t.Fatalf("-slow.duration %v: want a positive duration", *flagSlowDur)
+	}
+	for _, k := range ks {
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) { slowRun(t, n, k, *flagSlowDur) })
+	}
+}
+
+func slowRun(t *testing.T, n, k int, dur time.Duration) {
+	fleets := map[string]*fleet{}
+	for _, sys := range systems {
+		fleets[sys] = newFleet(t, sys, "gcslow"+sys[:2], n, nil)
+	}
+	for _, sys := range systems {
+		took, err := fleets[sys].waitWhole(90 * time.Second)
+		if err != nil {
+			t.Fatalf("%s did not form: %v", sys, err)
+		}
+		t.Logf("%s formed %v after the last start", sys, took.Round(time.Millisecond))
+	}
+	// The last k members of each system are starved; the same indexes
+	// everywhere.
+	tls := map[string]*Timeline{}
+	loadBefore := loadAvg()
+	for _, sys := range systems {
+		f := fleets[sys]
+		tls[sys] = NewTimeline(slowGrace)
+		for _, name := range f.names[n-k:] {
+			dockertest.Must(t, "update", "--cpus", starvedCPUs, name)
+			tls[sys].Begin(name, Starve, time.Now())
+		}
+	}
+	t.Logf("starved %d of %d members of each system for %v (load %s)", k, n, dur, loadBefore)
+	time.Sleep(dur)
+	loadDuring := loadAvg()
+	for _, sys := range systems {
+		f := fleets[sys]
+		for _, name := range f.names[n-k:] {
+			f.unstarve(name)
+			tls[sys].End(name, Starve, time.Now())
+		}
+	}
+	var rows []slowRow
+	for _, sys := range systems {
+		f := fleets[sys]
+		took, err := f.waitWhole(120 * time.Second)
+		if err != nil {
+			t.Errorf("%s: not whole 120s after the starvation ended: %v", sys, err)
+		}
+		v := tls[sys].Judge(f.allEvents())
+		healthy := n - k
+		rows = append(rows, slowRow{
+			system: sys, falseFailures: len(v.False), byStarved: len(v.ByStarved),
+			flaps: v.Flaps(), flapsPerObserver: float64(v.Flaps()) / float64(healthy), wholeAfter: took,
+		})
+		if len(v.False) > 0 {
+			t.Logf("%s: false failures:%s", sys, Describe(v.False))
+		}
+	}
+	pre := fmt.Sprintf("slow_n%d_k%d_", n, k)
+	figure(pre+"duration", dur)
+	figure(pre+"load_average_before", loadBefore)
+	figure(pre+"load_average_end", loadDuring)
+	for _, r := range rows {
+		figure(pre+r.system+"_false_failures", r.falseFailures)
+		figure(pre+r.system+"_flaps", r.flaps)
+		figure(pre+r.system+"_flaps_per_healthy_observer", r.flapsPerObserver)
+		figure(pre+r.system+"_failures_logged_by_starved", r.byStarved)
+		figure(pre+r.system+"_whole_after_unstarve", r.wholeAfter)
+	}
+	// gencluster is memberlist plus a refresh loop: it must not turn a
+	// slow member into false failures of healthy ones, nor flap it more
+	// than the systems without that loop (a margin of 2 for noise).
+	gc, others := rows[0], rows[1:]
+	for _, o := range others {
+		if gc.falseFailures > o.falseFailures {
+			t.Errorf("gencluster: %d false failures of healthy members, %s %d", gc.falseFailures, o.system, o.falseFailures)
+		}
+		if gc.flaps > 2*o.flaps+2 {
+			t.Errorf("gencluster: starved members flapped %d times (seen by healthy members), %s %d", gc.flaps, o.system, o.flaps)
+		}
+	}
+}
