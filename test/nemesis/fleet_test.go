@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +45,8 @@ type fleet struct {
 	// incarnation counts its starts, for the metrics samples.
 	saved       map[string][]string
 	incarnation map[string]int
+	// timeline, when set, is told every start's address.
+	timeline *Timeline
 }
 
 // newFleet creates a network and starts n nodes of system at .10, .11, ...
@@ -121,6 +125,38 @@ func (f *fleet) start(name, ip string) {
 	}
 	f.Run(name, ip, args...)
 	f.incarnation[name]++
+	if f.timeline != nil {
+		f.timeline.Started(name, bind, time.Now())
+	}
+}
+
+// dumpLogs writes the logs of every container the fleet ran (previous
+// ones too) and the timeline into a new directory, for a failed run, and
+// returns its path.
+func (f *fleet) dumpLogs() (string, error) {
+	dir, err := os.MkdirTemp("", "gencluster-nemesis-logs-")
+	if err != nil {
+		return "", err
+	}
+	for _, name := range f.names {
+		logs := slices.Clone(f.saved[name])
+		if f.Running(name) {
+			if l, err := f.logs(name); err == nil {
+				logs = append(logs, l)
+			}
+		}
+		for i, l := range logs {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s.%d.log", name, i+1)), []byte(l), 0o644); err != nil {
+				return "", err
+			}
+		}
+	}
+	if f.timeline != nil {
+		if err := os.WriteFile(filepath.Join(dir, "timeline.txt"), []byte(f.timeline.String()), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 // logs returns `docker logs -t` of name's current container.
@@ -161,10 +197,11 @@ func (f *fleet) parse(name, logs string) ([]LogEvent, error) {
 }
 
 // allEvents returns every event every container of the fleet logged,
-// past ones included, by time.
-func (f *fleet) allEvents() []LogEvent {
+// past ones included, by time, and every refutation they logged.
+func (f *fleet) allEvents() ([]LogEvent, []Accusation) {
 	f.t.Helper()
 	var out []LogEvent
+	var accs []Accusation
 	for _, name := range f.names {
 		logs := slices.Clone(f.saved[name])
 		if f.Running(name) {
@@ -180,10 +217,15 @@ func (f *fleet) allEvents() []LogEvent {
 				f.t.Fatal(err)
 			}
 			out = append(out, evs...)
+			as, err := ParseAccusations(name, l)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			accs = append(accs, as...)
 		}
 	}
 	SortEvents(out)
-	return out
+	return out, accs
 }
 
 // view returns the members name lists alive (or suspect), name -> addr.

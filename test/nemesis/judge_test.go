@@ -13,22 +13,40 @@ func TestJudgeSortsFailures(t *testing.T) {
 	tl := NewTimeline(5 * time.Second)
 	tl.Begin("n3", Partition, at(10))
 	tl.End("n3", Partition, at(20))
+	tl.Started("n5", "10.0.0.5:7946", at(0))
+	tl.Started("n5", "10.0.0.15:7946", at(40))
 	tl.Begin("n4", Starve, at(10))
 	tl.End("n4", Starve, at(60))
 	evs := []LogEvent{
-		{at(12), "n1", "fail", "n3"}, // of a partitioned node: expected
-		{at(24), "n1", "fail", "n3"}, // within the grace: still expected
-		{at(26), "n1", "fail", "n3"}, // after the grace: false
-		{at(5), "n2", "fail", "n1"},  // nobody hit: false
-		{at(15), "n3", "fail", "n1"}, // by a partitioned node
-		{at(30), "n4", "fail", "n2"}, // by a starved node
-		{at(30), "n1", "fail", "n4"}, // flap of a starved node
-		{at(31), "n1", "join", "n4"}, // not a failure
-		{at(32), "n3", "fail", "n4"}, // seen by a healthy n3: a flap too
+		{at(12), "n1", "fail", "n3", ""},               // of a partitioned node: expected
+		{at(24), "n1", "fail", "n3", ""},               // within the grace: still expected
+		{at(26), "n1", "fail", "n3", ""},               // after the grace: false
+		{at(5), "n2", "fail", "n1", ""},                // nobody hit: false
+		{at(15), "n3", "fail", "n1", ""},               // by a partitioned node
+		{at(30), "n4", "fail", "n2", ""},               // by a starved node
+		{at(30), "n1", "fail", "n4", ""},               // flap of a starved node
+		{at(31), "n1", "join", "n4", ""},               // not a failure
+		{at(32), "n3", "fail", "n4", ""},               // seen by a healthy n3: a flap too
+		{at(50), "n1", "fail", "n5", "10.0.0.5:7946"},  // n5's old process: gone
+		{at(51), "n1", "fail", "n5", "10.0.0.15:7946"}, // n5's new one: false
 	}
-	v := tl.Judge(evs)
-	if got := Describe(v.False); !strings.Contains(got, "n1 logged fail of n3") || !strings.Contains(got, "n2 logged fail of n1") || len(v.False) != 2 {
+	accs := []Accusation{
+		{at(51), "n5", "n3", "dead"},   // n3 was not hit at 51: no excuse
+		{at(4), "n1", "n9", "suspect"}, // n9 was never hit
+		{at(25), "n3", "n3x", "dead"},  // about another failure
+	}
+	tl.Begin("n9", Partition, at(0))
+	tl.End("n9", Partition, at(1)) // hit until 6 with the grace
+	v := tl.Judge(evs, accs)
+	if got := Describe(v.False); !strings.Contains(got, "n1 logged fail of n3") || !strings.Contains(got, "n2 logged fail of n1") ||
+		!strings.Contains(got, "n1 logged fail of n5 at 10.0.0.15:7946") || len(v.False) != 3 {
 		t.Errorf("false failures: %s", got)
+	}
+	if got := Describe(v.FalseFromFaulted); len(v.FalseFromFaulted) != 1 || !strings.Contains(got, "n2 logged fail of n1") {
+		t.Errorf("false failures from faulted accusers: %s", got)
+	}
+	if len(v.OfGone) != 1 || v.OfGone[0].Addr != "10.0.0.5:7946" {
+		t.Errorf("of gone processes: %v", v.OfGone)
 	}
 	if len(v.ByStarved) != 1 || v.ByStarved[0].Observer != "n4" {
 		t.Errorf("by starved: %v", v.ByStarved)
@@ -39,7 +57,7 @@ func TestJudgeSortsFailures(t *testing.T) {
 	if len(v.OfFaulted) != 4 || v.OfStarvedByHealthy["n4"] != 2 || v.Flaps() != 2 {
 		t.Errorf("of faulted: %v, flaps %v", v.OfFaulted, v.OfStarvedByHealthy)
 	}
-	if got := tl.Faults(); got[Partition] != 1 || got[Starve] != 1 {
+	if got := tl.Faults(); got[Partition] != 2 || got[Starve] != 1 {
 		t.Errorf("faults: %v", got)
 	}
 }
@@ -92,5 +110,19 @@ func TestParseLogs(t *testing.T) {
 	}
 	if len(evs) != 2 || evs[0].Type != "join" || evs[1].Type != "fail" || evs[1].Peer != "s2" {
 		t.Errorf("ParseSerfLog = %+v", evs)
+	}
+}
+
+func TestParseAccusations(t *testing.T) {
+	logs := `2026-12-06T23:01:31.515004024Z {"level":"WARN","msg":"Refuting a dead message (from: n4)","node":"n7","component":"memberlist"}
+2026-12-06T23:01:32.058510127Z {"level":"WARN","msg":"Refuting a suspect message (from: n7)","node":"n7","component":"memberlist"}
+2026-12-06T23:01:33.0Z     2026/12/06 23:01:33 [WARN] memberlist: Refuting a suspect message (from: s2)
+`
+	accs, err := ParseAccusations("n7", logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accs) != 2 || accs[0].From != "n4" || accs[0].Kind != "dead" || accs[1].From != "s2" || accs[1].Kind != "suspect" {
+		t.Errorf("ParseAccusations = %+v (a node's refutation of its own name is skipped)", accs)
 	}
 }

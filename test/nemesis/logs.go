@@ -28,19 +28,19 @@ func ParseEventLog(observer, logs string) ([]LogEvent, error) {
 			return nil, fmt.Errorf("%s: log line %q: %v", observer, sc.Text(), err)
 		}
 		var r struct {
-			Msg, Type, Peer string
+			Msg, Type, Peer, Addr string
 		}
 		if err := json.Unmarshal([]byte(rec), &r); err != nil || r.Msg != "event" || r.Type == "" || r.Peer == "" {
 			return nil, fmt.Errorf("%s: event record %q: %v", observer, rec, err)
 		}
-		out = append(out, LogEvent{Time: t, Observer: observer, Type: r.Type, Peer: r.Peer})
+		out = append(out, LogEvent{Time: t, Observer: observer, Type: r.Type, Peer: r.Peer, Addr: r.Addr})
 	}
 	return out, sc.Err()
 }
 
 // serfEvent matches serf's agent log line for a member event:
 // "... [INFO] serf: EventMemberFailed: n3 10.1.2.3".
-var serfEvent = regexp.MustCompile(`serf: EventMember(Join|Leave|Failed|Update|Reap): (\S+)`)
+var serfEvent = regexp.MustCompile(`serf: EventMember(Join|Leave|Failed|Update|Reap): (\S+) (\S+)`)
 
 // serfTypes maps serf's event names to the node program's.
 var serfTypes = map[string]string{"Join": "join", "Leave": "leave", "Failed": "fail", "Update": "update", "Reap": "reap"}
@@ -61,7 +61,41 @@ func ParseSerfLog(observer, logs string) ([]LogEvent, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: log line %q: %v", observer, sc.Text(), err)
 		}
-		out = append(out, LogEvent{Time: t, Observer: observer, Type: serfTypes[m[1]], Peer: m[2]})
+		out = append(out, LogEvent{Time: t, Observer: observer, Type: serfTypes[m[1]], Peer: m[2], Addr: m[3]})
+	}
+	return out, sc.Err()
+}
+
+// Accusation is a suspicion or a failure of a node that it refuted, with
+// the member the accusation came from (memberlist relays suspect and dead
+// messages with their originator's name).
+type Accusation struct {
+	Time    time.Time
+	Accused string // the node that refuted
+	From    string // who suspected it or declared it dead
+	Kind    string // "suspect" or "dead"
+}
+
+// refuting matches memberlist's log line of a refutation (the node
+// program and mlnode log it; serf too).
+var refuting = regexp.MustCompile(`Refuting an? (suspect|dead) message \(from: ([^)\s]+)\)`)
+
+// ParseAccusations reads the refutations out of `docker logs -t` of node.
+func ParseAccusations(node, logs string) ([]Accusation, error) {
+	var out []Accusation
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		m := refuting.FindStringSubmatch(sc.Text())
+		if m == nil || m[2] == node {
+			continue
+		}
+		ts, _, _ := strings.Cut(sc.Text(), " ")
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: log line %q: %v", node, sc.Text(), err)
+		}
+		out = append(out, Accusation{Time: t, Accused: node, From: m[2], Kind: m[1]})
 	}
 	return out, sc.Err()
 }

@@ -27,6 +27,7 @@ var (
 	flagSlowK    = flag.String("slow.k", "1,2", "comma-separated numbers of starved members, one run each")
 	flagSlowN    = flag.Int("slow.n", 8, "members of each system in the slow-member experiment")
 	flagSlowDur  = flag.Duration("slow.duration", 3*time.Minute, "how long the members are starved in each run")
+	flagSlowCPUs = flag.String("slow.cpus", starvedCPUs, "CPUs a starved member gets (docker update --cpus)")
 )
 
 var runID = dockertest.RandomHex(3)

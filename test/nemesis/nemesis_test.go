@@ -26,9 +26,9 @@ const (
 	// through the run, for the growth checks.
 	protectedNodes = 2
 	// nemGrace is how long after a fault a node still counts as hit:
-	// the -fast timers' longest suspicion (6 x 2 x 0.3s) plus a probe
+	// the -fast timers' longest suspicion (6 x 3 x 0.3s) plus a probe
 	// round and some scheduling slack.
-	nemGrace = 5 * time.Second
+	nemGrace = 7 * time.Second
 )
 
 // nemesisParams returns the seed (drawn when none is given) and the
@@ -85,15 +85,15 @@ func TestNemesis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tl := NewTimeline(nemGrace)
 	f := newFleet(t, sysGencluster, "gcnem", n, func(f *fleet) {
-		f.fast, f.refresh, f.dnsSeeds = true, nemRefresh.String(), true
+		f.fast, f.refresh, f.dnsSeeds, f.timeline = true, nemRefresh.String(), true, tl
 	})
 	if took, err := f.waitWhole(60 * time.Second); err != nil {
 		t.Fatalf("the cluster did not form: %v", err)
 	} else {
 		t.Logf("formed in %v", took.Round(time.Millisecond))
 	}
-	tl := NewTimeline(nemGrace)
 	samples := map[string][]sample{}
 	if err := f.sampleAll(samples); err != nil {
 		t.Fatal(err)
@@ -147,6 +147,7 @@ func (f *fleet) runWave(w Wave, tl *Timeline) time.Time {
 	var last time.Time
 	for _, s := range steps {
 		time.Sleep(time.Until(begin.Add(s.at)))
+		f.t.Logf("%s %s %v", time.Now().Format("15:04:05.000"), map[bool]string{false: "apply", true: "heal"}[s.heal], w.Faults[s.i])
 		if s.heal {
 			last = time.Now()
 			f.heal(act[s.i], tl)
@@ -170,9 +171,11 @@ func (f *fleet) report(t *testing.T, tl *Timeline, heals []time.Duration, sample
 		figure("nemesis_faults_"+string(k), tl.Faults()[k])
 	}
 	figure("nemesis_false_failures", len(v.False))
+	figure("nemesis_false_failures_accused_by_faulted", len(v.FalseFromFaulted))
 	figure("nemesis_failures_logged_by_starved", len(v.ByStarved))
 	figure("nemesis_failures_logged_by_faulted", len(v.ByFaulted))
 	figure("nemesis_failures_of_faulted", len(v.OfFaulted))
+	figure("nemesis_failures_of_gone_processes", len(v.OfGone))
 	figure("nemesis_heal_max", slices.Max(heals))
 	figure("nemesis_heal_bound", healBound)
 	over := 0
@@ -183,7 +186,8 @@ func (f *fleet) report(t *testing.T, tl *Timeline, heals []time.Duration, sample
 	}
 	figure("nemesis_heals_over_bound", over)
 	if len(v.False) > 0 {
-		t.Errorf("%d false failures (a healthy member logged a failure of a healthy member):%s", len(v.False), Describe(v.False))
+		t.Errorf("%d false failures (a healthy member logged a failure of a healthy member), %d of them after an accusation by a faulted member:%s\nof which after an accusation by a faulted member:%s",
+			len(v.False), len(v.FalseFromFaulted), Describe(v.False), Describe(v.FalseFromFaulted))
 	}
 	if len(v.ByStarved) > 0 {
 		t.Logf("starved members logged %d failures of healthy ones (counted apart, not an error):%s", len(v.ByStarved), Describe(v.ByStarved))
@@ -200,4 +204,11 @@ func (f *fleet) report(t *testing.T, tl *Timeline, heals []time.Duration, sample
 	figure("nemesis_growth_goroutines_max", maxG)
 	figure("nemesis_growth_heap_mib_max", maxH)
 	figure("nemesis_growth_fds_max", maxF)
+	if t.Failed() {
+		if dir, err := f.dumpLogs(); err != nil {
+			t.Logf("saving the logs: %v", err)
+		} else {
+			t.Logf("every container's logs and the timeline are in %s", dir)
+		}
+	}
 }

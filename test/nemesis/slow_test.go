@@ -3,7 +3,9 @@
 package nemesis
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,6 +55,9 @@ func TestSlowMembers(t *testing.T) {
 	if n < 4 || n > 16 {
 		t.Fatalf("-slow.n %d: want 4 to 16", n)
 	}
+	if c, err := strconv.ParseFloat(*flagSlowCPUs, 64); err != nil || c < 0.01 || c >= 1 {
+		t.Fatalf("-slow.cpus %q: want a share of one CPU, 0.01 to below 1", *flagSlowCPUs)
+	}
 	if *flagSlowDur <= 0 {
 		t.Fatalf("-slow.duration %v: want a positive duration", *flagSlowDur)
 	}
@@ -63,8 +68,10 @@ func TestSlowMembers(t *testing.T) {
 
 func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	fleets := map[string]*fleet{}
+	tls := map[string]*Timeline{}
 	for _, sys := range systems {
-		fleets[sys] = newFleet(t, sys, "gcslow"+sys[:2], n, nil)
+		tls[sys] = NewTimeline(slowGrace)
+		fleets[sys] = newFleet(t, sys, "gcslow"+sys[:2], n, func(f *fleet) { f.timeline = tls[sys] })
 	}
 	for _, sys := range systems {
 		took, err := fleets[sys].waitWhole(90 * time.Second)
@@ -75,13 +82,11 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	}
 	// The last k members of each system are starved; the same indexes
 	// everywhere.
-	tls := map[string]*Timeline{}
 	loadBefore := loadAvg()
 	for _, sys := range systems {
 		f := fleets[sys]
-		tls[sys] = NewTimeline(slowGrace)
 		for _, name := range f.names[n-k:] {
-			dockertest.Must(t, "update", "--cpus", starvedCPUs, name)
+			dockertest.Must(t, "update", "--cpus", *flagSlowCPUs, name)
 			tls[sys].Begin(name, Starve, time.Now())
 		}
 	}
@@ -91,6 +96,11 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	for _, sys := range systems {
 		f := fleets[sys]
 		for _, name := range f.names[n-k:] {
+			if periods, throttled, err := throttling(name); err != nil {
+				t.Logf("%s: CPU throttling unknown: %v", name, err)
+			} else {
+				figure(fmt.Sprintf("slow_n%d_k%d_%s_throttled_periods_pct", n, k, name[len(f.Name)+1:]+"_"+sys), 100*throttled/max(periods, 1))
+			}
 			f.unstarve(name)
 			tls[sys].End(name, Starve, time.Now())
 		}
@@ -114,6 +124,7 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	}
 	pre := fmt.Sprintf("slow_n%d_k%d_", n, k)
 	figure(pre+"duration", dur)
+	figure(pre+"cpus", *flagSlowCPUs)
 	figure(pre+"load_average_before", loadBefore)
 	figure(pre+"load_average_end", loadDuring)
 	for _, r := range rows {
@@ -135,4 +146,37 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 			t.Errorf("gencluster: starved members flapped %d times (seen by healthy members), %s %d", gc.flaps, o.system, o.flaps)
 		}
 	}
+}
+
+// throttling returns how many CFS periods container name has run and in
+// how many it was throttled (its cgroup's cpu.stat, cgroup v1 or v2), to
+// show that the starvation bit.
+func throttling(name string) (periods, throttled float64, err error) {
+	id, err := dockertest.Docker(context.Background(), "inspect", "-f", "{{.Id}}", name)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, p := range []string{
+		"/sys/fs/cgroup/cpu/docker/" + id + "/cpu.stat",
+		"/sys/fs/cgroup/cpu,cpuacct/docker/" + id + "/cpu.stat",
+		"/sys/fs/cgroup/system.slice/docker-" + id + ".scope/cpu.stat",
+		"/sys/fs/cgroup/docker/" + id + "/cpu.stat",
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(line, " ")
+			x, _ := strconv.ParseFloat(v, 64)
+			switch k {
+			case "nr_periods":
+				periods = x
+			case "nr_throttled":
+				throttled = x
+			}
+		}
+		return periods, throttled, nil
+	}
+	return 0, 0, fmt.Errorf("no cpu.stat for container %s", id)
 }

@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +17,13 @@ type Timeline struct {
 	// memberlist's longest suspicion timeout later.
 	Grace time.Duration
 	spans map[string][]span
+	addrs map[string][]addrSince
+}
+
+// addrSince is an address a node was started with, and when.
+type addrSince struct {
+	addr  string
+	since time.Time
 }
 
 type span struct {
@@ -25,7 +33,46 @@ type span struct {
 
 // NewTimeline returns an empty timeline with the given grace.
 func NewTimeline(grace time.Duration) *Timeline {
-	return &Timeline{Grace: grace, spans: map[string][]span{}}
+	return &Timeline{Grace: grace, spans: map[string][]span{}, addrs: map[string][]addrSince{}}
+}
+
+// Started records that node was (re)started at t with the gossip address
+// addr: a failure logged later about another address of the node is a
+// failure of a process that is gone, not of the new one.
+func (tl *Timeline) Started(node, addr string, t time.Time) {
+	tl.addrs[node] = append(tl.addrs[node], addrSince{addr, t})
+}
+
+// addrAt returns node's address at t, "" when none was recorded.
+func (tl *Timeline) addrAt(node string, t time.Time) string {
+	a := ""
+	for _, s := range tl.addrs[node] {
+		if !s.since.After(t) {
+			a = s.addr
+		}
+	}
+	return a
+}
+
+// String lists the faults as applied, by node, for a failure report.
+func (tl *Timeline) String() string {
+	var b strings.Builder
+	var nodes []string
+	for n := range tl.spans {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		for _, s := range tl.spans[n] {
+			fmt.Fprintf(&b, "%s %s %s..%s\n", n, s.kind, s.start.Format("15:04:05.000"), s.end.Format("15:04:05.000"))
+		}
+	}
+	for n, as := range tl.addrs {
+		for _, a := range as {
+			fmt.Fprintf(&b, "%s started at %s %s\n", n, a.addr, a.since.Format("15:04:05.000"))
+		}
+	}
+	return b.String()
 }
 
 // Begin records that a fault of kind hit node at t.
@@ -72,6 +119,7 @@ type LogEvent struct {
 	Observer string // the node that logged it
 	Type     string // join, update, leave, fail
 	Peer     string
+	Addr     string // the peer's address, "" when the log does not say
 }
 
 // Verdict sorts the failures (fail events) observers logged.
@@ -79,6 +127,12 @@ type Verdict struct {
 	// False are failures of a healthy member logged by a healthy member:
 	// the goal is none.
 	False []LogEvent
+	// FalseFromFaulted are false failures that came from an accusation
+	// by a member hit by a fault: the accused member refuted a suspect or
+	// dead message from it within accusationWindow of the failure (a
+	// member on the far side of a healed partition still gossiping the
+	// death it declared there). They are counted in False too.
+	FalseFromFaulted []LogEvent
 	// ByStarved are failures of a healthy member logged by a CPU-starved
 	// one (Lifeguard's case: the slow member blames the others).
 	ByStarved []LogEvent
@@ -88,20 +142,30 @@ type Verdict struct {
 	// OfFaulted are failures of a member hit by a fault: expected, and for
 	// a starved member a flap.
 	OfFaulted []LogEvent
+	// OfGone are failures of a process that was replaced by one at
+	// another address (a restart at a new IP): true, if late.
+	OfGone []LogEvent
 	// OfStarvedByHealthy counts, per starved member, the failures healthy
 	// members logged about it while it was starved: its flaps.
 	OfStarvedByHealthy map[string]int
 }
 
-// Judge sorts every fail event in evs by the timeline.
-func (tl *Timeline) Judge(evs []LogEvent) Verdict {
+// accusationWindow is how close to a failure a refutation must be logged
+// to name where the failure came from.
+const accusationWindow = 3 * time.Second
+
+// Judge sorts every fail event in evs by the timeline; accs are the
+// refutations the members logged, to tell where false failures came from.
+func (tl *Timeline) Judge(evs []LogEvent, accs []Accusation) Verdict {
 	v := Verdict{OfStarvedByHealthy: map[string]int{}}
 	for _, e := range evs {
 		if e.Type != "fail" {
 			continue
 		}
 		obs, peer := tl.Hit(e.Observer, e.Time), tl.Hit(e.Peer, e.Time)
-		switch {
+		switch cur := tl.addrAt(e.Peer, e.Time); {
+		case e.Addr != "" && cur != "" && hostOf(e.Addr) != hostOf(cur):
+			v.OfGone = append(v.OfGone, e)
 		case peer != "":
 			v.OfFaulted = append(v.OfFaulted, e)
 			if peer == Starve && obs == "" {
@@ -113,9 +177,35 @@ func (tl *Timeline) Judge(evs []LogEvent) Verdict {
 			v.ByFaulted = append(v.ByFaulted, e)
 		default:
 			v.False = append(v.False, e)
+			if tl.fromFaulted(e, accs) {
+				v.FalseFromFaulted = append(v.FalseFromFaulted, e)
+			}
 		}
 	}
 	return v
+}
+
+// fromFaulted reports whether the failure e of a healthy member was
+// refuted, within accusationWindow, as an accusation by a member hit by a
+// fault then.
+func (tl *Timeline) fromFaulted(e LogEvent, accs []Accusation) bool {
+	for _, a := range accs {
+		if a.Accused != e.Peer || a.Time.Sub(e.Time).Abs() > accusationWindow {
+			continue
+		}
+		if tl.Hit(a.From, a.Time) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// hostOf is addr's host ("ip" from "ip:port"; serf logs the IP alone).
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 // Flaps is the number of failures healthy members logged about starved
@@ -132,7 +222,7 @@ func (v Verdict) Flaps() int {
 func Describe(evs []LogEvent) string {
 	var b strings.Builder
 	for _, e := range evs {
-		fmt.Fprintf(&b, "\n  %s %s logged %s of %s", e.Time.Format("15:04:05.000"), e.Observer, e.Type, e.Peer)
+		fmt.Fprintf(&b, "\n  %s %s logged %s of %s at %s", e.Time.Format("15:04:05.000"), e.Observer, e.Type, e.Peer, e.Addr)
 	}
 	return b.String()
 }
