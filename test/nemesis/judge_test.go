@@ -29,20 +29,27 @@ func TestJudgeSortsFailures(t *testing.T) {
 		{at(32), "n3", "fail", "n4", ""},               // seen by a healthy n3: a flap too
 		{at(50), "n1", "fail", "n5", "10.0.0.5:7946"},  // n5's old process: gone
 		{at(51), "n1", "fail", "n5", "10.0.0.15:7946"}, // n5's new one: false
+		{at(60), "n2", "fail", "n6", ""},               // false, n3 healthy at 58
+		{at(27), "n2", "fail", "n7", ""},               // false, from n3 while partitioned
 	}
 	accs := []Accusation{
 		{at(51), "n5", "n3", "dead"},   // n3 was not hit at 51: no excuse
-		{at(4), "n1", "n9", "suspect"}, // n9 was never hit
+		{at(4), "n1", "n9", "suspect"}, // n9 was partitioned then
 		{at(25), "n3", "n3x", "dead"},  // about another failure
+		// n6 was declared dead by n3 during its partition, then again
+		// once it was healthy: the last declaration counts.
+		{at(12), "n6", "n3", "marked"},
+		{at(58), "n6", "n3", "marked"},
+		{at(19), "n7", "n3", "marked"}, // n3 partitioned then
 	}
 	tl.Begin("n9", Partition, at(0))
 	tl.End("n9", Partition, at(1)) // hit until 6 with the grace
 	v := tl.Judge(evs, accs)
 	if got := Describe(v.False); !strings.Contains(got, "n1 logged fail of n3") || !strings.Contains(got, "n2 logged fail of n1") ||
-		!strings.Contains(got, "n1 logged fail of n5 at 10.0.0.15:7946") || len(v.False) != 3 {
+		!strings.Contains(got, "n1 logged fail of n5 at 10.0.0.15:7946") || len(v.False) != 5 {
 		t.Errorf("false failures: %s", got)
 	}
-	if got := Describe(v.FalseFromFaulted); len(v.FalseFromFaulted) != 1 || !strings.Contains(got, "n2 logged fail of n1") {
+	if got := Describe(v.FalseFromFaulted); len(v.FalseFromFaulted) != 2 || !strings.Contains(got, "n2 logged fail of n1") || !strings.Contains(got, "n2 logged fail of n7") {
 		t.Errorf("false failures from faulted accusers: %s", got)
 	}
 	if len(v.OfGone) != 1 || v.OfGone[0].Addr != "10.0.0.5:7946" {
@@ -117,12 +124,14 @@ func TestParseAccusations(t *testing.T) {
 	logs := `2026-12-06T23:01:31.515004024Z {"level":"WARN","msg":"Refuting a dead message (from: n4)","node":"n7","component":"memberlist"}
 2026-12-06T23:01:32.058510127Z {"level":"WARN","msg":"Refuting a suspect message (from: n7)","node":"n7","component":"memberlist"}
 2026-12-06T23:01:33.0Z     2026/12/06 23:01:33 [WARN] memberlist: Refuting a suspect message (from: s2)
+2026-12-06T23:01:34.0Z {"level":"INFO","msg":"Marking n4 as failed, suspect timeout reached (0 peer confirmations)","node":"n7"}
 `
 	accs, err := ParseAccusations("n7", logs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(accs) != 2 || accs[0].From != "n4" || accs[0].Kind != "dead" || accs[1].From != "s2" || accs[1].Kind != "suspect" {
+	if len(accs) != 3 || accs[0].From != "n4" || accs[0].Kind != "dead" || accs[1].From != "s2" || accs[1].Kind != "suspect" ||
+		accs[2] != (Accusation{accs[2].Time, "n4", "n7", "marked"}) {
 		t.Errorf("ParseAccusations = %+v (a node's refutation of its own name is skipped)", accs)
 	}
 }

@@ -80,14 +80,24 @@ type Accusation struct {
 // program and mlnode log it; serf too).
 var refuting = regexp.MustCompile(`Refuting an? (suspect|dead) message \(from: ([^)\s]+)\)`)
 
-// ParseAccusations reads the refutations out of `docker logs -t` of node.
+// marking matches memberlist's log line of a member it declares dead
+// itself: the origin of a dead message.
+var marking = regexp.MustCompile(`Marking (\S+) as failed, suspect timeout reached`)
+
+// ParseAccusations reads out of `docker logs -t` of node the
+// refutations it logged (Kind "suspect" or "dead", From the accuser) and
+// the members it declared dead itself (Kind "marked", From node).
 func ParseAccusations(node, logs string) ([]Accusation, error) {
 	var out []Accusation
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
-		m := refuting.FindStringSubmatch(sc.Text())
-		if m == nil || m[2] == node {
+		var a Accusation
+		if m := refuting.FindStringSubmatch(sc.Text()); m != nil && m[2] != node {
+			a = Accusation{Accused: node, From: m[2], Kind: m[1]}
+		} else if m := marking.FindStringSubmatch(sc.Text()); m != nil {
+			a = Accusation{Accused: m[1], From: node, Kind: "marked"}
+		} else {
 			continue
 		}
 		ts, _, _ := strings.Cut(sc.Text(), " ")
@@ -95,7 +105,8 @@ func ParseAccusations(node, logs string) ([]Accusation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: log line %q: %v", node, sc.Text(), err)
 		}
-		out = append(out, Accusation{Time: t, Accused: node, From: m[2], Kind: m[1]})
+		a.Time = t
+		out = append(out, a)
 	}
 	return out, sc.Err()
 }

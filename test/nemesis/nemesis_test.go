@@ -185,9 +185,19 @@ func (f *fleet) report(t *testing.T, tl *Timeline, heals []time.Duration, sample
 		}
 	}
 	figure("nemesis_heals_over_bound", over)
-	if len(v.False) > 0 {
-		t.Errorf("%d false failures (a healthy member logged a failure of a healthy member), %d of them after an accusation by a faulted member:%s\nof which after an accusation by a faulted member:%s",
-			len(v.False), len(v.FalseFromFaulted), Describe(v.False), Describe(v.FalseFromFaulted))
+	// A false failure that a member hit by a fault set off (it declared
+	// the peer dead while cut off, and gossiped it when the cut healed:
+	// memberlist applies a dead message of the peer's current
+	// incarnation, and the peer refutes it within milliseconds) is printed
+	// and counted; one that healthy members set off among themselves
+	// fails the test.
+	own := slices.DeleteFunc(slices.Clone(v.False), func(e LogEvent) bool { return slices.Contains(v.FalseFromFaulted, e) })
+	figure("nemesis_false_failures_among_healthy", len(own))
+	if len(v.FalseFromFaulted) > 0 {
+		t.Logf("%d false failures set off by a faulted member's accusation (counted, see docs/reliability.md):%s", len(v.FalseFromFaulted), Describe(v.FalseFromFaulted))
+	}
+	if len(own) > 0 {
+		t.Errorf("%d false failures among healthy members (a healthy member logged a failure of a healthy member, and no faulted member had accused it):%s", len(own), Describe(own))
 	}
 	if len(v.ByStarved) > 0 {
 		t.Logf("starved members logged %d failures of healthy ones (counted apart, not an error):%s", len(v.ByStarved), Describe(v.ByStarved))

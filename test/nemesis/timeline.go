@@ -128,10 +128,11 @@ type Verdict struct {
 	// the goal is none.
 	False []LogEvent
 	// FalseFromFaulted are false failures that came from an accusation
-	// by a member hit by a fault: the accused member refuted a suspect or
-	// dead message from it within accusationWindow of the failure (a
-	// member on the far side of a healed partition still gossiping the
-	// death it declared there). They are counted in False too.
+	// by a member hit by a fault: the last member to declare the peer dead
+	// itself before the failure was hit then, or the peer refuted a
+	// suspect or dead message from such a member within accusationWindow
+	// (a member on the far side of a healed partition still gossiping
+	// the deaths it declared there). They are counted in False too.
 	FalseFromFaulted []LogEvent
 	// ByStarved are failures of a healthy member logged by a CPU-starved
 	// one (Lifeguard's case: the slow member blames the others).
@@ -150,9 +151,13 @@ type Verdict struct {
 	OfStarvedByHealthy map[string]int
 }
 
-// accusationWindow is how close to a failure a refutation must be logged
-// to name where the failure came from.
-const accusationWindow = 3 * time.Second
+// accusationWindow is how close to a failure a refutation must be
+// logged to name where the failure came from; markingWindow is how long
+// before a failure the declaration it spreads may have been made.
+const (
+	accusationWindow = 3 * time.Second
+	markingWindow    = 10 * time.Second
+)
 
 // Judge sorts every fail event in evs by the timeline; accs are the
 // refutations the members logged, to tell where false failures came from.
@@ -189,15 +194,22 @@ func (tl *Timeline) Judge(evs []LogEvent, accs []Accusation) Verdict {
 // refuted, within accusationWindow, as an accusation by a member hit by a
 // fault then.
 func (tl *Timeline) fromFaulted(e LogEvent, accs []Accusation) bool {
-	for _, a := range accs {
-		if a.Accused != e.Peer || a.Time.Sub(e.Time).Abs() > accusationWindow {
+	var origin *Accusation // the last declaration of the peer's death
+	for i, a := range accs {
+		if a.Accused != e.Peer {
 			continue
 		}
-		if tl.Hit(a.From, a.Time) != "" {
+		if a.Kind == "marked" {
+			if d := e.Time.Sub(a.Time); d >= -500*time.Millisecond && d <= markingWindow && (origin == nil || a.Time.After(origin.Time)) {
+				origin = &accs[i]
+			}
+			continue
+		}
+		if a.Time.Sub(e.Time).Abs() <= accusationWindow && tl.Hit(a.From, a.Time) != "" {
 			return true
 		}
 	}
-	return false
+	return origin != nil && tl.Hit(origin.From, origin.Time) != ""
 }
 
 // hostOf is addr's host ("ip" from "ip:port"; serf logs the IP alone).
