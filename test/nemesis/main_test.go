@@ -28,6 +28,7 @@ var (
 	flagSlowN    = flag.Int("slow.n", 8, "members of each system in the slow-member experiment")
 	flagSlowDur  = flag.Duration("slow.duration", 3*time.Minute, "how long the members are starved in each run")
 	flagSlowCPUs = flag.String("slow.cpus", starvedCPUs, "CPUs a starved member gets (docker update --cpus)")
+	flagSlowHog  = flag.Bool("slow.hog", true, "run a CPU-bound process in each starved member's cgroup, so that the limit bites")
 )
 
 var runID = dockertest.RandomHex(3)

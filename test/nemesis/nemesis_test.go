@@ -26,9 +26,9 @@ const (
 	// through the run, for the growth checks.
 	protectedNodes = 2
 	// nemGrace is how long after a fault a node still counts as hit:
-	// the -fast timers' longest suspicion (6 x 3 x 0.3s) plus a probe
-	// round and some scheduling slack.
-	nemGrace = 7 * time.Second
+	// the -fast timers' longest suspicion (6 x 2 x 0.3s = 3.6s) plus a
+	// probe round and some scheduling slack.
+	nemGrace = 5 * time.Second
 )
 
 // nemesisParams returns the seed (drawn when none is given) and the

@@ -6,8 +6,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,23 +86,30 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	// The last k members of each system are starved; the same indexes
 	// everywhere.
 	loadBefore := loadAvg()
+	var hogs []func()
 	for _, sys := range systems {
 		f := fleets[sys]
 		for _, name := range f.names[n-k:] {
 			dockertest.Must(t, "update", "--cpus", *flagSlowCPUs, name)
+			if *flagSlowHog {
+				hogs = append(hogs, startHog(t, name))
+			}
 			tls[sys].Begin(name, Starve, time.Now())
 		}
 	}
 	t.Logf("starved %d of %d members of each system for %v (load %s)", k, n, dur, loadBefore)
 	time.Sleep(dur)
 	loadDuring := loadAvg()
+	for _, stop := range hogs {
+		stop()
+	}
 	for _, sys := range systems {
 		f := fleets[sys]
 		for _, name := range f.names[n-k:] {
 			if periods, throttled, err := throttling(name); err != nil {
 				t.Logf("%s: CPU throttling unknown: %v", name, err)
 			} else {
-				figure(fmt.Sprintf("slow_n%d_k%d_%s_throttled_periods_pct", n, k, name[len(f.Name)+1:]+"_"+sys), 100*throttled/max(periods, 1))
+				figure(fmt.Sprintf("slow_n%d_k%d_hog_%v_%s_%s_throttled_periods_pct", n, k, *flagSlowHog, sys, name[len(f.Name)+1:]), 100*throttled/max(periods, 1))
 			}
 			f.unstarve(name)
 			tls[sys].End(name, Starve, time.Now())
@@ -123,8 +133,12 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 		}
 	}
 	pre := fmt.Sprintf("slow_n%d_k%d_", n, k)
+	if *flagSlowHog {
+		pre += "hog_"
+	}
 	figure(pre+"duration", dur)
 	figure(pre+"cpus", *flagSlowCPUs)
+	figure(pre+"hog", *flagSlowHog)
 	figure(pre+"load_average_before", loadBefore)
 	figure(pre+"load_average_end", loadDuring)
 	for _, r := range rows {
@@ -148,35 +162,85 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	}
 }
 
-// throttling returns how many CFS periods container name has run and in
-// how many it was throttled (its cgroup's cpu.stat, cgroup v1 or v2), to
-// show that the starvation bit.
-func throttling(name string) (periods, throttled float64, err error) {
+// cgroupDir returns the directory of container name's CPU cgroup (cgroup
+// v1 or v2, Docker's cgroupfs or systemd driver).
+func cgroupDir(name string) (string, error) {
 	id, err := dockertest.Docker(context.Background(), "inspect", "-f", "{{.Id}}", name)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range []string{
+		"/sys/fs/cgroup/cpu/docker/" + id,
+		"/sys/fs/cgroup/cpu,cpuacct/docker/" + id,
+		"/sys/fs/cgroup/system.slice/docker-" + id + ".scope",
+		"/sys/fs/cgroup/docker/" + id,
+	} {
+		if _, err := os.Stat(filepath.Join(d, "cpu.stat")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no CPU cgroup found for container %s", id)
+}
+
+// throttling returns how many CFS periods container name has run and in
+// how many it was throttled (its cgroup's cpu.stat), to show that the
+// starvation bit.
+func throttling(name string) (periods, throttled float64, err error) {
+	dir, err := cgroupDir(name)
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, p := range []string{
-		"/sys/fs/cgroup/cpu/docker/" + id + "/cpu.stat",
-		"/sys/fs/cgroup/cpu,cpuacct/docker/" + id + "/cpu.stat",
-		"/sys/fs/cgroup/system.slice/docker-" + id + ".scope/cpu.stat",
-		"/sys/fs/cgroup/docker/" + id + "/cpu.stat",
-	} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			k, v, _ := strings.Cut(line, " ")
-			x, _ := strconv.ParseFloat(v, 64)
-			switch k {
-			case "nr_periods":
-				periods = x
-			case "nr_throttled":
-				throttled = x
-			}
-		}
-		return periods, throttled, nil
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+	if err != nil {
+		return 0, 0, err
 	}
-	return 0, 0, fmt.Errorf("no cpu.stat for container %s", id)
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		x, _ := strconv.ParseFloat(v, 64)
+		switch k {
+		case "nr_periods":
+			periods = x
+		case "nr_throttled":
+			throttled = x
+		}
+	}
+	return periods, throttled, nil
+}
+
+// startHog runs a CPU-bound process (yes > /dev/null) in container
+// name's CPU cgroup, as a busy service beside the member would be: an
+// idle member needs less than its 0.05 CPU, so without a competitor the
+// limit is hardly ever reached. The hog is killed when the test ends, or
+// by the returned stop.
+func startHog(t *testing.T, name string) (stop func()) {
+	t.Helper()
+	dir, err := cgroupDir(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	hog := exec.Command("yes")
+	hog.Stdout = null // a file: no copying goroutine in the test process
+	if err := hog.Start(); err != nil {
+		t.Fatalf("starting the CPU hog for %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = hog.Wait(); close(done) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = hog.Process.Kill()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(hog.Process.Pid)), 0o644); err != nil {
+		stop()
+		t.Fatalf("moving the CPU hog into %s's cgroup %s: %v", name, dir, err)
+	}
+	return stop
 }

@@ -191,7 +191,7 @@ func fastTimers(c *memberlist.Config) {
 	c.ProbeInterval = 300 * time.Millisecond
 	c.ProbeTimeout = 200 * time.Millisecond
 	c.GossipInterval = 100 * time.Millisecond
-	c.SuspicionMult = 3
+	c.SuspicionMult = 2
 	c.PushPullInterval = 5 * time.Second
 	c.TCPTimeout = 2 * time.Second
 	c.GossipToTheDeadTime = 2 * time.Second
