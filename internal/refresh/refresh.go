@@ -56,6 +56,7 @@ type Config struct {
 	Logger     *slog.Logger
 	Observer   Observer // nil: none
 	AfterPass  func()   // called after every pass (event sync for plain Dists)
+	Status     *Status  // nil: none; told whether the node is isolated (isolation.go)
 }
 
 // Loop is the refresh loop. Run and Pass must not run concurrently.
@@ -81,6 +82,7 @@ type Loop struct {
 	// advertises (see skipAlias), each with the number of live members
 	// right after that join.
 	aliases map[string]int
+	watch   *watch // failing addresses, isolation (isolation.go)
 }
 
 // New returns a Loop for c.
@@ -104,6 +106,7 @@ func New(c Config) *Loop {
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
 		lastLive:   make(map[string]time.Time),
 		aliases:    make(map[string]int),
+		watch:      newWatch(c),
 	}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -176,6 +179,7 @@ func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 		r.addrs = r.discover(ctx)
 	}
 	joined, tried = r.connectDue(ctx, discover)
+	r.assess(time.Now())
 	if r.afterPass != nil {
 		r.afterPass()
 	}
@@ -313,15 +317,14 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 		r.obs.Connected(a, err)
 		if err == nil {
 			joined = true
+			r.joinSucceeded(a)
 			r.retry.Succeeded(a)
-			r.logger.Debug("joined", "addr", a)
 			continue
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			continue
 		}
-		wait := r.retry.Failed(a, now)
-		r.logger.Info("join failed", "addr", a, "failures", r.retry.Failures(a), "retry_in", wait.Round(time.Millisecond), "err", err)
+		r.joinFailed(a, err, r.retry.Failed(a, now), now)
 	}
 	return joined, tried
 }
