@@ -151,6 +151,16 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	// gencluster is memberlist plus a refresh loop: it must not turn a
 	// slow member into false failures of healthy ones, nor flap it more
 	// than the systems without that loop (a margin of 2 for noise).
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for _, sys := range systems {
+			if dir, err := fleets[sys].dumpLogs(); err == nil {
+				t.Logf("%s: every container's logs and the timeline are in %s", sys, dir)
+			}
+		}
+	}()
 	gc, others := rows[0], rows[1:]
 	for _, o := range others {
 		if gc.falseFailures > o.falseFailures {
