@@ -71,6 +71,9 @@ type Network struct {
 	nodes   map[string]*Transport
 	seq     uint32
 	stopped bool
+	cpu     CPU // set before the first transport; read-only after
+
+	cpuStats cpuCounters
 
 	// Counters, for the report.
 	Packets atomic.Int64 // packets delivered
@@ -91,6 +94,24 @@ func NewNetwork(def Link, seed uint64) (*Network, error) {
 		nodes: make(map[string]*Transport),
 	}, nil
 }
+
+// SetCPU makes every node of the network pay c for its work (see CPU);
+// call it before the first NewTransport.
+func (n *Network) SetCPU(c CPU) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.seq > 0 {
+		return fmt.Errorf("vsim: SetCPU after %d transports were created", n.seq)
+	}
+	n.cpu = c
+	return nil
+}
+
+// CPUStats returns where the virtual CPU time went so far.
+func (n *Network) CPUStats() CPUStats { return n.cpuStats.snapshot() }
 
 // SetLink overrides the link from one address to another (one direction).
 func (n *Network) SetLink(from, to string, l Link) error {

@@ -22,8 +22,17 @@ type Options struct {
 	// RefreshInterval is gencluster's (0: its default).
 	RefreshInterval time.Duration
 	// RawSeeds is how many known seed addresses (the first members) the
-	// baseline joins (0: 1).
+	// baseline joins (0: 1; N: every member's address).
 	RawSeeds int
+	// GSeeds is gencluster's discovery: 0, a registry that lists members
+	// as they come up (a headless Service); K > 0, a static list of the
+	// first K members' addresses, known before any starts (K = N: every
+	// address, as a Kubernetes API listing gives).
+	GSeeds int
+	// CPU is what each node's virtual CPU charges (the zero CPU: all work
+	// is free), and CPUName names it in the report.
+	CPU     CPU
+	CPUName string
 	// Spread, when positive, starts each member at a random instant in
 	// [0, Spread) instead of all at once (as pods that start over a few
 	// hundred milliseconds, or the real-loopback benchmark, do).
@@ -55,9 +64,13 @@ func (o *Options) check() error {
 	if o.Restarts < 0 || o.Restarts > o.N/2 {
 		errs = append(errs, fmt.Errorf("vsim: %d restarts: want 0 to N/2 = %d", o.Restarts, o.N/2))
 	}
-	if o.RawSeeds < 0 || o.RawSeeds > o.N/2 {
-		errs = append(errs, fmt.Errorf("vsim: %d raw seeds: want 0 to N/2 = %d", o.RawSeeds, o.N/2))
+	if o.RawSeeds < 0 || o.RawSeeds > o.N {
+		errs = append(errs, fmt.Errorf("vsim: %d raw seeds: want 0 to N = %d", o.RawSeeds, o.N))
 	}
+	if o.GSeeds < 0 || o.GSeeds > o.N {
+		errs = append(errs, fmt.Errorf("vsim: %d gencluster seeds: want 0 (registry) to N = %d", o.GSeeds, o.N))
+	}
+	errs = append(errs, o.CPU.Validate())
 	if o.Spread < 0 {
 		errs = append(errs, fmt.Errorf("vsim: spread %v must not be negative", o.Spread))
 	}
@@ -84,6 +97,15 @@ type Result struct {
 	N    int    `json:"n"`
 	Seed uint64 `json:"seed"`
 	Link Link   `json:"link"`
+	// Seeding says how the implementation found its peers (Seeding).
+	Seeding string `json:"seeding"`
+	// CPUName is the CPU profile ("off": free CPU) and CPU its costs;
+	// CPUStart is where the CPU time went during the start, CPUTotal
+	// over the whole run.
+	CPUName  string   `json:"cpu"`
+	CPU      CPU      `json:"cpu_costs"`
+	CPUStart CPUStats `json:"cpu_start"`
+	CPUTotal CPUStats `json:"cpu_total"`
 
 	Start       Phase `json:"start"`
 	FailedJoins int64 `json:"failed_joins"` // during the start
@@ -100,8 +122,13 @@ type Result struct {
 	Heal  Phase `json:"heal"`
 	// FalseFailures counts fail events, on every node over the whole
 	// run, for members that had not crashed, left, or been cut off.
-	FalseFailures int64    `json:"false_failures"`
-	FirstFalse    []string `json:"first_false,omitempty"`
+	FalseFailures int64 `json:"false_failures"`
+	// FalseUntilCrash is FalseFailures until the crash was detected
+	// (start, quiet time, crash): the phases about formation and load.
+	// The baseline can count some later, in the rolling restart and after
+	// the heal it does not make.
+	FalseUntilCrash int64    `json:"false_failures_until_crash"`
+	FirstFalse      []string `json:"first_false,omitempty"`
 
 	HeapPerNode       float64       `json:"heap_bytes_per_node"` // after the start
 	GoroutinesPerNode float64       `json:"goroutines_per_node"`
@@ -118,6 +145,7 @@ type run struct {
 	net      *Network
 	reg      *Registry
 	rawSeeds []string
+	gSeeds   []string // gencluster's static list; nil: the registry
 	count    counters
 	fails    failures
 	t0       time.Time // virtual start of the run
@@ -130,10 +158,16 @@ type run struct {
 // quiet time, one crash, a rolling restart, a partition and its heal. It
 // must be called inside a synctest bubble.
 func Run(o Options) (Result, error) {
-	res := Result{Impl: o.Impl, N: o.N, Seed: o.Seed, Link: o.Link}
 	if o.RawSeeds == 0 {
 		o.RawSeeds = 1
 	}
+	if o.CPUName == "" {
+		o.CPUName = "off"
+		if !o.CPU.IsZero() {
+			o.CPUName = "custom"
+		}
+	}
+	res := Result{Impl: o.Impl, N: o.N, Seed: o.Seed, Link: o.Link, Seeding: o.Seeding(), CPUName: o.CPUName, CPU: o.CPU}
 	if err := o.check(); err != nil {
 		return res, err
 	}
@@ -142,6 +176,9 @@ func Run(o Options) (Result, error) {
 	}
 	nw, err := NewNetwork(o.Link, o.Seed)
 	if err != nil {
+		return res, err
+	}
+	if err := nw.SetCPU(o.CPU); err != nil {
 		return res, err
 	}
 	r := &run{o: o, size: o.N, net: nw, reg: &Registry{}, nodes: make([]*node, o.N)}
@@ -154,12 +191,14 @@ func Run(o Options) (Result, error) {
 		return res, err
 	}
 	res.FailedJoins, res.Refused, res.StartDials = r.count.failedJoins.Load(), r.count.refused.Load(), nw.Dials.Load()
+	res.CPUStart = nw.CPUStats()
 	res.HeapPerNode = float64(heapAlloc()-heap0) / float64(o.N)
 	res.GoroutinesPerNode = float64(runtime.NumGoroutine()-gor0) / float64(o.N)
-	o.Logf("%s N=%d start: %s; %d dials, failed joins %d, refused push-pulls %d, heap %.0f KiB/node", o.Impl, o.N, res.Start, res.StartDials, res.FailedJoins, res.Refused, res.HeapPerNode/1024)
+	o.Logf("%s (%s, CPU %s) N=%d start: %s; %d dials, failed joins %d, refused push-pulls %d, heap %.0f KiB/node; CPU %s", o.Impl, res.Seeding, o.CPUName, o.N, res.Start, res.StartDials, res.FailedJoins, res.Refused, res.HeapPerNode/1024, res.CPUStart)
 	if res.Start.OK {
 		time.Sleep(o.Steady)
 		res.Crash = r.crashOne()
+		res.FalseUntilCrash = r.fails.falseCount()
 		o.Logf("%s N=%d crash: %s", o.Impl, o.N, res.Crash)
 		if o.Restarts > 0 {
 			res.Restart, err = r.rollingRestart(o.Restarts)
@@ -175,9 +214,37 @@ func Run(o Options) (Result, error) {
 		}
 	}
 	res.FalseFailures, res.FirstFalse = r.fails.falseCount(), r.fails.firstFalse()
+	if !res.Crash.Ran {
+		res.FalseUntilCrash = res.FalseFailures
+	}
 	res.Packets, res.Dials = nw.Packets.Load(), nw.Dials.Load()
+	res.CPUTotal = nw.CPUStats()
 	res.Virtual, res.Wall = time.Since(virt0), realNow().Sub(wall0)
 	return res, nil
+}
+
+// Seeding names how the run's implementation finds its peers.
+func (o *Options) Seeding() string {
+	switch {
+	case o.Impl == Raw && o.RawSeeds >= o.N:
+		return "join all"
+	case o.Impl == Raw:
+		return fmt.Sprintf("join %d", max(o.RawSeeds, 1))
+	case o.GSeeds == 0:
+		return "registry"
+	case o.GSeeds >= o.N:
+		return "static all"
+	}
+	return fmt.Sprintf("static %d", o.GSeeds)
+}
+
+func (s CPUStats) String() string {
+	if s == (CPUStats{}) {
+		return "free"
+	}
+	r := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+	return fmt.Sprintf("packets %v, streams %v, push-pull send %v, recv %v, learn %v (summed over nodes); longest wait %v",
+		r(s.Packets), r(s.Streams), r(s.PushSend), r(s.PushRecv), r(s.Learn), s.MaxWait.Round(time.Microsecond))
 }
 
 func (p Phase) String() string {

@@ -25,6 +25,9 @@ func (r *run) start() (Phase, error) {
 	for i := range min(r.o.RawSeeds, r.o.N) {
 		r.rawSeeds = append(r.rawSeeds, trs[i].Addr())
 	}
+	for i := range min(r.o.GSeeds, r.o.N) {
+		r.gSeeds = append(r.gSeeds, trs[i].Addr())
+	}
 	r.fails.expectNone()
 	t0, w0 := time.Now(), realNow()
 	var (

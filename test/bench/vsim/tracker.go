@@ -13,7 +13,8 @@ import (
 // at 5,000 nodes a map per node would cost more than memberlist itself.
 type tracker struct {
 	sim *run
-	obs int // this node's number
+	tr  *Transport // the node's, charged for each member it learns
+	obs int        // this node's number
 
 	mu     sync.Mutex
 	alive  []uint64
@@ -27,8 +28,8 @@ type tracker struct {
 	failAt time.Time
 }
 
-func newTracker(s *run, obs, size, want int) *tracker {
-	return &tracker{sim: s, obs: obs, alive: make([]uint64, (size+63)/64), want: want, watch: -1}
+func newTracker(s *run, tr *Transport, obs, size, want int) *tracker {
+	return &tracker{sim: s, tr: tr, obs: obs, alive: make([]uint64, (size+63)/64), want: want, watch: -1}
 }
 
 func (t *tracker) has(i int) bool { return t.alive[i/64]&(1<<(i%64)) != 0 }
@@ -38,7 +39,8 @@ func (t *tracker) joined(i int) {
 		return
 	}
 	t.mu.Lock()
-	if !t.has(i) {
+	learned := !t.has(i)
+	if learned {
 		t.alive[i/64] |= 1 << (i % 64)
 		t.count++
 		t.checkFull()
@@ -47,6 +49,9 @@ func (t *tracker) joined(i int) {
 		t.joinAt = time.Now()
 	}
 	t.mu.Unlock()
+	if learned {
+		t.tr.Learned()
+	}
 }
 
 // gone records that member i left (failed false: a graceful leave) or

@@ -31,8 +31,11 @@ type Transport struct {
 	streamCh chan net.Conn
 
 	qmu    sync.Mutex
-	queue  []*memberlist.Packet
+	queue  []queued
 	notify chan struct{} // capacity 1: the queue is not empty
+
+	cpuMu sync.Mutex
+	busy  time.Time // the node's virtual CPU is booked until then
 
 	down     atomic.Bool
 	done     chan struct{} // closed when the node crashes or shuts down
@@ -43,6 +46,12 @@ type Transport struct {
 }
 
 var _ memberlist.NodeAwareTransport = (*Transport)(nil)
+
+// queued is a received packet and when the node's CPU is done with it.
+type queued struct {
+	p     *memberlist.Packet
+	ready time.Time
+}
 
 func newTransport(n *Network, ip net.IP) *Transport {
 	t := &Transport{
@@ -63,18 +72,19 @@ func newTransport(n *Network, ip net.IP) *Transport {
 // Addr returns the node's host:port.
 func (t *Transport) Addr() string { return t.addr }
 
-// pump moves queued packets into PacketCh until the node stops.
+// pump moves queued packets into PacketCh, each once the node's CPU has
+// served it, until the node stops.
 func (t *Transport) pump() {
 	for {
 		t.qmu.Lock()
-		var p *memberlist.Packet
+		var q queued
 		if len(t.queue) > 0 {
-			p = t.queue[0]
-			t.queue[0] = nil
+			q = t.queue[0]
+			t.queue[0] = queued{}
 			t.queue = t.queue[1:]
 		}
 		t.qmu.Unlock()
-		if p == nil {
+		if q.p == nil {
 			select {
 			case <-t.notify:
 				continue
@@ -82,8 +92,9 @@ func (t *Transport) pump() {
 				return
 			}
 		}
+		t.waitUntil(q.ready)
 		select {
-		case t.packetCh <- p:
+		case t.packetCh <- q.p:
 		case <-t.done:
 			return
 		}
@@ -95,8 +106,13 @@ func (t *Transport) enqueue(p *memberlist.Packet) {
 		t.net.Dropped.Add(1)
 		return
 	}
+	q := queued{p: p}
+	if c := t.net.cpu; !c.IsZero() {
+		cost := c.Packet + time.Duration(packetMessages(p.Buf)-1)*c.Message
+		q.ready = t.reserve(cost, &t.net.cpuStats.packets)
+	}
 	t.qmu.Lock()
-	t.queue = append(t.queue, p)
+	t.queue = append(t.queue, q)
 	t.qmu.Unlock()
 	select {
 	case t.notify <- struct{}{}:
@@ -188,8 +204,23 @@ func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 			return nil, fmt.Errorf("vsim: dial %s: %w", a.Addr, errRefused)
 		}
 	}
+	// The destination's CPU accepts the stream after what it is busy with.
+	if c := t.net.cpu.Stream; c > 0 {
+		ready := dest.reserve(c, &t.net.cpuStats.streams)
+		if d := time.Until(ready); d > 0 {
+			tm := time.NewTimer(d)
+			select {
+			case <-tm.C:
+			case <-dest.done:
+			case <-t.done:
+			case <-expired:
+			}
+			tm.Stop()
+		}
+	}
 	local, remote := net.Pipe()
 	le, re := t.track(local), dest.track(remote)
+	le.peer, re.peer = re, le
 	select {
 	case dest.streamCh <- re:
 		return le, nil
@@ -203,10 +234,43 @@ func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 }
 
 // pipeEnd is one end of a stream, remembered by its node so that a crash
-// closes it (the peer then reads EOF, as after a reset).
+// closes it (the peer then reads EOF, as after a reset). With a CPU, a
+// push-pull state written to it costs the writer CPU.Send per member
+// before it goes out, and the reader CPU.Recv per member once all of it
+// has arrived (due and dueBytes, set by the writer before the bytes
+// flow): the writer's Write returns when the bytes are read, as a TCP
+// write returns once they are in the socket buffers, before the reader
+// has decoded them.
 type pipeEnd struct {
 	net.Conn
-	t *Transport
+	t        *Transport
+	peer     *pipeEnd
+	due      atomic.Int64 // CPU time owed by this end's reader for what arrives
+	dueBytes atomic.Int64 // bytes still to read before it is owed
+}
+
+// Write charges a push-pull state's encoding before sending it:
+// memberlist writes each stream message in one Write.
+func (c *pipeEnd) Write(b []byte) (int, error) {
+	if cpu := c.t.net.cpu; !cpu.IsZero() && c.peer != nil {
+		if n := pushPullMembers(b); n > 0 {
+			c.t.waitUntil(c.t.reserve(time.Duration(n)*cpu.Send, &c.t.net.cpuStats.send))
+			c.peer.dueBytes.Add(int64(len(b)))
+			c.peer.due.Add(int64(time.Duration(n) * cpu.Recv))
+		}
+	}
+	return c.Conn.Write(b)
+}
+
+// Read charges the decoding of a push-pull state once all of it arrived.
+func (c *pipeEnd) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.due.Load() > 0 && c.dueBytes.Add(-int64(n)) <= 0 {
+		if d := time.Duration(c.due.Swap(0)); d > 0 {
+			c.t.waitUntil(c.t.reserve(d, &c.t.net.cpuStats.recv))
+		}
+	}
+	return n, err
 }
 
 func (c *pipeEnd) Close() error {

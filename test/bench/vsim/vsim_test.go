@@ -6,8 +6,10 @@
 package vsim
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"runtime"
 	"strconv"
@@ -24,8 +26,8 @@ import (
 //
 //	go test -run TestVirtual -v ./vsim -args -n 100,500,1000 -out /tmp/vsim.json
 //
-// Without flags it runs every phase at N=8 for both implementations: the
-// smoke run CI does.
+// Without flags it runs every phase at N=8 for both implementations, with
+// free CPU and with the lzw CPU profile: the smoke run CI does.
 var (
 	flagN         = flag.String("n", "8", "cluster sizes, comma-separated")
 	flagImpl      = flag.String("impl", "gencluster,memberlist", "implementations, comma-separated")
@@ -34,7 +36,9 @@ var (
 	flagJitter    = flag.Duration("jitter", 500*time.Microsecond, "random extra latency per packet, 0 to this")
 	flagLoss      = flag.Float64("loss", 0, "packet loss of every link, 0 to 1")
 	flagRefresh   = flag.Duration("refresh", 0, "gencluster's refresh interval (0: its default)")
-	flagRawSeeds  = flag.Int("raw-seeds", 1, "known seed addresses the baseline joins")
+	flagRawSeeds  = flag.String("raw-seeds", "1", "known seed addresses the baseline joins, comma-separated (all: every member's): one baseline run per value")
+	flagGSeeds    = flag.String("g-seeds", "registry", "gencluster's discovery, comma-separated: registry (lists members as they come up), K (a static list of the first K addresses) or all (every address): one gencluster run per value")
+	flagCPU       = flag.String("cpu", "off,lzw", "virtual CPU profiles, comma-separated: off (all work is free), plain, lzw (memberlist's default compression): one run per profile")
 	flagSpread    = flag.Duration("spread", 0, "start the members over this much virtual time instead of all at once")
 	flagTimeout   = flag.Duration("timeout", 3*time.Minute, "virtual time limit of each phase")
 	flagSteady    = flag.Duration("steady", 10*time.Second, "virtual quiet time between the start and the crash")
@@ -43,14 +47,20 @@ var (
 	flagSeedsMaxN = flag.Int("seeds-max-n", 0, "sizes above this run the first seed only (0: every size runs every seed)")
 	flagFullMaxN  = flag.Int("full-max-n", 0, "sizes above this run the start and the crash only (0: every size runs every phase)")
 	flagOut       = flag.String("out", "", "JSON file to write the results to (rewritten after every run)")
+	flagAppend    = flag.Bool("append", false, "add the results to those already in -out (its command lines are kept, one per line) instead of replacing them")
+	flagNoFalse   = flag.Bool("assert-no-false", true, "fail a run that saw a false failure by the end of the crash phase (the figures are written either way)")
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestVirtual runs every phase for every size and implementation asked,
-// each in a synctest bubble of its own. It asserts what does not depend
-// on timing: the cluster forms and the crash is detected (gencluster also
-// heals the partition; the baseline's non-heal is only logged).
+// TestVirtual runs every phase for every size, CPU profile,
+// implementation and seeding asked, each in a synctest bubble of its own.
+// It asserts what does not depend on timing: the cluster forms, the crash
+// is detected, no member is falsely declared failed during the start, the
+// quiet time and the crash (-assert-no-false; later phases are reported,
+// not asserted: the baseline can declare a member failed during the
+// rolling restart and after the heal it does not make), gencluster heals
+// the partition (the baseline's non-heal is only logged).
 func TestVirtual(t *testing.T) {
 	sizes, err := parseInts("-n", *flagN, 4)
 	if err != nil {
@@ -60,15 +70,25 @@ func TestVirtual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cpus, cpuCosts, err := cpuFlags()
+	if err != nil {
+		t.Fatal(err)
+	}
+	variants, err := variantFlags()
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep := Report{When: time.Now().UTC(), Flags: map[string]string{}, CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	cmd := []string{"go test -count=1 -timeout 0 -run '^TestVirtual$' -v ./vsim -args"}
-	flag.Visit(func(f *flag.Flag) {
-		if !strings.HasPrefix(f.Name, "test.") {
-			rep.Flags[f.Name] = f.Value.String()
-			cmd = append(cmd, "-"+f.Name+" "+f.Value.String())
+	rep.Command = "go test -count=1 -timeout 0 -run '^TestVirtual$' -v ./vsim -args" + setFlags(flag.CommandLine, rep.Flags)
+	if *flagAppend && *flagOut != "" {
+		old, err := ReadReport(*flagOut)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
 		}
-	})
-	rep.Command = strings.Join(cmd, " ")
+		if err == nil {
+			rep.Results, rep.Command = old.Results, old.Command+"\n"+rep.Command
+		}
+	}
 	for _, n := range sizes {
 		seeds, full := seeds, true
 		if *flagSeedsMaxN > 0 && n > *flagSeedsMaxN {
@@ -78,22 +98,26 @@ func TestVirtual(t *testing.T) {
 			full = false
 		}
 		for _, seed := range seeds {
-			for _, impl := range strings.Split(*flagImpl, ",") {
-				t.Run(fmt.Sprintf("%s/N=%d/seed=%d", impl, n, seed), func(t *testing.T) {
-					res := simulate(t, Options{
-						Impl: Impl(impl), N: n, Seed: uint64(seed),
+			for _, cpuName := range cpus {
+				for _, v := range variants(n) {
+					o := Options{
+						Impl: v.impl, N: n, Seed: uint64(seed), RawSeeds: v.raw, GSeeds: v.g,
+						CPU: cpuCosts[cpuName], CPUName: cpuName,
 						Link:            Link{Latency: *flagLatency, Jitter: *flagJitter, Loss: *flagLoss},
-						RefreshInterval: *flagRefresh, RawSeeds: *flagRawSeeds,
-						Spread: *flagSpread, Timeout: *flagTimeout, Steady: *flagSteady,
+						RefreshInterval: *flagRefresh,
+						Spread:          *flagSpread, Timeout: *flagTimeout, Steady: *flagSteady,
 						Restarts: min(*flagRestarts, n/2) * b2i(full), Partition: *flagPartition && full,
-					})
-					rep.Results = append(rep.Results, res)
-					if *flagOut != "" {
-						if err := WriteReport(*flagOut, rep); err != nil {
-							t.Fatal(err)
-						}
 					}
-				})
+					t.Run(fmt.Sprintf("%s/%s/cpu=%s/N=%d/seed=%d", o.Impl, strings.ReplaceAll(o.Seeding(), " ", "-"), cpuName, n, seed), func(t *testing.T) {
+						res := simulate(t, o)
+						rep.Results = append(rep.Results, res)
+						if *flagOut != "" {
+							if err := WriteReport(*flagOut, rep); err != nil {
+								t.Fatal(err)
+							}
+						}
+					})
+				}
 			}
 		}
 	}
@@ -138,7 +162,25 @@ func simulate(t *testing.T, o Options) Result {
 	if o.Impl == Gencluster && res.Split.OK && !res.Heal.OK {
 		t.Errorf("gencluster N=%d: the partition did not heal within %v", o.N, o.Timeout)
 	}
+	if *flagNoFalse && res.FalseUntilCrash > 0 {
+		t.Errorf("%s (%s, CPU %s) N=%d: %d false failures by the end of the crash phase, first %v", o.Impl, o.Seeding(), o.CPUName, o.N, res.FalseUntilCrash, res.FirstFalse)
+	}
 	return res
+}
+
+// setFlags records the flags set on fs (but the test framework's) in m
+// and returns them as command-line arguments, each as -name=value: a bool
+// flag's value must be joined to it, or the parser takes the value for
+// the first positional argument and ignores every flag after it.
+func setFlags(fs *flag.FlagSet, m map[string]string) string {
+	var b strings.Builder
+	fs.Visit(func(f *flag.Flag) {
+		if !strings.HasPrefix(f.Name, "test.") {
+			m[f.Name] = f.Value.String()
+			fmt.Fprintf(&b, " -%s=%s", f.Name, f.Value)
+		}
+	})
+	return b.String()
 }
 
 // parseInts parses a comma-separated list of integers of at least least.
@@ -159,4 +201,34 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestSeedings runs the seedings TestVirtual does not run by default, at
+// N = 8 with the lzw CPU profile, start and crash only: gencluster with a
+// static list of 3 addresses and of every address, and the baseline
+// joining every address. Each must form, detect the crash and declare no
+// member falsely failed.
+func TestSeedings(t *testing.T) {
+	cpu, err := CPUProfile("lzw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{
+		{Impl: Gencluster, GSeeds: 3},
+		{Impl: Gencluster, GSeeds: 8},
+		{Impl: Raw, RawSeeds: 8},
+	} {
+		o.N, o.Seed, o.CPU, o.CPUName = 8, 1, cpu, "lzw"
+		o.Link = Link{Latency: 500 * time.Microsecond, Jitter: 500 * time.Microsecond}
+		o.Timeout, o.Steady = time.Minute, 5*time.Second
+		t.Run(o.Seeding(), func(t *testing.T) {
+			res := simulate(t, o)
+			if res.FalseFailures > 0 {
+				t.Errorf("%s: %d false failures: %v", o.Seeding(), res.FalseFailures, res.FirstFalse)
+			}
+			if res.Seeding != o.Seeding() || res.CPUName != "lzw" || res.CPUStart.Learn == 0 {
+				t.Errorf("%s: the result does not record the run's seeding and CPU: %q, %q, %+v", o.Seeding(), res.Seeding, res.CPUName, res.CPUStart)
+			}
+		})
+	}
 }
