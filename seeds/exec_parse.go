@@ -2,9 +2,8 @@ package seeds
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -57,55 +56,11 @@ func execLineAddr(text string, cfg *execConfig) (string, error) {
 	case len(fields) > 1:
 		return "", fmt.Errorf("more than one word: want one address per line (ExecColumn, column= in the spec, picks one column)")
 	}
-	return hostPortDefault(text, cfg.defaultPort)
-}
-
-// hostPortDefault reads "host:port", "host", "[ipv6]:port", "[ipv6]" or
-// "ipv6" and returns host:port, with port when the text has none (0: a
-// port is required). IPv6 addresses come back in brackets.
-func hostPortDefault(text string, port int) (string, error) {
-	withPort := func(host string) (string, error) {
-		if port == 0 {
-			return "", fmt.Errorf("no port, and no default port (ExecDefaultPort, port= in the spec)")
-		}
-		return net.JoinHostPort(host, strconv.Itoa(port)), nil
+	addr, err := HostPort(text, cfg.defaultPort)
+	if errors.Is(err, errNoPort) {
+		return "", fmt.Errorf("%w (ExecDefaultPort, port= in the spec)", err)
 	}
-	if ip, err := netip.ParseAddr(text); err == nil {
-		return withPort(ip.String())
-	}
-	if inner, ok := strings.CutPrefix(text, "["); ok && strings.HasSuffix(inner, "]") {
-		ip, err := netip.ParseAddr(strings.TrimSuffix(inner, "]"))
-		if err != nil || !ip.Is6() {
-			return "", fmt.Errorf("%q in brackets is not an IPv6 address", strings.TrimSuffix(inner, "]"))
-		}
-		return withPort(ip.String())
-	}
-	if !strings.Contains(text, ":") {
-		if err := checkDomainName(text); err != nil {
-			return "", fmt.Errorf("host %w", err)
-		}
-		return withPort(text)
-	}
-	host, p, err := net.SplitHostPort(text)
-	if err != nil {
-		return "", fmt.Errorf("want host, host:port, [ipv6] or [ipv6]:port: %w", err)
-	}
-	if _, err := ParsePort(p); err != nil {
-		return "", err
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		if strings.HasPrefix(text, "[") != ip.Is6() {
-			return "", fmt.Errorf("IPv6 addresses with a port need brackets, and only they take them")
-		}
-		return net.JoinHostPort(ip.String(), p), nil
-	}
-	if strings.HasPrefix(text, "[") {
-		return "", fmt.Errorf("%q in brackets is not an IPv6 address", host)
-	}
-	if err := checkDomainName(host); err != nil {
-		return "", fmt.Errorf("host %w", err)
-	}
-	return net.JoinHostPort(host, p), nil
+	return addr, err
 }
 
 // specEscape percent-encodes what a spec word cannot hold as it is: white
