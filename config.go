@@ -61,46 +61,31 @@ func defaultConfig() config {
 }
 
 // newConfig applies opts over the defaults and fills in what depends on
-// several options.
+// several options. Every bad option, bad seed backend (WithSeeds validates
+// them) and combination that cannot work is reported at once, one a line,
+// each with the one "gencluster: " prefix.
 func newConfig(opts []Option) (config, error) {
 	c := defaultConfig()
 	var errs []error
 	for _, o := range opts {
 		if o == nil {
-			errs = append(errs, errors.New("gencluster: nil Option"))
+			errs = append(errs, errNilOption)
 			continue
 		}
-		if err := o(&c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return c, err
+		errs = append(errs, o(&c))
 	}
 	if c.dist != nil {
 		for _, opt := range c.memberlistOnly {
-			errs = append(errs, fmt.Errorf("gencluster: %s cannot apply with WithDist: it configures memberlist, and the Dist given with WithDist owns its transport (secure that transport itself, and drop %s)", opt, opt))
-		}
-		if err := errors.Join(errs...); err != nil {
-			return c, err
+			errs = append(errs, fmt.Errorf("%s cannot apply with WithDist: it configures memberlist, and the Dist given with WithDist owns its transport (secure that transport itself, and drop %s)", opt, opt))
 		}
 	}
+	errs = append(errs, checkRunners(&c))
 	if c.name == "" {
 		name, err := defaultName()
-		if err != nil {
-			return c, err
-		}
+		errs = append(errs, err)
 		c.name = name
 	}
-	for _, d := range c.seeds {
-		if err := seeds.Validate(d); err != nil {
-			return c, fmt.Errorf("gencluster: seeds %s: %w", seeds.Name(d), err)
-		}
-	}
-	if err := checkRunners(&c); err != nil {
-		return c, err
-	}
-	return c, nil
+	return c, listErrors("gencluster: ", errs...)
 }
 
 // checkRunners refuses the combinations in which a discovery backend with
@@ -118,10 +103,10 @@ func checkRunners(c *config) error {
 		for _, r := range seeds.Runners(d) {
 			name := seeds.Name(r.(seeds.Discoverer))
 			if c.refreshInterval == 0 {
-				errs = append(errs, fmt.Errorf("gencluster: discovery backend %s works in the background and needs the refresh loop, which WithRefreshInterval(0) disables", name))
+				errs = append(errs, fmt.Errorf("discovery backend %s works in the background and needs the refresh loop, which WithRefreshInterval(0) disables", name))
 			}
 			if c.dist != nil && c.advertiseAddr == "" {
-				errs = append(errs, fmt.Errorf("gencluster: discovery backend %s announces this node's address, which with WithDist is WithAdvertiseAddr: give WithAdvertiseAddr", name))
+				errs = append(errs, fmt.Errorf("discovery backend %s announces this node's address, which with WithDist is WithAdvertiseAddr: give WithAdvertiseAddr", name))
 			}
 		}
 	}
@@ -137,7 +122,7 @@ func defaultName() (string, error) {
 	}
 	var b [3]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("gencluster: random node name suffix: %w", err)
+		return "", fmt.Errorf("random node name suffix: %w", err)
 	}
 	return host + "-" + hex.EncodeToString(b[:]), nil
 }
@@ -148,28 +133,28 @@ func defaultName() (string, error) {
 // [fd00::2]:7946), as net.JoinHostPort writes it.
 func resolveAddrTemplate(opt, addr string) (string, error) {
 	if addr == "" {
-		return "", fmt.Errorf("gencluster: %s: empty address", opt)
+		return "", fmt.Errorf("%s: empty address", opt)
 	}
 	out := addr
 	if strings.Contains(addr, "{{") {
 		r, err := template.Parse(addr)
 		if err != nil {
-			return "", fmt.Errorf("gencluster: %s %q: template: %w", opt, addr, err)
+			return "", fmt.Errorf("%s %q: template: %w", opt, addr, err)
 		}
 		out = bracketIPv6(strings.TrimSpace(r))
 	}
 	host, port, err := net.SplitHostPort(out)
 	if err != nil {
-		return "", fmt.Errorf("gencluster: %s %q (rendered %q): want IP:port: %w", opt, addr, out, err)
+		return "", fmt.Errorf("%s %q (rendered %q): want IP:port: %w", opt, addr, out, err)
 	}
 	if host == "" || net.ParseIP(host) == nil {
 		if strings.Contains(addr, "{{") && host == "" {
-			return "", fmt.Errorf("gencluster: %s %q: the template rendered no IP address (is there such an interface?)", opt, addr)
+			return "", fmt.Errorf("%s %q: the template rendered no IP address (is there such an interface?)", opt, addr)
 		}
-		return "", fmt.Errorf("gencluster: %s %q: host %q is not an IP address (use a template such as {{ GetPrivateIP }})", opt, addr, host)
+		return "", fmt.Errorf("%s %q: host %q is not an IP address (use a template such as {{ GetPrivateIP }})", opt, addr, host)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return "", fmt.Errorf("gencluster: %s %q: port %q is not 0 to 65535", opt, addr, port)
+		return "", fmt.Errorf("%s %q: port %q is not 0 to 65535", opt, addr, port)
 	}
 	return net.JoinHostPort(host, port), nil
 }

@@ -34,6 +34,8 @@
 //	defer node.Leave(context.Background())
 //	for ev := range node.Events() { ... }
 //
-// Every method of a stopped Node returns ErrStopped; Done is closed once
-// it has stopped.
+// A stopped Node reports nothing stale: Members is empty, Ready false,
+// its Handler answers 503, and every method that returns an error returns
+// ErrStopped. Leave returns when its ctx ends, as http.Server.Shutdown
+// does; Done is closed once the node has fully stopped.
 package gencluster

@@ -1,8 +1,6 @@
 package gencluster
 
 import (
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -18,7 +16,7 @@ const (
 	EnvSeeds           = "GENCLUSTER_SEEDS"            // WithSeedSpec (seeds.Parse syntax)
 	EnvRefreshInterval = "GENCLUSTER_REFRESH_INTERVAL" // WithRefreshInterval (Go duration, or "infinity")
 	EnvMeta            = "GENCLUSTER_META"             // WithMeta, as k=v,k=v
-	EnvSecretKey       = "GENCLUSTER_SECRET_KEY"       // WithSecretKey, base64 (never echoed in errors)
+	EnvSecretKey       = "GENCLUSTER_SECRET_KEY"       // WithSecretKey, as ParseKey reads it: hex:..., base64:... or the base64 of 16 or 32 bytes (never echoed in errors)
 	EnvSecretKeyFile   = "GENCLUSTER_SECRET_KEY_FILE"  // WithSecretKey, the key read from this file (a mounted Kubernetes Secret)
 	EnvLabel           = "GENCLUSTER_LABEL"            // WithLabel
 	EnvKeyMigration    = "GENCLUSTER_KEY_MIGRATION"    // true: the key is WithKeyringMigration's, not WithSecretKey's
@@ -35,7 +33,7 @@ const (
 //	GENCLUSTER_SEEDS="dns+api-gossip.prod.svc.cluster.local:7946"
 //	GENCLUSTER_REFRESH_INTERVAL=5s    (0 or "infinity" disables the refresh)
 //	GENCLUSTER_META=zone=eu-1,version=1.4.2
-//	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
+//	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)   (or hex:..., see ParseKey)
 //	GENCLUSTER_SECRET_KEY_FILE=/etc/gossip/key   (instead of the above)
 //	GENCLUSTER_LABEL=prod-api
 //	GENCLUSTER_KEY_MIGRATION=true     (hold the key, gossip plaintext until Keyring().Encrypt)
@@ -50,25 +48,37 @@ const (
 //	env, err := gencluster.FromEnv()
 //	node, err := gencluster.Start(ctx, append(env, gencluster.WithLogger(l))...)
 //
-// A malformed value is an error naming the variable and the value.
-func FromEnv() ([]Option, error) { return fromLookup(os.LookupEnv) }
+// A malformed value is an error naming the variable and the value (never
+// a key's), and so is a GENCLUSTER_* variable FromEnv does not read: a
+// misspelt one (GENCLUSTER_SEED) would otherwise leave its setting at the
+// default unnoticed, so the error names the closest variable it reads.
+// Every error is reported at once, one a line.
+func FromEnv() ([]Option, error) {
+	vars := make(map[string]string)
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	return fromVars(vars)
+}
 
-func fromLookup(lookup func(string) (string, bool)) ([]Option, error) {
+// fromVars is FromEnv reading vars instead of the environment.
+func fromVars(vars map[string]string) ([]Option, error) {
 	var (
 		opts []Option
-		errs []error
+		errs = unknownVars(vars)
 	)
 	get := func(key string) (string, bool) {
-		v, ok := lookup(key)
-		v = strings.TrimSpace(v)
-		return v, ok && v != ""
+		v := strings.TrimSpace(vars[key])
+		return v, v != ""
 	}
 	// check applies an option to a scratch config so that a bad value is
 	// reported here, with the variable's name, not later by Start.
 	add := func(key, val string, o Option) {
 		var scratch config
 		if err := o(&scratch); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", key, val, err))
+			errs = append(errs, inContext(fmt.Sprintf("%s=%q", key, val), err)...)
 			return
 		}
 		opts = append(opts, o)
@@ -112,8 +122,8 @@ func fromLookup(lookup func(string) (string, bool)) ([]Option, error) {
 	} else if o != nil {
 		opts = append(opts, o)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("gencluster: FromEnv: %w", err)
+	if err := listErrors("gencluster: FromEnv: ", errs...); err != nil {
+		return nil, err
 	}
 	return opts, nil
 }
@@ -149,7 +159,7 @@ func parseMeta(s string) (map[string]string, error) {
 	return m, nil
 }
 
-// secretKeyFromEnv reads GENCLUSTER_SECRET_KEY (standard base64), or the
+// secretKeyFromEnv reads GENCLUSTER_SECRET_KEY (see ParseKey), or the
 // same text from the file GENCLUSTER_SECRET_KEY_FILE names, as a
 // Kubernetes Secret is mounted (surrounding white space, such as a
 // trailing newline, trimmed). With GENCLUSTER_KEY_MIGRATION=true the key
@@ -186,9 +196,9 @@ func secretKeyFromEnv(get func(string) (string, bool)) (Option, error) {
 	case !ok:
 		return nil, nil
 	}
-	key, err := base64.StdEncoding.DecodeString(v)
+	key, err := ParseKey(v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not standard base64 (value not shown)", src)
+		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	o := WithSecretKey(key)
 	if migrating {

@@ -43,7 +43,7 @@ func TestFromEnvSecretKeyFileErrors(t *testing.T) {
 		{map[string]string{EnvSecretKeyFile: keyFile(t, base64.StdEncoding.EncodeToString(make([]byte, 20)))}, []string{EnvSecretKeyFile, "20 bytes"}},
 		{map[string]string{EnvSecretKeyFile: keyFile(t, secret), EnvSecretKey: secret}, []string{EnvSecretKeyFile, EnvSecretKey, "both"}},
 	} {
-		_, err := fromLookup(lookupMap(tc.env))
+		_, err := fromVars(tc.env)
 		if err == nil {
 			t.Errorf("%v: no error", tc.env)
 			continue
@@ -69,7 +69,7 @@ func TestFromEnvKeyMigration(t *testing.T) {
 		{EnvKeyMigration: "true"},
 		{EnvKeyMigration: "soon", EnvSecretKey: base64.StdEncoding.EncodeToString(key)},
 	} {
-		if _, err := fromLookup(lookupMap(env)); err == nil || !strings.Contains(err.Error(), EnvKeyMigration) {
+		if _, err := fromVars(env); err == nil || !strings.Contains(err.Error(), EnvKeyMigration) {
 			t.Errorf("%v: %v, want an error naming %s", env, err, EnvKeyMigration)
 		}
 	}

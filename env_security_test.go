@@ -27,7 +27,7 @@ func TestFromEnvSecretKeyErrorsHideTheValue(t *testing.T) {
 		{"secret-not-base64!", "base64"}, // not base64
 		{base64.StdEncoding.EncodeToString(make([]byte, 31)), "31 bytes"},
 	} {
-		_, err := fromLookup(lookupMap(map[string]string{EnvSecretKey: tc.val}))
+		_, err := fromVars(map[string]string{EnvSecretKey: tc.val})
 		if err == nil {
 			t.Errorf("%q: no error", tc.val)
 			continue
@@ -39,7 +39,7 @@ func TestFromEnvSecretKeyErrorsHideTheValue(t *testing.T) {
 			t.Errorf("error %q shows the secret", err)
 		}
 	}
-	_, err := fromLookup(lookupMap(map[string]string{EnvLabel: strings.Repeat("x", 300)}))
+	_, err := fromVars(map[string]string{EnvLabel: strings.Repeat("x", 300)})
 	if err == nil || !strings.Contains(err.Error(), EnvLabel) {
 		t.Errorf("long label: %v", err)
 	}

@@ -8,17 +8,13 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-func lookupMap(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
 // memberlistFromEnv reads env as FromEnv does and returns the config its
 // options make and the memberlist config they tune (memberlist's LAN
 // defaults first, as Start does), failing t if env or the options are
 // refused.
 func memberlistFromEnv(t *testing.T, env map[string]string) (config, *memberlist.Config) {
 	t.Helper()
-	opts, err := fromLookup(lookupMap(env))
+	opts, err := fromVars(env)
 	if err != nil {
 		t.Fatalf("%v: %v", env, err)
 	}
@@ -34,7 +30,7 @@ func memberlistFromEnv(t *testing.T, env map[string]string) (config, *memberlist
 }
 
 func TestFromEnv(t *testing.T) {
-	opts, err := fromLookup(lookupMap(map[string]string{
+	opts, err := fromVars(map[string]string{
 		EnvName:            "api-1",
 		EnvBindAddr:        "127.0.0.1:7000",
 		EnvAdvertiseAddr:   "10.0.0.5:7946",
@@ -42,7 +38,7 @@ func TestFromEnv(t *testing.T) {
 		EnvRefreshInterval: "2s",
 		EnvMeta:            "zone=eu-1, version=1.4.2,empty=",
 		EnvSnapshot:        "/var/lib/api/members.snap",
-	}))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +61,7 @@ func TestFromEnv(t *testing.T) {
 }
 
 func TestFromEnvInfinityAndEmpty(t *testing.T) {
-	opts, err := fromLookup(lookupMap(map[string]string{EnvRefreshInterval: "infinity", EnvName: "  "}))
+	opts, err := fromVars(map[string]string{EnvRefreshInterval: "infinity", EnvName: "  "})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +91,7 @@ func TestFromEnvRejectsBadValues(t *testing.T) {
 		{EnvMeta, "a=1,a=2", `"a"`},
 		{EnvMeta, "k=" + strings.Repeat("v", 600), EnvMeta},
 	} {
-		_, err := fromLookup(lookupMap(map[string]string{tc.key: tc.val}))
+		_, err := fromVars(map[string]string{tc.key: tc.val})
 		if err == nil {
 			t.Errorf("%s=%q: no error", tc.key, tc.val)
 			continue

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gencluster/gencluster"
+	"github.com/gencluster/gencluster/seeds"
 )
 
 // Serve the node's members, liveness and readiness on an admin port. With
@@ -66,4 +68,35 @@ gencluster_members{node="api-1",state="alive"} 1
 	// Output:
 	// compare: <nil>
 	// series after Close: 0
+}
+
+// A node whose seed it can never join (here nothing listens at the seed's
+// port) runs alone; after 3 refresh intervals it is isolated: not ready,
+// /healthz 503, and Isolated says why.
+func ExampleNode_Isolated() {
+	n, err := gencluster.Start(context.Background(),
+		gencluster.WithName("lonely"),
+		gencluster.WithBindAddr("127.0.0.1:0"),
+		gencluster.WithSeeds(seeds.Static("127.0.0.1:1")), // port 1: refused
+		gencluster.WithRefreshInterval(100*time.Millisecond),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer n.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if isolated, why := n.Isolated(); isolated {
+			fmt.Println("isolated:", strings.SplitN(why, " ", 2)[0])
+			ready, _ := n.Ready()
+			fmt.Println("ready:", ready)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Println("not isolated")
+	// Output:
+	// isolated: refused
+	// ready: false
 }

@@ -143,3 +143,22 @@ func ExampleWithSnapshot() {
 	// true
 	// 1
 }
+
+// A key in a variable or a file states its encoding, or is the base64 of
+// a 16- or 32-byte key; 32 characters without a prefix are ambiguous.
+func ExampleParseKey() {
+	for _, text := range []string{
+		"hex:000102030405060708090a0b0c0d0e0f",
+		"base64:AAECAwQFBgcICQoLDA0ODxAREhMUFRYX",
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		"0123456789abcdef0123456789abcdef",
+	} {
+		key, err := gencluster.ParseKey(text)
+		fmt.Println(len(key), err != nil)
+	}
+	// Output:
+	// 16 false
+	// 24 false
+	// 32 false
+	// 0 true
+}

@@ -11,14 +11,17 @@ import (
 //
 //   - GET /members: a JSON array of every live member as this node sees
 //     it, sorted by name: {"name", "addr", "state", "meta"}.
-//   - GET /healthz: 200 "ok" while the node's gossip runs; 503 after Leave
-//     or Close. For a liveness probe.
-//   - GET /readyz: 200 when the node sees at least WithMinMembers members,
-//     503 otherwise; the text body says how many of how many. For a
-//     readiness probe.
+//   - GET /healthz: 200 "ok" while the node runs and is not isolated (see
+//     Isolated); 503 "isolated: <diagnosis>" while it is, and 503
+//     "stopped: ..." after Leave or Close. For a liveness probe.
+//   - GET /readyz: 200 when Ready reports true (the cluster has formed
+//     once and the node is not isolated), 503 otherwise; the text body
+//     says why. For a readiness probe.
 //
-// HEAD is answered like GET without a body; other methods get 405 with an
-// Allow header. Mount it under a prefix with http.StripPrefix.
+// A stopped node answers 503 on every path, /members included, naming
+// the reason. HEAD is answered like GET without a body; other methods get
+// 405 with an Allow header. Mount it under a prefix with
+// http.StripPrefix.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /members", n.serveMembers)
@@ -35,7 +38,14 @@ type memberJSON struct {
 	Meta  map[string]string `json:"meta"`
 }
 
+// stoppedText is the body of every path of a stopped node.
+const stoppedText = "stopped: the node left the cluster or was closed (Leave or Close)\n"
+
 func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
+	if n.ctx.Err() != nil {
+		writeText(w, http.StatusServiceUnavailable, stoppedText)
+		return
+	}
 	ms := n.Members()
 	out := make([]memberJSON, len(ms))
 	for i, m := range ms {
@@ -57,7 +67,11 @@ func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
 
 func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	if n.ctx.Err() != nil {
-		writeText(w, http.StatusServiceUnavailable, "stopped\n")
+		writeText(w, http.StatusServiceUnavailable, stoppedText)
+		return
+	}
+	if isolated, why := n.Isolated(); isolated {
+		writeText(w, http.StatusServiceUnavailable, "isolated: "+why+"\n")
 		return
 	}
 	writeText(w, http.StatusOK, "ok\n")
@@ -65,13 +79,16 @@ func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
 
 func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
 	ready, seen := n.Ready()
+	isolated, why := n.Isolated()
 	switch {
 	case n.ctx.Err() != nil:
-		writeText(w, http.StatusServiceUnavailable, "not ready: node stopped\n")
+		writeText(w, http.StatusServiceUnavailable, "not ready: "+stoppedText)
+	case isolated:
+		writeText(w, http.StatusServiceUnavailable, "not ready: isolated: "+why+"\n")
 	case !ready:
 		writeText(w, http.StatusServiceUnavailable, fmt.Sprintf("not ready: %d of %d members\n", seen, n.MinMembers()))
 	default:
-		writeText(w, http.StatusOK, fmt.Sprintf("ready: %d of %d members\n", seen, n.MinMembers()))
+		writeText(w, http.StatusOK, fmt.Sprintf("ready: the cluster formed (%d members required); %d live now\n", n.MinMembers(), seen))
 	}
 }
 

@@ -68,11 +68,11 @@ func checkKeys(opt string, all [][]byte) error {
 			what = fmt.Sprintf("key %d", i)
 		}
 		if err := gossip.ValidateKey(k); err != nil {
-			errs = append(errs, fmt.Errorf("gencluster: %s: %s: %w", opt, what, err))
+			errs = append(errs, fmt.Errorf("%s: %s: %w", opt, what, err))
 			continue
 		}
 		if j := slices.IndexFunc(all[:i], func(o []byte) bool { return bytes.Equal(o, k) }); j >= 0 {
-			errs = append(errs, fmt.Errorf("gencluster: %s: %s is the same as %s", opt, what, keyName(j)))
+			errs = append(errs, fmt.Errorf("%s: %s is the same as %s", opt, what, keyName(j)))
 		}
 	}
 	return errors.Join(errs...)
@@ -82,7 +82,7 @@ func checkKeys(opt string, all [][]byte) error {
 // second one would silently override the first.
 func (c *config) setKeyringOpt(opt string) error {
 	if c.keyringOpt != "" {
-		return fmt.Errorf("gencluster: %s: the keys are already set by %s; give one of WithSecretKey, WithKeyring, WithKeyringMigration", opt, c.keyringOpt)
+		return fmt.Errorf("%s: the keys are already set by %s; give one of WithSecretKey, WithKeyring, WithKeyringMigration", opt, c.keyringOpt)
 	}
 	c.keyringOpt = opt
 	return nil

@@ -92,6 +92,19 @@ func (n *Node) initMetrics() {
 	m.collectors = append(m.collectors,
 		&membersCollector{n: n, desc: prometheus.NewDesc("gencluster_members",
 			"Live members as this node sees them, by state (alive: memberlist does not expose suspects).", []string{"state"}, prometheus.Labels{"node": n.name})},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gencluster_discovered_not_members", Help: "Discovered addresses that are not live members and whose last join failed.",
+			ConstLabels: prometheus.Labels{"node": n.name},
+		}, func() float64 { return float64(n.status.NotMembers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gencluster_isolated", Help: "1 while the node is isolated: alone, and discovery has listed addresses it cannot join for 3 refresh intervals.",
+			ConstLabels: prometheus.Labels{"node": n.name},
+		}, func() float64 {
+			if isolated, _ := n.Isolated(); isolated {
+				return 1
+			}
+			return 0
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "gencluster_events_coalesced_total", Help: "Events merged into a newer event of the same member because a subscriber was behind.",
 			ConstLabels: prometheus.Labels{"node": n.name},

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/memberlist"
 
@@ -36,9 +37,14 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the node started
 
+	status *refresh.Status // isolation, found by the refresh loop
+	formed atomic.Bool     // MinMembers live members were seen once (ready.go)
+
 	stopOnce sync.Once
-	stopErr  error
+	stopErr  error         // the shutdown's result, set before done closes
 	done     chan struct{} // closed when stop has finished
+	resultMu sync.Mutex
+	result   *error // the first result Leave or Close returned
 }
 
 // ErrStopped is returned (wrapped; test with errors.Is) by every method of
@@ -75,7 +81,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, done: make(chan struct{})}
+	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, done: make(chan struct{}), status: new(refresh.Status)}
 	n.logger = cfg.logger.With("node", cfg.name)
 	n.hub = hub.New(lctx, &n.wg, n.observeEvent)
 	n.initMetrics()
@@ -84,9 +90,10 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	_, q, _ := n.hub.Subscribe()
 	n.events = q.C()
 	n.logEvents()
+	n.latchFormed()
 	rec, err := n.openSnapshot()
 	if err != nil {
-		n.stop(nil)
+		n.stop(context.Background(), "Start", nil)
 		return nil, err
 	}
 	if rec != nil {
@@ -94,16 +101,16 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 
 	if err := n.startDist(); err != nil {
-		n.stop(nil)
+		n.stop(context.Background(), "Start", nil)
 		return nil, err
 	}
 	if err := n.registerMetrics(); err != nil {
-		n.stop(nil)
+		n.stop(context.Background(), "Start", nil)
 		return nil, err
 	}
 
 	if err := n.startRunners(); err != nil {
-		n.stop(nil)
+		n.stop(context.Background(), "Start", nil)
 		return nil, err
 	}
 
@@ -112,6 +119,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		Interval: cfg.refreshInterval, MinBackoff: cfg.minBackoff, Timeout: cfg.discoveryTimeout,
 		Workers: cfg.connectConcurrent, LookupHost: cfg.lookupHost,
 		Logger: n.logger, Observer: n.obs, // records carry node=<name>
+		Status: n.status,
 	}
 	if rec != nil {
 		// The snapshot's members are join candidates like discovered
@@ -124,7 +132,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 	r := refresh.New(rc)
 	if err := n.initialJoin(ctx, r); err != nil {
-		n.stop(nil)
+		n.stop(context.Background(), "Start", nil)
 		return nil, err
 	}
 	n.goRun(r.Run)
@@ -176,6 +184,9 @@ func (n *Node) startDist() error {
 		OnEvent:       n.hub.Publish,
 		Metrics:       n.met.gossipMetrics(),
 		PendingKeys:   n.cfg.pendingKeys,
+		// The refusals of a node that cannot join are logged once per
+		// refresh interval, the pace at which such a node retries.
+		RejectLogEvery: n.cfg.refreshInterval,
 		Memberlist: func(mc *memberlist.Config) {
 			for _, f := range n.cfg.tuneMemberlist {
 				f(mc)
@@ -255,8 +266,12 @@ func (n *Node) LocalMember() Member {
 
 // Members returns the live members, this node included, sorted by name. A
 // member memberlist suspects is live (StateAlive) until it is declared
-// failed: memberlist does not expose suspicion.
+// failed: memberlist does not expose suspicion. A stopped node has no
+// members: it returns none.
 func (n *Node) Members() []Member {
+	if n.ctx.Err() != nil {
+		return nil
+	}
 	ms := n.dist.Members()
 	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return ms
@@ -273,9 +288,13 @@ func (n *Node) Events() <-chan Event { return n.events }
 // Subscribe returns the current members and a stream of every change after
 // that snapshot, with the guarantees of Events. Each subscriber has its own
 // stream; cancel ends it (closing the channel) and is safe to call more
-// than once. Streams also close when the node stops.
+// than once. Streams also close when the node stops. A stopped node
+// returns no members and a closed stream.
 func (n *Node) Subscribe() (snapshot []Member, events <-chan Event, cancel func()) {
 	snap, q, cancel := n.hub.Subscribe()
+	if n.ctx.Err() != nil {
+		snap = nil // the stream closes: the node's context ended
+	}
 	return snap, q.C(), cancel
 }
 
@@ -303,18 +322,24 @@ func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 // leave and waits for the broadcast until it is out or ctx ends, shuts
 // gossip down, and waits for every goroutine the node started.
 //
-// The node is stopped whatever Leave returns. A ctx that has already ended
-// announces nothing (the node stops as with Close) and its error is
-// returned, wrapped (test with errors.Is); so is the error of a ctx that
-// ends before the broadcast is out. Leaving a cluster that is itself going
-// away (every other member left or failed, as when a whole deployment
-// stops at once) is not an error: the leave is best effort, logged as a
-// warning, and Leave returns nil.
+// Like http.Server.Shutdown, it returns when ctx ends, with ctx's error
+// (wrapped; test with errors.Is): the rest of the stop (the announcement
+// cut short, gossip's shutdown, the node's goroutines) then finishes in
+// the background, and Done is closed once it has. A ctx that has already
+// ended announces nothing (the node stops as with Close) and Leave
+// returns at once. Until Done is closed the node still holds its gossip
+// port, its metrics and its snapshot file: wait for it before starting a
+// node again with them. The node is stopped whatever Leave returns: its
+// methods return ErrStopped from the moment Leave is called. Leaving a
+// cluster that is itself going away (every other member left or failed,
+// as when a whole deployment stops at once) is not an error: the leave is
+// best effort, logged as a warning, and Leave returns nil.
 //
-// It is idempotent: later calls, and Close after it, return the first
+// It is idempotent: later calls, and Close after it, wait for the stop
+// to finish (a later Leave until its own ctx ends) and return the first
 // result.
 func (n *Node) Leave(ctx context.Context) error {
-	return n.stop(func() error {
+	return n.stop(ctx, "Leave", func() error {
 		if n.gossip == nil {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("gencluster: Leave: %w", err)
@@ -330,31 +355,14 @@ func (n *Node) Leave(ctx context.Context) error {
 
 // Close stops the node abruptly, as a crash would: no leave message is
 // sent, so the other members detect a failure (EventFail). It waits for
-// every goroutine the node started. It is idempotent.
+// every goroutine the node started (it has no context to bound that
+// wait: use Leave with one). It is idempotent, and after Leave returns
+// Leave's first result once the stop has finished.
 func (n *Node) Close() error {
-	return n.stop(func() error {
+	return n.stop(context.Background(), "Close", func() error {
 		if n.gossip == nil {
 			return nil
 		}
 		return n.gossip.Close()
 	})
-}
-
-// stop runs once: it stops the loops, lets shutdown leave or close gossip,
-// and waits for every goroutine.
-func (n *Node) stop(shutdown func() error) error {
-	n.stopOnce.Do(func() {
-		n.cancel()
-		if shutdown != nil {
-			n.stopErr = shutdown()
-		} else if n.gossip != nil {
-			n.stopErr = n.gossip.Close()
-		}
-		n.hub.Close()
-		n.wg.Wait()
-		n.met.unregister()
-		n.logger.Info("stopped")
-		close(n.done)
-	})
-	return n.stopErr
 }

@@ -43,10 +43,10 @@ type Option func(*config) error
 func WithName(name string) Option {
 	return func(c *config) error {
 		if name == "" {
-			return errors.New("gencluster: WithName: empty name")
+			return errors.New("WithName: empty name")
 		}
 		if len(name) > 128 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			return fmt.Errorf("gencluster: WithName %q: want at most 128 printable characters", name)
+			return fmt.Errorf("WithName %q: want at most 128 printable characters", name)
 		}
 		c.name = name
 		return nil
@@ -80,7 +80,7 @@ func WithAdvertiseAddr(addr string) Option {
 			return err
 		}
 		if ip, _, _ := net.SplitHostPort(a); net.ParseIP(ip).IsUnspecified() {
-			return fmt.Errorf("gencluster: WithAdvertiseAddr %q: %s cannot be reached by peers", addr, ip)
+			return fmt.Errorf("WithAdvertiseAddr %q: %s cannot be reached by peers", addr, ip)
 		}
 		c.advertiseAddr = a
 		return nil
@@ -91,7 +91,9 @@ func WithAdvertiseAddr(addr string) Option {
 // seeds.Static("10.0.0.2:7946") or seeds.DNS("svc.ns.svc.cluster.local",
 // 7946). Several backends (and several WithSeeds) are merged and their
 // addresses de-duplicated. Without seeds the node starts a one-node
-// cluster that others may join.
+// cluster that others may join. Each backend's configuration is checked
+// (seeds.Validate) when Start applies the option, so a bad backend is
+// reported together with every other bad option.
 //
 // Backends with background work (seeds.Runner, such as seeds.Multicast)
 // are started before the initial join, so that what they learn can seed
@@ -102,10 +104,18 @@ func WithAdvertiseAddr(addr string) Option {
 // no address to announce).
 func WithSeeds(ds ...seeds.Discoverer) Option {
 	return func(c *config) error {
+		var errs []error
 		for i, d := range ds {
 			if d == nil {
-				return fmt.Errorf("gencluster: WithSeeds: backend %d is nil", i)
+				errs = append(errs, fmt.Errorf("WithSeeds: backend %d is nil", i))
+				continue
 			}
+			for _, b := range seeds.Backends(d) {
+				errs = append(errs, inContext("WithSeeds: "+seeds.Name(b), seeds.Validate(b))...)
+			}
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
 		}
 		c.seeds = append(c.seeds, ds...)
 		return nil
@@ -118,7 +128,7 @@ func WithSeedSpec(spec string) Option {
 	return func(c *config) error {
 		d, err := seeds.Parse(spec)
 		if err != nil {
-			return fmt.Errorf("gencluster: WithSeedSpec: %w", err)
+			return fmt.Errorf("WithSeedSpec: %w", err)
 		}
 		c.seeds = append(c.seeds, d)
 		return nil
@@ -132,10 +142,10 @@ func WithSeedSpec(spec string) Option {
 func WithRefreshInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return fmt.Errorf("gencluster: WithRefreshInterval %v: negative", d)
+			return fmt.Errorf("WithRefreshInterval %v: negative", d)
 		}
 		if d > 0 && d < 10*time.Millisecond {
-			return fmt.Errorf("gencluster: WithRefreshInterval %v: below the 10ms minimum", d)
+			return fmt.Errorf("WithRefreshInterval %v: below the 10ms minimum", d)
 		}
 		c.refreshInterval = d
 		return nil
@@ -149,7 +159,7 @@ func WithRefreshInterval(d time.Duration) Option {
 func WithMeta(meta map[string]string) Option {
 	return func(c *config) error {
 		if _, err := gossip.EncodeMeta(meta); err != nil {
-			return fmt.Errorf("gencluster: WithMeta: %w", err)
+			return fmt.Errorf("WithMeta: %w", err)
 		}
 		c.meta = maps.Clone(meta)
 		return nil
@@ -162,7 +172,7 @@ func WithMeta(meta map[string]string) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			return errors.New("gencluster: WithLogger: nil logger")
+			return errors.New("WithLogger: nil logger")
 		}
 		c.logger = l
 		return nil
@@ -177,7 +187,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithDist(d Dist) Option {
 	return func(c *config) error {
 		if d == nil {
-			return errors.New("gencluster: WithDist: nil Dist")
+			return errors.New("WithDist: nil Dist")
 		}
 		c.dist = d
 		return nil
@@ -191,7 +201,7 @@ func WithDist(d Dist) Option {
 func WithMemberlistConfig(f func(*memberlist.Config)) Option {
 	return func(c *config) error {
 		if f == nil {
-			return errors.New("gencluster: WithMemberlistConfig: nil func")
+			return errors.New("WithMemberlistConfig: nil func")
 		}
 		c.tuneMemberlist = append(c.tuneMemberlist, f)
 		return nil
@@ -205,7 +215,7 @@ func WithMemberlistConfig(f func(*memberlist.Config)) Option {
 func WithRetryBackoff(min time.Duration) Option {
 	return func(c *config) error {
 		if min <= 0 {
-			return fmt.Errorf("gencluster: WithRetryBackoff %v: must be positive", min)
+			return fmt.Errorf("WithRetryBackoff %v: must be positive", min)
 		}
 		c.minBackoff = min
 		return nil
@@ -213,13 +223,16 @@ func WithRetryBackoff(min time.Duration) Option {
 }
 
 // WithMinMembers sets how many members, this node included, the cluster
-// must have for the node to be ready: /readyz of Handler answers 200 from
-// then on, and WaitForMembers(ctx, 0) waits for that many. n must be at
-// least 1. Default 1 (a node is ready as soon as it runs).
+// must have had for the node to be ready: Ready and /readyz of Handler
+// report ready from the first time the node sees that many, and stay
+// ready when members fail or leave after that (only isolation or a stop
+// turns them not ready, see Node.Ready). WaitForMembers(ctx, 0) waits for
+// that many live members now. n must be at least 1. Default 1 (a node is
+// ready as soon as it runs).
 func WithMinMembers(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("gencluster: WithMinMembers %d: want at least 1", n)
+			return fmt.Errorf("WithMinMembers %d: want at least 1", n)
 		}
 		c.minMembers = n
 		return nil
@@ -249,7 +262,7 @@ func WithMinMembers(n int) Option {
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(c *config) error {
 		if reg == nil {
-			return errors.New("gencluster: WithMetrics: nil Registerer")
+			return errors.New("WithMetrics: nil Registerer")
 		}
 		c.registerer = reg
 		return nil
@@ -299,10 +312,10 @@ func withKeyring(opt string, primary []byte, others [][]byte) Option {
 func WithLabel(label string) Option {
 	return func(c *config) error {
 		if label == "" {
-			return errors.New("gencluster: WithLabel: empty label (omit WithLabel for no label)")
+			return errors.New("WithLabel: empty label (omit WithLabel for no label)")
 		}
 		if len(label) > MaxLabelSize {
-			return fmt.Errorf("gencluster: WithLabel: label is %d bytes, over memberlist's limit of %d", len(label), MaxLabelSize)
+			return fmt.Errorf("WithLabel: label is %d bytes, over memberlist's limit of %d", len(label), MaxLabelSize)
 		}
 		c.memberlistOnly = append(c.memberlistOnly, "WithLabel")
 		c.label = label
@@ -325,14 +338,14 @@ func WithLabel(label string) Option {
 func WithAllowedCIDRs(cidrs ...string) Option {
 	return func(c *config) error {
 		if len(cidrs) == 0 {
-			return errors.New("gencluster: WithAllowedCIDRs: no CIDR given (omit the option to allow any address)")
+			return errors.New("WithAllowedCIDRs: no CIDR given (omit the option to allow any address)")
 		}
 		var errs []error
 		nets := make([]net.IPNet, 0, len(cidrs))
 		for _, s := range cidrs {
 			_, n, err := net.ParseCIDR(strings.TrimSpace(s))
 			if err != nil {
-				errs = append(errs, fmt.Errorf("gencluster: WithAllowedCIDRs: %q is not a CIDR such as 10.0.0.0/8", s))
+				errs = append(errs, fmt.Errorf("WithAllowedCIDRs: %q is not a CIDR such as 10.0.0.0/8", s))
 				continue
 			}
 			nets = append(nets, *n)

@@ -62,8 +62,13 @@ func TestOptionsRejectBadValues(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if !strings.HasPrefix(err.Error(), "gencluster: ") {
-				t.Errorf("error %q lacks the package prefix", err)
+			// The option adds its context; Start adds the one prefix.
+			if strings.Contains(err.Error(), "gencluster:") {
+				t.Errorf("option error %q has a package prefix: Start adds it", err)
+			}
+			_, serr := Start(context.Background(), tc.opt)
+			if serr == nil || serr.Error() != "gencluster: "+err.Error() {
+				t.Errorf("Start = %v, want %q", serr, "gencluster: "+err.Error())
 			}
 		})
 	}

@@ -32,10 +32,10 @@ import (
 func WithSnapshot(path string) Option {
 	return func(c *config) error {
 		if strings.TrimSpace(path) == "" {
-			return errors.New("gencluster: WithSnapshot: empty path")
+			return errors.New("WithSnapshot: empty path")
 		}
 		if strings.ContainsRune(path, 0) {
-			return fmt.Errorf("gencluster: WithSnapshot %q: the path contains a NUL byte", path)
+			return fmt.Errorf("WithSnapshot %q: the path contains a NUL byte", path)
 		}
 		c.snapshotPath = path
 		return nil

@@ -40,6 +40,7 @@ import (
 	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
 
+	"github.com/gencluster/gencluster/internal/joinfail"
 	"github.com/gencluster/gencluster/membership"
 )
 
@@ -72,6 +73,11 @@ type Config struct {
 	// samples memberlist emits through the go-metrics global to them
 	// (bridge.go), until Close or Leave.
 	Metrics *Metrics
+	// RejectLogEvery is how often, at most, the log tells about one
+	// address whose streams or packets memberlist refuses (another key,
+	// label or encryption setting: rejectlog.go). 0 means
+	// DefaultRejectLogEvery. The Node passes its refresh interval.
+	RejectLogEvery time.Duration
 	// Memberlist, when set, is called with the memberlist configuration
 	// just before the memberlist is created, after every field above was
 	// applied. It is the place to tune timers (ProbeInterval, ...), set a
@@ -146,7 +152,7 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 	}
 
-	bridge := &logBridge{logger: logger}
+	bridge := &logBridge{logger: logger, rejects: newRejectLog(cfg.RejectLogEvery)}
 	del := &delegate{
 		meta:    meta,
 		user:    maps.Clone(cfg.Meta),
@@ -156,6 +162,7 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	kops := newKeyOps(del, logger, cfg.PendingKeys)
 	del.onKeyOp = kops.notify
+	bridge.rejects.alone = func() bool { return !del.othersLive(cfg.Name) }
 
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
@@ -266,7 +273,9 @@ func (g *Gossip) Connect(ctx context.Context, addr string) error {
 		return err
 	}
 	if _, err := g.ml.Join([]string{addr}); err != nil {
-		return fmt.Errorf("join %s: %w%s", addr, err, keyHint(err))
+		// memberlist's multi-line multierror, flattened to one line
+		// that names addr once, with what the failure shows.
+		return joinfail.Wrap(addr, err)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package gossip
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -145,15 +144,4 @@ func (k *keyOps) catchUp() {
 			}
 		}
 	}
-}
-
-// keyHint explains a join that failed because the peer answered with a
-// key this node lacks: the peer could read this node (it still has this
-// node's key), so the cluster has most likely switched to a key this node
-// missed while it was away (see Behind).
-func keyHint(err error) string {
-	if err == nil || !strings.Contains(err.Error(), "no installed keys could decrypt") {
-		return ""
-	}
-	return " (the peer encrypts with a key this node does not have: the cluster's key was probably rotated while this node was away; restart it with the cluster's key, see docs/keys.md)"
 }

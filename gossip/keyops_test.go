@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/gencluster/gencluster/internal/joinfail"
 	"github.com/gencluster/gencluster/internal/testutil"
 	"github.com/gencluster/gencluster/membership"
 )
@@ -295,7 +296,8 @@ func TestClusterKeyOpWithoutKeyring(t *testing.T) {
 }
 
 // TestJoinBehindKeyHint: a node whose only key the cluster still accepts,
-// but no longer encrypts with, is told why its join fails.
+// but no longer encrypts with, is told why its join fails: a key mismatch,
+// with advice (for a node alone, which it is) that names the rotation.
 func TestJoinBehindKeyHint(t *testing.T) {
 	cluster := keyed(t, 1, k(2), k(1)) // "a": encrypts with 2, accepts 1
 	behind, err := Start(Config{Name: "z", BindAddr: "127.0.0.1:0", Memberlist: func(mc *memberlist.Config) {
@@ -307,7 +309,8 @@ func TestJoinBehindKeyHint(t *testing.T) {
 	}
 	defer behind.Close()
 	err = behind.Connect(context.Background(), cluster[0].Addr())
-	if err == nil || !strings.Contains(err.Error(), "key was probably rotated") {
-		t.Fatalf("join of a node that missed the rotation: %v, want the hint", err)
+	var je *joinfail.Error
+	if !errors.As(err, &je) || je.Kind != joinfail.KeyMismatch || !strings.Contains(je.Kind.Advice(true), "rotated while this node was away") {
+		t.Fatalf("join of a node that missed the rotation: %v, want a key mismatch with the hint", err)
 	}
 }

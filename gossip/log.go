@@ -13,6 +13,9 @@ import (
 // "[DEBUG]", "[INFO]", "[WARN]" or "[ERR]" prefix, into slog records at the
 // matching level.
 //
+// memberlist's refusals of nodes that cannot join (another key or label)
+// are condensed by rejects, see rejectlog.go.
+//
 // Once the Gossip shuts down, memberlist's goroutines that were still
 // sending fail with "use of closed network connection" and log it as an
 // error; that is the shutdown, not a fault, so those lines become debug
@@ -20,6 +23,7 @@ import (
 type logBridge struct {
 	logger   *slog.Logger
 	stopping atomic.Bool
+	rejects  *rejectLog // nil: memberlist's refusals are passed through
 }
 
 func (b *logBridge) std() *log.Logger { return log.New(b, "", 0) }
@@ -46,6 +50,9 @@ func (b *logBridge) Write(p []byte) (int, error) {
 		}
 	}
 	line = strings.TrimPrefix(line, "memberlist: ")
+	if level > slog.LevelDebug && b.rejects != nil && b.rejects.handle(b.logger, line) {
+		return len(p), nil
+	}
 	if level > slog.LevelDebug && b.stopping.Load() && strings.Contains(line, "use of closed network connection") {
 		level = slog.LevelDebug
 	}

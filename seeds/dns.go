@@ -23,80 +23,6 @@ const DefaultDNSTimeout = 2 * time.Second
 // nor DNSResolvConf is given.
 const DefaultResolvConf = "/etc/resolv.conf"
 
-// DNSOption configures DNS and SRV.
-type DNSOption func(*dnsConfig)
-
-type dnsConfig struct {
-	resolver   string
-	resolvConf string
-	timeout    time.Duration
-	ipv6, dual bool
-	hostNames  bool
-}
-
-// DNSResolver asks the DNS server at addr ("host:port", for example
-// "10.96.0.10:53") instead of the servers of resolv.conf. Names are then
-// asked as given, made fully qualified: search domains do not apply.
-func DNSResolver(addr string) DNSOption { return func(c *dnsConfig) { c.resolver = addr } }
-
-// DNSResolvConf reads the servers, search domains and ndots from path
-// instead of /etc/resolv.conf. The file is read on every Discover, so
-// changes to it are picked up. Besides plain IP addresses, a nameserver
-// line may give "ip:port" or "[ipv6]:port" (an extension of miekg/dns's
-// parser that glibc does not have). DNSResolver takes precedence.
-func DNSResolvConf(path string) DNSOption { return func(c *dnsConfig) { c.resolvConf = path } }
-
-// DNSTimeout bounds each DNS query (one server, one name, one record
-// type) to d; the default is DefaultDNSTimeout. Discover's context deadline,
-// when earlier, wins.
-func DNSTimeout(d time.Duration) DNSOption { return func(c *dnsConfig) { c.timeout = d } }
-
-// DNSIPv6 asks for AAAA records instead of A records.
-func DNSIPv6() DNSOption { return func(c *dnsConfig) { c.ipv6, c.dual = true, false } }
-
-// DNSDualStack asks for both A and AAAA records. A family that has no records
-// is not an error as long as the other has some.
-func DNSDualStack() DNSOption { return func(c *dnsConfig) { c.dual, c.ipv6 = true, false } }
-
-// SRVHostNames makes SRV return each record's target host name with its port
-// instead of resolving the target to IP addresses (gen_cluster's host_type
-// fqdn). DNS ignores it.
-func SRVHostNames() DNSOption { return func(c *dnsConfig) { c.hostNames = true } }
-
-func newDNSConfig(opts []DNSOption) dnsConfig {
-	c := dnsConfig{timeout: DefaultDNSTimeout}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
-	return c
-}
-
-// qtypes returns the address record types to ask for.
-func (c *dnsConfig) qtypes() []uint16 {
-	switch {
-	case c.dual:
-		return []uint16{dns.TypeA, dns.TypeAAAA}
-	case c.ipv6:
-		return []uint16{dns.TypeAAAA}
-	}
-	return []uint16{dns.TypeA}
-}
-
-func (c *dnsConfig) validate() error {
-	var errs []error
-	if c.resolver != "" {
-		if err := CheckAddr(c.resolver); err != nil {
-			errs = append(errs, fmt.Errorf("dns resolver %q: %w", c.resolver, err))
-		}
-	}
-	if c.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("dns timeout %v: want more than 0", c.timeout))
-	}
-	return errors.Join(errs...)
-}
-
 // checkDomainName checks that name is a DNS name made of letters, digits,
 // '-' and '_' labels, with an optional final dot. Its errors name name.
 func checkDomainName(name string) error {
@@ -136,7 +62,10 @@ type dnsA struct {
 // not use net.Resolver, the OS resolver or any cache, so every Discover
 // asks anew and sees a changed zone at once, whatever the records' TTLs. By
 // default the servers, search domains and ndots come from /etc/resolv.conf;
-// see the DNSOptions. A truncated UDP answer is asked again over TCP, and
+// see the DNSOptions. Before asking them, it reads /etc/hosts as Go's
+// resolver does: a name listed there ("localhost") is answered from the
+// file, and DNS is not asked (DNSHostsFile reads another file; with
+// DNSResolver the hosts file is not read). A truncated UDP answer is asked again over TCP, and
 // CNAMEs are followed. Errors are *DNSError values wrapping one of the Err
 // sentinels (ErrNXDomain, ErrNoRecords, ...).
 //
@@ -146,8 +75,8 @@ func DNS(name string, port int, opts ...DNSOption) Discoverer {
 	return &dnsA{name: name, port: port, cfg: newDNSConfig(opts)}
 }
 
-// Validate checks the name, the port, the resolver address and the
-// timeout.
+// Validate checks the name, the port, the resolver address, the timeout,
+// and that every option applies to DNS (see DNSOption).
 func (d *dnsA) Validate() error {
 	var errs []error
 	if err := checkDomainName(d.name); err != nil {
@@ -156,7 +85,7 @@ func (d *dnsA) Validate() error {
 	if d.port < 1 || d.port > 65535 {
 		errs = append(errs, fmt.Errorf("dns port %d: want a number from 1 to 65535", d.port))
 	}
-	if err := d.cfg.validate(); err != nil {
+	if err := d.cfg.validate(forDNS); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -181,11 +110,14 @@ func (d *dnsA) Discover(ctx context.Context) ([]string, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	l, err := newLookup(&d.cfg)
-	if err != nil {
-		return nil, err
+	ips, fromHosts, err := d.fromHostsFile()
+	if !fromHosts {
+		var l *lookup
+		if l, err = newLookup(&d.cfg); err != nil {
+			return nil, err
+		}
+		ips, err = l.addrs(ctx, d.name, d.cfg.qtypes())
 	}
-	ips, err := l.addrs(ctx, d.name, d.cfg.qtypes())
 	var out []string
 	for _, ip := range ips {
 		out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(d.port)))
@@ -215,13 +147,18 @@ func SRV(name string, opts ...DNSOption) Discoverer {
 	return &dnsSRV{name: name, cfg: newDNSConfig(opts)}
 }
 
-// Validate checks the name, the resolver address and the timeout.
+// Validate checks the name, the resolver address, the timeout, and that
+// every option applies to SRV (see DNSOption).
 func (d *dnsSRV) Validate() error {
 	var errs []error
 	if err := checkDomainName(d.name); err != nil {
 		errs = append(errs, err)
 	}
-	if err := d.cfg.validate(); err != nil {
+	backend := forSRV
+	if d.cfg.hostNames {
+		backend = forSRVHosts
+	}
+	if err := d.cfg.validate(backend); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -38,7 +38,7 @@ var (
 type DNSError struct {
 	Name   string // the name asked, fully qualified
 	Qtype  string // the record type asked: "A", "AAAA" or "SRV"
-	Server string // the server asked, host:port
+	Server string // the server asked, host:port (or the hosts file that listed Name, see DNS)
 	// Err is one of the sentinels ErrNXDomain, ErrServFail, ErrRcode,
 	// ErrTimeout, ErrNoRecords, ErrMalformed or ErrNetwork, or the
 	// context's error when Discover's context was cancelled.

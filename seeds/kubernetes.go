@@ -17,6 +17,7 @@ const DefaultServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 // kubernetes is the Discoverer returned by Kubernetes. It is safe
 // for concurrent use.
 type kubernetes struct {
+	nilOpts    []int // positions of nil options, refused by Validate
 	namespace  string
 	service    string
 	port       int
@@ -166,7 +167,11 @@ func Kubernetes(namespace, service string, port int, opts ...KubernetesOption) D
 // newKubernetes is Kubernetes with the concrete type, for the tests.
 func newKubernetes(namespace, service string, port int, opts ...KubernetesOption) *kubernetes {
 	k := &kubernetes{namespace: namespace, service: service, port: port, saDir: DefaultServiceAccountDir}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			k.nilOpts = append(k.nilOpts, i)
+			continue
+		}
 		o(k)
 	}
 	return k
@@ -175,7 +180,7 @@ func newKubernetes(namespace, service string, port int, opts ...KubernetesOption
 // Validate checks the configuration; it does no I/O, so it succeeds outside
 // a cluster.
 func (k *kubernetes) Validate() error {
-	var errs []error
+	errs := nilOptionErrors("kubernetes", k.nilOpts)
 	if k.namespace != "" && !isDNSLabel(k.namespace) {
 		errs = append(errs, fmt.Errorf("kubernetes: invalid namespace %q", k.namespace))
 	}

@@ -36,6 +36,7 @@ type mdnsServer interface{ Shutdown() error }
 
 // mdnsDiscovery is the Discoverer and Runner MDNS returns.
 type mdnsDiscovery struct {
+	nilOpts  []int // positions of nil options, refused by Validate
 	service  string
 	domain   string
 	iface    string
@@ -110,7 +111,11 @@ func MDNS(service string, opts ...MDNSOption) Discoverer {
 		query:     mdns.QueryContext,
 		checkJoin: checkMDNSJoin,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			m.nilOpts = append(m.nilOpts, i)
+			continue
+		}
 		o(m)
 	}
 	if m.peerTTL == 0 {

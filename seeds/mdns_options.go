@@ -61,7 +61,7 @@ func MDNSLogger(l *slog.Logger) MDNSOption {
 
 // Validate checks the configuration.
 func (m *mdnsDiscovery) Validate() error {
-	var errs []error
+	errs := nilOptionErrors("mdns", m.nilOpts)
 	if err := checkServiceType(m.service); err != nil {
 		errs = append(errs, err)
 	}

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // merged is the Discoverer returned by Merge.
 type merged []Discoverer
 
-// Merge returns a Discoverer that asks every d in turn and returns the union
-// of their addresses, de-duplicated, in first-seen order. A backend that
-// fails does not hide the others: Discover returns what the rest found
-// together with the joined errors, each prefixed with the backend's Name.
+// Merge returns a Discoverer that asks every d at once and returns the
+// union of their addresses, de-duplicated, in the order of ds (first seen
+// first). A backend that fails does not hide the others: Discover returns
+// what the rest found together with the joined errors, each prefixed with
+// the backend's Name. A slow backend delays the answer only by its own
+// time, not by the sum of all of theirs: bound it with Discover's context.
 func Merge(ds ...Discoverer) Discoverer {
 	if len(ds) == 1 {
 		return ds[0]
@@ -21,22 +24,35 @@ func Merge(ds ...Discoverer) Discoverer {
 	return merged(append([]Discoverer(nil), ds...))
 }
 
-// Discover asks every backend and merges the answers.
+// Discover asks every backend concurrently and merges the answers once
+// all have answered.
 func (m merged) Discover(ctx context.Context) ([]string, error) {
+	type answer struct {
+		addrs []string
+		err   error
+	}
+	answers := make([]answer, len(m))
+	var wg sync.WaitGroup
+	for i, d := range m {
+		wg.Go(func() {
+			addrs, err := d.Discover(ctx)
+			answers[i] = answer{addrs, err}
+		})
+	}
+	wg.Wait()
 	var (
 		out  []string
 		seen = make(map[string]bool)
 		errs []error
 	)
-	for _, d := range m {
-		addrs, err := d.Discover(ctx)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", Name(d), err))
+	for i, a := range answers {
+		if a.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", Name(m[i]), a.err))
 		}
-		for _, a := range addrs {
-			if !seen[a] {
-				seen[a] = true
-				out = append(out, a)
+		for _, addr := range a.addrs {
+			if !seen[addr] {
+				seen[addr] = true
+				out = append(out, addr)
 			}
 		}
 	}

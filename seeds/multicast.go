@@ -43,6 +43,7 @@ const mcWindow = 30 * time.Second
 // multicast is the Discoverer, Runner and prometheus.Collector returned by
 // Multicast. It is safe for concurrent use.
 type multicast struct {
+	nilOpts  []int // positions of nil options, refused by Validate
 	cluster  string
 	group    string
 	iface    string
@@ -121,7 +122,11 @@ func newMulticast(cluster string, opts ...MulticastOption) *multicast {
 		maxPeers: DefaultMulticastMaxPeers,
 		peers:    make(map[string]*mcPeer),
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			m.nilOpts = append(m.nilOpts, i)
+			continue
+		}
 		o(m)
 	}
 	if m.peerTTL == 0 {
@@ -134,7 +139,7 @@ func newMulticast(cluster string, opts ...MulticastOption) *multicast {
 
 // Validate checks the configuration.
 func (m *multicast) Validate() error {
-	var errs []error
+	errs := nilOptionErrors("multicast", m.nilOpts)
 	if err := checkClusterName(m.cluster); err != nil {
 		errs = append(errs, err)
 	}

@@ -13,7 +13,9 @@
 // its initial join) and prometheus.Collector (metrics of the backend's own,
 // registered by the Node with WithMetrics). Options carry their backend's
 // name (DNSTimeout, K8sNamedPort, MulticastSecret, ...), so that the
-// options of one backend cannot be passed to another.
+// options of one backend cannot be passed to another; the DNSOptions,
+// shared by DNS and SRV, each say which of the two they apply to, and
+// Validate refuses one given to the other.
 //
 // Backends can be built in code or from a spec string with Parse, which
 // looks the scheme up in a Registry. A spec is one or more scheme+text
@@ -38,7 +40,7 @@
 //	exec+command?...&timeout=&column=&max-output=&max-lines=
 //
 // Only k8s, mcast, mdns and exec take options in the spec (after '?'); the DNS
-// resolver, resolv.conf and timeout options are for code only. Each
+// resolver, resolv.conf, hosts file and timeout options are for code only. Each
 // constructor's doc gives its forms in full; docs/discovery.md has the
 // whole reference.
 package seeds
@@ -117,6 +119,16 @@ func Validate(d Discoverer) error {
 		return v.Validate()
 	}
 	return nil
+}
+
+// nilOptionErrors reports the nil options given to a backend, by their
+// position, rather than panicking when they are applied.
+func nilOptionErrors(backend string, positions []int) []error {
+	var errs []error
+	for _, i := range positions {
+		errs = append(errs, fmt.Errorf("%s: option %d is nil", backend, i))
+	}
+	return errs
 }
 
 // CheckAddr checks that addr is a host:port with a non-empty host and a

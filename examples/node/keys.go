@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,9 +20,9 @@ import (
 // reach, and never publish its port.
 //
 //	GET  /keys           every member's key fingerprints (Keyring().List)
-//	POST /keys/install   {"key": "<base64>"}: Keyring().Install
-//	POST /keys/use       {"key": "<base64>"}: Keyring().Use
-//	POST /keys/remove    {"key": "<base64>"}: Keyring().Remove
+//	POST /keys/install   {"key": "<key>"}: Keyring().Install (the key as gencluster.ParseKey reads it)
+//	POST /keys/use       {"key": "<key>"}: Keyring().Use
+//	POST /keys/remove    {"key": "<key>"}: Keyring().Remove
 //	POST /keys/encrypt   Keyring().Encrypt (migration from plaintext)
 //	GET  /keys/behind    members that missed an operation of this node
 //
@@ -99,8 +98,9 @@ func keysHandler(node *gencluster.Node) http.Handler {
 	return mux
 }
 
-// readKey reads {"key": "<standard base64>"}. Its errors never show the
-// key.
+// readKey reads {"key": "<key>"}, the key written as
+// gencluster.ParseKey reads it (hex:..., base64:..., or the standard
+// base64 of 16 or 32 bytes). Its errors never show the key.
 func readKey(r *http.Request) ([]byte, error) {
 	var body struct {
 		Key string `json:"key"`
@@ -108,17 +108,13 @@ func readKey(r *http.Request) ([]byte, error) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxKeysBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		return nil, errors.New(`want a JSON body {"key": "<standard base64 of 16, 24 or 32 bytes>"}`)
+		return nil, errors.New(`want a JSON body {"key": "<hex:..., base64:..., or standard base64 of 16 or 32 bytes>"}`)
 	}
-	key, err := base64.StdEncoding.DecodeString(body.Key)
+	key, err := gencluster.ParseKey(body.Key)
 	if err != nil {
-		return nil, errors.New("key: not standard base64 (value not shown)")
+		return nil, fmt.Errorf("key: %w", err)
 	}
-	switch len(key) {
-	case 16, 24, 32:
-		return key, nil
-	}
-	return nil, fmt.Errorf("key is %d bytes, want 16, 24 or 32", len(key))
+	return key, nil
 }
 
 func keysStatus(err error) int {

@@ -63,7 +63,7 @@ func TestKeysAPI(t *testing.T) {
 	if code, out := post(t, h, "/keys", ""); code != http.StatusOK || !out.OK || len(out.Members) != 1 || out.Members[0].Keys[0] != gencluster.KeyFingerprint(oldKey) {
 		t.Fatalf("GET /keys: %d %+v", code, out)
 	}
-	for _, body := range []string{"", "{}", `{"key":"%%%"}`, `{"key":"` + b64(newKey[:7]) + `"}`, `{"key":"x","extra":1}`} {
+	for _, body := range []string{"", "{}", `{"key":"%%%"}`, `{"key":"` + b64(newKey[:7]) + `"}`, `{"key":"x","extra":1}`, `{"key":"0123456789abcdef0123456789abcdef"}`} {
 		if code, out := post(t, h, "/keys/install", body); code != http.StatusBadRequest || out.Error == "" {
 			t.Errorf("install %q: %d %+v, want 400 with a reason", body, code, out)
 		}

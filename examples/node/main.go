@@ -8,7 +8,8 @@
 //	-leave-timeout d    bound on the graceful leave after SIGTERM (default 10s)
 //	-start-timeout d    bound on the initial join (default 30s)
 //	-log-level level    debug, info, warn or error (default info)
-//	-min-members n      cluster size at which /readyz turns 200 (default 1)
+//	-min-members n      cluster size at which the cluster has formed: /readyz turns
+//	                    200 then, and stays 200 when members fail later (default 1)
 //	-snapshot path      keep a member snapshot there, to rejoin after a full outage
 //	                    (gencluster.WithSnapshot; overrides GENCLUSTER_SNAPSHOT)
 //	-fast               short memberlist timers, for tests only
@@ -19,8 +20,12 @@
 // serves, on the status port:
 //
 //	GET /members  the live members: [{"name","addr","state","meta"}] (Node.Handler)
-//	GET /healthz  200 while the node runs, 503 before it has joined and once it has left (Node.Handler)
-//	GET /readyz   200 once it sees -min-members members (Node.Handler)
+//	GET /healthz  200 while the node runs; 503 before it has joined, while it is
+//	              isolated (it cannot join the peers discovery lists) and once it
+//	              has left (Node.Handler)
+//	GET /readyz   200 from the first time it sees -min-members members, also when
+//	              members fail later; 503 before, while isolated and once it has
+//	              left (Node.Handler)
 //	GET /events   the last events seen, oldest first
 //	GET /metrics  Prometheus metrics (gencluster.WithMetrics, Go and process collectors)
 //
@@ -88,7 +93,7 @@ var envHelp = []struct{ name, help string }{
 	{gencluster.EnvSeeds, "discovery backends in seeds.Parse syntax, e.g. dns+gossip:7946"},
 	{gencluster.EnvRefreshInterval, "how often discovery re-runs (default 5s; 0 or infinity: join once, at start)"},
 	{gencluster.EnvMeta, "metadata gossiped with the node, k=v,k=v"},
-	{gencluster.EnvSecretKey, "gossip encryption key, standard base64 of 16, 24 or 32 bytes (never logged)"},
+	{gencluster.EnvSecretKey, "gossip encryption key: hex:<hex>, base64:<base64>, or the base64 of 16 or 32 bytes (never logged)"},
 	{gencluster.EnvSecretKeyFile, "file holding the key as " + gencluster.EnvSecretKey + " does (a mounted Kubernetes Secret); not with it"},
 	{gencluster.EnvKeyMigration, "true: hold the key but gossip plaintext until Keyring().Encrypt (docs/keys.md)"},
 	{gencluster.EnvLabel, "cluster label: nodes with another label never merge with this one"},
@@ -120,7 +125,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.leaveTimeout, "leave-timeout", 10*time.Second, "bound on the graceful leave after SIGTERM")
 	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "bound on the initial join")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	fs.IntVar(&c.minMembers, "min-members", 1, "cluster size, this node included, from which /readyz answers 200")
+	fs.IntVar(&c.minMembers, "min-members", 1, "cluster size, this node included, at which the cluster has formed: /readyz answers 200 from then on, also when members fail later (only isolation or a leave turns it 503)")
 	fs.StringVar(&c.snapshot, "snapshot", "", "`path` of the member snapshot (gencluster.WithSnapshot), to rejoin after a full outage; overrides "+gencluster.EnvSnapshot)
 	fs.BoolVar(&c.fast, "fast", false, "short memberlist timers (failure detection in about a second); for tests, not for production")
 	fs.StringVar(&c.keysAPI, "keys-api", "", "`addr`ess of the cluster key API (/keys: list, install, use, remove, encrypt); off when empty. "+

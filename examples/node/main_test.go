@@ -32,7 +32,7 @@ import (
 
 // runEnv makes the test binary run the program instead of the tests, so
 // that the signal tests drive a real process.
-const runEnv = "GENCLUSTER_NODE_TEST_RUN"
+const runEnv = "NODE_TEST_RUN_PROGRAM" // not GENCLUSTER_*: FromEnv refuses variables it does not read
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runEnv) == "1" {

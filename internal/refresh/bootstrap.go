@@ -96,3 +96,59 @@ func (r *Loop) noteAlias(addr string, live map[string]bool) {
 	}
 	r.aliases[addr] = len(live)
 }
+
+// fewSeeds is the most discovered addresses a starting node pushes and
+// pulls state with, each (pullFewSeeds).
+const fewSeeds = 8
+
+// pullFewSeeds runs once, when the node first has other live members: if
+// discovery lists at most fewSeeds addresses (a retry_join list of static
+// seeds, or a small cluster), it pushes and pulls state with every listed
+// live address it has not exchanged state with yet, as memberlist's own
+// Join of that list does.
+//
+// Why: joining one seed and skipping the others (they are members once
+// that join has pulled in the seed's view) leaves the node to learn of
+// every later member by gossip, and memberlist retransmits a broadcast a
+// bounded number of times, to the members the sender knew then. In a
+// join storm the senders' views are small, and some alive messages never
+// reach a node that joined early: it then lacks those members until its
+// next periodic push-pull, a minute at N = 40 (docs/benchmarks.md,
+// section 6); with a few static seeds, discovery never lists the others,
+// so the refresh loop cannot repair that. And a node that pushes its
+// state to every listed peer is known to each of them at once, instead
+// of one gossip round per hop later. Above fewSeeds addresses, one
+// push-pull: discovery lists (nearly) every node, the refresh loop joins
+// any listed address that is not a member, and a push-pull with each of
+// N addresses, N² in a storm, is what overloaded 150 to 200 nodes
+// starting together (section 6, rule 1). The cost is bounded: at most
+// fewSeeds push-pulls per node, once.
+func (r *Loop) pullFewSeeds(ctx context.Context) {
+	if r.bootstrapped {
+		return
+	}
+	live := r.liveAddrs()
+	if len(live) < 2 { // only this node: not in a cluster yet
+		return
+	}
+	r.bootstrapped = true
+	pulled := r.pulled
+	r.pulled = nil
+	var others []string
+	for _, a := range r.addrs {
+		if a != r.self {
+			others = append(others, a)
+		}
+	}
+	if len(others) > fewSeeds {
+		return
+	}
+	for _, a := range others {
+		if pulled[a] || !r.isLive(ctx, a, live) || ctx.Err() != nil {
+			continue
+		}
+		err := r.dist.Connect(ctx, a)
+		r.obs.Connected(a, err)
+		r.logger.Debug("pushed and pulled state with a seed", "addr", a, "err", err)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -56,6 +55,12 @@ type Config struct {
 	Logger     *slog.Logger
 	Observer   Observer // nil: none
 	AfterPass  func()   // called after every pass (event sync for plain Dists)
+	Status     *Status  // nil: none; told whether the node is isolated (isolation.go)
+	// AntiEntropyQuiet is how long the member list must stay unchanged
+	// before an early anti-entropy push-pull (antientropy.go): 0 is the
+	// default, antiEntropyQuiet; negative turns them off (for tests that
+	// count joins).
+	AntiEntropyQuiet time.Duration
 }
 
 // Loop is the refresh loop. Run and Pass must not run concurrently.
@@ -81,6 +86,13 @@ type Loop struct {
 	// advertises (see skipAlias), each with the number of live members
 	// right after that join.
 	aliases map[string]int
+	watch   *watch // failing addresses, isolation (isolation.go)
+	// bootstrapped: the node has had other live members once (see
+	// pullFewSeeds); pulled are the addresses it pushed and pulled state
+	// with before that.
+	bootstrapped bool
+	pulled       map[string]bool
+	ae           antiEntropy
 }
 
 // New returns a Loop for c.
@@ -104,6 +116,9 @@ func New(c Config) *Loop {
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
 		lastLive:   make(map[string]time.Time),
 		aliases:    make(map[string]int),
+		watch:      newWatch(c),
+		pulled:     make(map[string]bool),
+		ae:         newAntiEntropy(c.AntiEntropyQuiet),
 	}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -163,19 +178,26 @@ func (r *Loop) Run(ctx context.Context) {
 		if t, ok := r.retry.Next(); ok && t.Before(wake) {
 			wake = t
 		}
+		if t, ok := r.antiEntropyStep(ctx, time.Now()); ok && t.Before(wake) {
+			wake = t
+		}
 		timer.Reset(max(time.Until(wake), time.Millisecond))
 	}
 }
 
 // Pass optionally re-runs discovery, then joins every address that is due.
 // It reports whether at least one join succeeded, and whether there was
-// any address to join at all.
+// any address to join at all. With discovery, the backends are asked
+// concurrently and each answer is joined as it arrives (discoverAndJoin).
 func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 	start := time.Now()
 	if discover {
-		r.addrs = r.discover(ctx)
+		joined, tried = r.discoverAndJoin(ctx)
+	} else {
+		joined, tried = r.connectDue(ctx, false)
 	}
-	joined, tried = r.connectDue(ctx, discover)
+	r.pullFewSeeds(ctx) // also when others joined this node
+	r.assess(time.Now())
 	if r.afterPass != nil {
 		r.afterPass()
 	}
@@ -183,43 +205,6 @@ func (r *Loop) Pass(ctx context.Context, discover bool) (joined, tried bool) {
 		r.obs.Refreshed(time.Since(start))
 	}
 	return joined, tried
-}
-
-// discover asks every backend and returns the merged, de-duplicated
-// addresses. A failing backend is logged and counted and its addresses are
-// simply missing this time: the cluster keeps what it has.
-func (r *Loop) discover(ctx context.Context) []string {
-	var (
-		out  []string
-		seen = make(map[string]bool)
-	)
-	for _, b := range r.backends {
-		name := seeds.Name(b)
-		dctx, cancel := context.WithTimeout(ctx, r.timeout)
-		start := time.Now()
-		addrs, err := b.Discover(dctx)
-		took := time.Since(start)
-		cancel()
-		r.obs.Discovered(name, len(addrs), took, err)
-		if err != nil {
-			if ctx.Err() != nil {
-				return out // stopping; not the backend's fault
-			}
-			r.logger.Warn("discovery failed", "backend", name, "found", len(addrs), "err", err)
-		} else {
-			r.logger.Debug("discovered", "backend", name, "found", len(addrs), "took", took)
-		}
-		for _, a := range addrs {
-			if !seen[a] {
-				seen[a] = true
-				out = append(out, a)
-			}
-		}
-	}
-	r.retry.Retain(seen)
-	maps.DeleteFunc(r.lastLive, func(a string, _ time.Time) bool { return !seen[a] })
-	maps.DeleteFunc(r.aliases, func(a string, _ int) bool { return !seen[a] })
-	return out
 }
 
 // connectDue joins every discovered address that is not this node, not a
@@ -287,6 +272,9 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 		defer mu.Unlock()
 		results[a] = err
 		if err == nil {
+			if r.pulled != nil {
+				r.pulled[a] = true
+			}
 			live = r.liveAddrs()
 			r.noteAlias(a, live)
 		}
@@ -313,15 +301,14 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 		r.obs.Connected(a, err)
 		if err == nil {
 			joined = true
+			r.joinSucceeded(a)
 			r.retry.Succeeded(a)
-			r.logger.Debug("joined", "addr", a)
 			continue
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			continue
 		}
-		wait := r.retry.Failed(a, now)
-		r.logger.Info("join failed", "addr", a, "failures", r.retry.Failures(a), "retry_in", wait.Round(time.Millisecond), "err", err)
+		r.joinFailed(a, err, r.retry.Failed(a, now), now)
 	}
 	return joined, tried
 }

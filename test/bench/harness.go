@@ -15,6 +15,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -75,7 +76,9 @@ const RefreshInterval = time.Second
 // that runs never reuse a port still in TIME_WAIT.
 var ipSeq atomic.Uint32
 
-func init() { ipSeq.Store(0x0a0000) }
+// The sequence starts in a /16 of 127/8 chosen by the process ID, so that
+// two benchmark processes at once (two go test runs) rarely collide.
+func init() { ipSeq.Store(uint32(10+os.Getpid()%200) << 16) }
 
 func nextIP() string {
 	for {
@@ -226,6 +229,9 @@ type Env struct {
 	OnChange func()
 	// Profile sets the gossip timers of every node (default Profile).
 	Profile func(*memberlist.Config)
+	// Discovery, when set, is what every node is configured with instead
+	// of the DNS name (a static list of seeds, say).
+	Discovery seeds.Discoverer
 }
 
 func (e *Env) profile() func(*memberlist.Config) {
@@ -236,6 +242,9 @@ func (e *Env) profile() func(*memberlist.Config) {
 }
 
 func (e *Env) seeds() seeds.Discoverer {
+	if e.Discovery != nil {
+		return e.Discovery
+	}
 	return seeds.DNS(e.DNS, Port, seeds.DNSResolver(e.Resolver), seeds.DNSTimeout(2*time.Second))
 }
 
@@ -259,7 +268,12 @@ func (e *Env) transport(ip string) (memberlist.Transport, error) {
 // StartNode publishes a fresh address in the zone and starts a node of
 // impl on it, expecting a cluster of want members. ctx bounds the start.
 func (e *Env) StartNode(ctx context.Context, impl Impl, name string, want int) (*Node, error) {
-	ip := nextIP()
+	return e.startNodeAt(ctx, impl, name, nextIP(), want)
+}
+
+// startNodeAt is StartNode on a given loopback IP (from nextIP), for
+// seedings that must know the addresses before the nodes start.
+func (e *Env) startNodeAt(ctx context.Context, impl Impl, name, ip string, want int) (*Node, error) {
 	addr := net.JoinHostPort(ip, fmt.Sprint(Port))
 	onChange := e.OnChange
 	if onChange == nil {

@@ -178,10 +178,13 @@ func testHostileInput(t *testing.T, opts []gencluster.Option) {
 		c.Close()
 	}
 	// The garbage did reach memberlist's parsers, which refused it (a
-	// warning or error per stream, and per packet that was not lost).
+	// warning or error per stream, and per packet that was not lost; the
+	// refusals that read as another key, encryption setting or label are
+	// condensed to one Warn per host per refresh interval, the others
+	// being Debug records).
 	refused := 0
 	for _, r := range recs.Records() {
-		if r.Level >= slog.LevelWarn {
+		if r.Level >= slog.LevelWarn || r.Message == "refused gossip from a node that cannot join this one" {
 			refused++
 		}
 	}

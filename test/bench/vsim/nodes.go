@@ -65,10 +65,12 @@ const refusedLine = "Too many pending push/pull requests"
 
 // countingHandler is the slog.Handler of every gencluster node: it only
 // counts failed joins and refused push-pulls (memberlist's log lines come
-// through gencluster's logger).
+// through gencluster's logger). It takes Debug records too: the refresh
+// loop logs a failing address's 1st, 2nd, 4th, ... failure at Info and
+// the others at Debug, and every one counts.
 type countingHandler struct{ c *counters }
 
-func (h countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelDebug }
 func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
 func (h countingHandler) WithGroup(string) slog.Handler                { return h }
 func (h countingHandler) Handle(_ context.Context, r slog.Record) error {

@@ -210,6 +210,14 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 
 	b.WriteString(bootstrapDesign)
 
+	// Section 7 is measured by cmd/benchmatrix, which records it in
+	// matrix.json beside results.json and rewrites it between the markers.
+	matrix, err := bench.ReadMatrix(filepath.Join(c.out, "matrix.json"))
+	if err != nil {
+		return err
+	}
+	b.WriteString(bench.MatrixBegin + "\n" + bench.MatrixMarkdown(matrix) + bench.MatrixEnd + "\n\n")
+
 	b.WriteString("## Running the benchmarks\n\n")
 	b.WriteString("```\n")
 	b.WriteString("go run ./cmd/benchplot -n 50,100,200 -detect-n 50,200 -timeout 90s -vsim-n 100,500,1000,2000 -vsim-args \"-seeds 1,2,3 -seeds-max-n 100 -full-max-n 500\"   # this report (loopback 15 min, then the simulation, an hour or more on 2 cores)\n")
@@ -217,7 +225,9 @@ func writeDoc(c config, res *Results, plots map[string]string) error {
 	b.WriteString("go test -run '^TestVirtual$' -v ./vsim -args -n 100,500 -seeds 1,2 -out /tmp/vsim.json   # the simulation alone (flags: vsim/vsim_test.go)\n")
 	b.WriteString("go test -run '^TestVirtual$' -v ./vsim -args -n 200 -spread 500ms -partition=false -restarts 0   # nodes starting over 500 ms\n")
 	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json -vsim-from /tmp/vsim.json   # re-render with another simulation run\n")
-	b.WriteString("go test -count=1 ./...          # what CI runs: every loopback scenario with a few nodes, and the simulation at N = 8, every phase, both implementations\n")
+	b.WriteString("go run ./cmd/benchmatrix -runs 10   # section 7, every cell (alone on the machine: see the section for each cell's time)\n")
+	b.WriteString("go run ./cmd/benchmatrix -n 40 -seeding seed3 -start 0 -runs 10   # one cell; recorded cells are kept, a re-measured cell replaces its old figures\n")
+	b.WriteString("go test -count=1 ./...          # what CI runs: every loopback scenario with a few nodes, the simulation at N = 8, every phase, both implementations, and the small formation matrix (N = 8 with every seeding and N = 40 with 3 seeds, 3 runs each, all at once: every gencluster node must list every member within 20 s of the last start)\n")
 	b.WriteString("go run ./cmd/benchplot -quick -out /tmp/bench -doc /tmp/bench/benchmarks.md   # small N, a minute or two\n")
 	b.WriteString("go run ./cmd/benchplot -from ../../docs/benchmarks/results.json   # re-render plots and this page from recorded results\n")
 	b.WriteString("go test .                        # every scenario with a few nodes (about 40 s); skipped with -short\n")
