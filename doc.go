@@ -38,4 +38,9 @@
 // its Handler answers 503, and every method that returns an error returns
 // ErrStopped. Leave returns when its ctx ends, as http.Server.Shutdown
 // does; Done is closed once the node has fully stopped.
+//
+// Names are unique: Start fails with ErrNameConflict when a live member
+// holds the name at another address (Node.NameConflict reports a conflict
+// noticed later). Every Start has a new boot id, Member.Boot, so a node
+// restarted at once on the same address is seen to fail and join again.
 package gencluster

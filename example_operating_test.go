@@ -36,11 +36,13 @@ func ExampleNode_Handler() {
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/members", nil))
-	fmt.Println(rec.Header().Get("Content-Type"), strings.Replace(rec.Body.String(), n.Addr(), "ADDR", 1))
+	// The address and the boot id (new at every Start) vary from run to run.
+	body := strings.NewReplacer(n.Addr(), "ADDR", n.LocalMember().Boot.String(), "BOOT").Replace(rec.Body.String())
+	fmt.Println(rec.Header().Get("Content-Type"), body)
 	// Output:
 	// /healthz 200 ok
 	// /readyz 503 not ready: 1 of 2 members
-	// application/json [{"name":"api-1","addr":"ADDR","state":"alive","meta":{}}]
+	// application/json [{"name":"api-1","addr":"ADDR","state":"alive","meta":{},"boot":"BOOT"}]
 }
 
 // Register a node's metrics on your own registry (here a fresh one; in a

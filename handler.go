@@ -10,9 +10,11 @@ import (
 // or probe port:
 //
 //   - GET /members: a JSON array of every live member as this node sees
-//     it, sorted by name: {"name", "addr", "state", "meta"}.
+//     it, sorted by name: {"name", "addr", "state", "meta", "boot"}.
 //   - GET /healthz: 200 "ok" while the node runs and is not isolated (see
-//     Isolated); 503 "isolated: <diagnosis>" while it is, and 503
+//     Isolated) and has no name conflict (see NameConflict); 503
+//     "isolated: <diagnosis>" while it is isolated, 503 "gencluster: name
+//     conflict: ..." while another live member holds its name, and 503
 //     "stopped: ..." after Leave or Close. For a liveness probe.
 //   - GET /readyz: 200 when Ready reports true (the cluster has formed
 //     once and the node is not isolated), 503 otherwise; the text body
@@ -36,6 +38,7 @@ type memberJSON struct {
 	Addr  string            `json:"addr"`
 	State State             `json:"state"`
 	Meta  map[string]string `json:"meta"`
+	Boot  BootID            `json:"boot,omitzero"`
 }
 
 // stoppedText is the body of every path of a stopped node.
@@ -53,7 +56,7 @@ func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
 		if meta == nil {
 			meta = map[string]string{}
 		}
-		out[i] = memberJSON{Name: m.Name, Addr: m.Addr, State: m.State, Meta: meta}
+		out[i] = memberJSON{Name: m.Name, Addr: m.Addr, State: m.State, Meta: meta, Boot: m.Boot}
 	}
 	b, err := json.Marshal(out)
 	if err != nil { // unreachable: strings and a TextMarshaler
@@ -72,6 +75,10 @@ func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	}
 	if isolated, why := n.Isolated(); isolated {
 		writeText(w, http.StatusServiceUnavailable, "isolated: "+why+"\n")
+		return
+	}
+	if err := n.NameConflict(); err != nil {
+		writeText(w, http.StatusServiceUnavailable, err.Error()+"\n")
 		return
 	}
 	writeText(w, http.StatusOK, "ok\n")

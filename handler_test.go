@@ -34,8 +34,8 @@ func TestHandlerMembers(t *testing.T) {
 		t.Fatalf("decode %s: %v", rec.Body, err)
 	}
 	want := []map[string]any{
-		{"name": "h-0", "addr": a.Addr(), "state": "alive", "meta": map[string]any{"zone": "a"}},
-		{"name": "h-1", "addr": b.Addr(), "state": "alive", "meta": map[string]any{}},
+		{"name": "h-0", "addr": a.Addr(), "state": "alive", "meta": map[string]any{"zone": "a"}, "boot": a.LocalMember().Boot.String()},
+		{"name": "h-1", "addr": b.Addr(), "state": "alive", "meta": map[string]any{}, "boot": b.LocalMember().Boot.String()},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("members = %s", rec.Body)

@@ -135,6 +135,10 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		n.stop(context.Background(), "Start", nil)
 		return nil, err
 	}
+	if err := n.claimName(ctx); err != nil {
+		n.stop(context.Background(), "Start", nil) // silently, as a crash: the name is not this node's to leave
+		return nil, err
+	}
 	n.goRun(r.Run)
 	n.logger.Info("started", "addr", n.addr, "seeds", r.Backends(), "refresh", cfg.refreshInterval)
 	return n, nil

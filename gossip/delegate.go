@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"encoding/binary"
 	"log/slog"
 	"maps"
 	"sync"
@@ -13,46 +14,68 @@ import (
 
 // delegate is memberlist's Delegate (it supplies our metadata), its
 // EventDelegate (it turns node changes into events) and its
-// ConflictDelegate (it logs name conflicts).
+// ConflictDelegate (claims.go).
 type delegate struct {
 	onEvent func(membership.Event)
 	onKeyOp func([]byte) // key operation messages (keyops.go)
 	logger  *slog.Logger
+	self    string // this node's name
+	life    life   // this node's boot id and start time, fixed at Start
 
 	mu    sync.Mutex
 	meta  []byte                       // encoded local metadata
 	user  map[string]string            // local metadata as given
 	known map[string]membership.Member // last event per live member, to drop no-op updates
 	// leavingPeers are the live members that told this node directly
-	// (msgLeaving) that they are leaving; see Gossip.Leave.
-	leavingPeers map[string]bool
+	// (msgLeaving) that they are leaving, with the boot id the notice
+	// named (see Gossip.Leave).
+	leavingPeers map[string]uint64
 	// goneAt is when each member that left or failed did, for as long
 	// as memberlist keeps its name (see reclaim.go).
 	goneAt map[string]time.Time
 	// claims are the addresses that claimed a live member's name, by
 	// name: a restart that came before the old process was declared
-	// failed looks like that (see reclaim.go).
+	// failed looks like that, and so does a name thief (see claims.go).
 	claims map[string]claim
+	// held are the removals of members whose name another address
+	// claimed recently, not yet reported (hold.go).
+	held map[string]*heldEvent
 	// onReclaim, when set, is told (under memberlist's node lock: it
 	// must not block) that a node at addr claims the name of a member
 	// that left or failed at gone.
 	onReclaim func(name, addr string, gone time.Time)
+	// onHold, when set, is told (under memberlist's node lock: it must
+	// not block) that the removal of member m is held; it must call
+	// releaseHeld(m.Name, h) later (hold.go).
+	onHold func(m membership.Member, h *heldEvent)
+	// onSelfConflict, when set, is told (under memberlist's node lock:
+	// it must not block) that a node at addr, of life id, has this
+	// node's name (nameguard.go).
+	onSelfConflict func(addr string, id life)
 }
 
 // msgLeaving is the first byte of the user message a leaving node sends
-// every member over TCP before memberlist's leave: msgLeaving followed by
-// its name. The leaving flag in the metadata alone is not enough: in
-// memberlist's broadcast queues the leave (a dead message about the same
-// node) invalidates the metadata update it follows, so members that were
-// to hear of the update only through a relay hear of the leave alone and
-// would report a failure.
-const msgLeaving byte = 0x4c // 'L'
+// every member over TCP before memberlist's leave: msgLeaving, its boot
+// id (8 bytes, big-endian), its name. The leaving flag in the metadata
+// alone is not enough: in memberlist's broadcast queues the leave (a dead
+// message about the same node) invalidates the metadata update it
+// follows, so members that were to hear of the update only through a
+// relay hear of the leave alone and would report a failure. The boot id
+// keeps a node that has a live member's name (a name thief) from making
+// that member's later failure look like a leave.
+const msgLeaving byte = 0x6c // 'l'
 
-// leavingMsg is the msgLeaving message for name.
-func leavingMsg(name string) []byte { return append([]byte{msgLeaving}, name...) }
+// msgLeavingOld is msgLeaving without the boot id, as gencluster
+// versions before boot ids send it: 'L' and the name.
+const msgLeavingOld byte = 0x4c // 'L'
+
+// leavingMsg is the msgLeaving message for name in life boot.
+func leavingMsg(name string, boot uint64) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte{msgLeaving}, boot), name...)
+}
 
 func (d *delegate) setMeta(meta map[string]string, flags byte) error {
-	b, err := encodeMeta(meta, flags)
+	b, err := encodeMeta(meta, flags, d.life)
 	if err != nil {
 		return err
 	}
@@ -71,13 +94,13 @@ func (d *delegate) setLeaving() error {
 
 // member converts a memberlist node. leaving reports the leaving flag.
 func (d *delegate) member(n *memberlist.Node, s membership.State) (m membership.Member, leaving bool) {
-	meta, flags, err := decodeMeta(n.Meta)
+	meta, flags, id, err := decodeMeta(n.Meta)
 	if err != nil {
 		// A peer running another version, or a hostile one: keep the
 		// member (memberlist accepted it) but not its metadata.
 		d.logger.Warn("undecodable member metadata", "peer", n.Name, "addr", n.Address(), "err", err)
 	}
-	return membership.Member{Name: n.Name, Addr: n.Address(), Meta: meta, State: s}, flags&flagLeaving != 0
+	return membership.Member{Name: n.Name, Addr: n.Address(), Meta: meta, State: s, Boot: membership.BootID(id.boot)}, flags&flagLeaving != 0
 }
 
 // NodeMeta returns the encoded local metadata. Start and UpdateMeta refuse
@@ -91,166 +114,149 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return d.meta
 }
 
-// GetBroadcasts, LocalState and MergeRemoteState are unused: gencluster
-// gossips membership only.
-
 // NotifyMsg hands key operation messages (msgKeyOp) to keyops.go, and
-// records msgLeaving for live members only (so a flood of names cannot
-// grow the map). memberlist passes messages that passed its key and label checks.
+// records leaving notices for live members only (so a flood of names
+// cannot grow the map). memberlist passes messages that passed its key
+// and label checks.
 func (d *delegate) NotifyMsg(b []byte) {
 	if len(b) > 0 && b[0] == msgKeyOp && d.onKeyOp != nil {
 		d.onKeyOp(b)
 		return
 	}
-	if len(b) < 2 || b[0] != msgLeaving {
+	var name string
+	var boot uint64
+	switch {
+	case len(b) >= 10 && b[0] == msgLeaving:
+		boot, name = binary.BigEndian.Uint64(b[1:9]), string(b[9:])
+	case len(b) >= 2 && b[0] == msgLeavingOld:
+		name = string(b[1:])
+	default:
 		return
 	}
-	name := string(b[1:])
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.known[name]; !ok {
 		return
 	}
 	if d.leavingPeers == nil {
-		d.leavingPeers = make(map[string]bool)
+		d.leavingPeers = make(map[string]uint64)
 	}
-	d.leavingPeers[name] = true
+	d.leavingPeers[name] = boot
+}
+
+// noticedLocked reports whether m told this node it is leaving: a notice
+// naming m's boot id, or one without a boot id when either side does not
+// know it (a peer of an older version).
+func (d *delegate) noticedLocked(m membership.Member) bool {
+	boot, ok := d.leavingPeers[m.Name]
+	return ok && (boot == uint64(m.Boot) || boot == 0 || m.Boot == 0)
 }
 
 // GetBroadcasts has nothing to send.
 func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
 
-// LocalState has no state to push.
+// LocalState has no state to push: gencluster gossips membership only.
 func (d *delegate) LocalState(bool) []byte { return nil }
 
 // MergeRemoteState has no state to merge.
 func (d *delegate) MergeRemoteState([]byte, bool) {}
 
 // NotifyJoin runs under memberlist's node lock: convert, queue, return.
+// Events are queued under d.mu, so that the ones hold.go releases later
+// stay in order with these.
 func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	m, _ := d.member(n, membership.StateAlive)
 	d.mu.Lock()
-	d.known[m.Name] = m
+	defer d.mu.Unlock()
 	delete(d.leavingPeers, m.Name) // a new incarnation
 	delete(d.goneAt, m.Name)
-	d.mu.Unlock()
-	d.emit(membership.Event{Type: membership.EventJoin, Member: m})
+	if h, ok := d.held[m.Name]; ok {
+		delete(d.held, m.Name)
+		if h.ev.Member.Addr == m.Addr && h.ev.Member.Boot == m.Boot {
+			// The same life refuted its removal: it never went.
+			d.logger.Debug("a member refuted its removal while another node claimed its name; not reported", "peer", m.Name, "addr", m.Addr)
+			d.updateLocked(m)
+			return
+		}
+		d.emitLocked(h.ev)
+	}
+	d.known[m.Name] = m
+	d.emitLocked(membership.Event{Type: membership.EventJoin, Member: m})
 }
 
 // NotifyUpdate runs under memberlist's node lock. An update that changes
 // nothing a user can see (a refuted suspicion, the internal leaving flag)
-// is not an event.
+// is not an event. An update that carries another boot id than the
+// member had is a restart under the same name and address (memberlist
+// sees only newer metadata): the old life is reported failed, the new
+// one joined.
 func (d *delegate) NotifyUpdate(n *memberlist.Node) {
 	m, _ := d.member(n, membership.StateAlive)
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	old, ok := d.known[m.Name]
+	if ok && old.Boot != 0 && m.Boot != 0 && old.Boot != m.Boot {
+		delete(d.leavingPeers, m.Name)
+		delete(d.held, m.Name)
+		d.known[m.Name] = m
+		old.State = membership.StateFailed
+		d.emitLocked(membership.Event{Type: membership.EventFail, Member: old})
+		d.emitLocked(membership.Event{Type: membership.EventJoin, Member: m})
+		return
+	}
+	d.updateLocked(m)
+}
+
+// updateLocked records m and reports an update if anything a user sees
+// changed.
+func (d *delegate) updateLocked(m membership.Member) {
 	old, ok := d.known[m.Name]
 	d.known[m.Name] = m
-	d.mu.Unlock()
 	if ok && old.Addr == m.Addr && maps.Equal(old.Meta, m.Meta) {
 		return
 	}
-	d.emit(membership.Event{Type: membership.EventUpdate, Member: m})
+	d.emitLocked(membership.Event{Type: membership.EventUpdate, Member: m})
 }
 
 // NotifyLeave runs under memberlist's node lock. A node that gossiped the
-// leaving flag before going left; any other was declared failed.
+// leaving flag, or told this node directly, before going left; any other
+// was declared failed. memberlist's dead messages name a node but not its
+// address: while another node claims the member's name (a name thief),
+// its leave or failure would remove the real member. So a removal that
+// the member did not announce itself is held while a claim on its name
+// is recent, and dropped if the member refutes it (hold.go).
 func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	m, leaving := d.member(n, membership.StateFailed)
 	d.mu.Lock()
-	leaving = leaving || d.leavingPeers[m.Name]
-	delete(d.known, m.Name)
+	defer d.mu.Unlock()
+	leaving = leaving || d.noticedLocked(m)
 	delete(d.leavingPeers, m.Name)
 	now := time.Now()
 	d.noteGoneLocked(m.Name, now)
 	c, claimed := d.claims[m.Name]
 	delete(d.claims, m.Name)
-	d.mu.Unlock()
-	if claimed && now.Sub(c.at) < claimTTL && d.onReclaim != nil {
+	fresh := claimed && now.Sub(c.at) < claimTTL
+	if fresh && d.onReclaim != nil {
 		d.onReclaim(m.Name, c.addr, now)
 	}
 	ev := membership.Event{Type: membership.EventFail, Member: m}
 	if leaving {
 		ev.Type, ev.Member.State = membership.EventLeave, membership.StateLeft
 	}
-	d.emit(ev)
-}
-
-// NotifyConflict runs under memberlist's node lock when a node claims the
-// name of a member from another address. memberlist keeps the member it
-// knows (existing) and ignores the claim. A claim on a live member's name
-// is only logged, with the claimant's address. A claim on the name of a
-// member that left or failed is a restart under the same name that came
-// before memberlist's DeadNodeReclaimTime: it is handed to onReclaim,
-// which joins the claimant again once the name may be reclaimed.
-func (d *delegate) NotifyConflict(existing, other *memberlist.Node) {
-	d.mu.Lock()
-	_, live := d.known[existing.Name]
-	gone, wasGone := d.goneAt[existing.Name]
-	d.mu.Unlock()
-	if !live && wasGone && d.onReclaim != nil {
-		d.logger.Debug("a restarted node claims a failed member's name; joining it again once the name may be reclaimed",
-			"peer", other.Name, "addr", other.Address(), "member_addr", existing.Address())
-		d.onReclaim(other.Name, other.Address(), gone)
-		return
-	}
-	if live {
-		d.mu.Lock()
-		d.noteClaimLocked(other.Name, other.Address(), time.Now())
-		d.mu.Unlock()
-	}
-	d.logger.Warn("name conflict: another node claims a live member's name; keeping the member",
-		"peer", other.Name, "addr", other.Address(), "member_addr", existing.Address())
-}
-
-// claim is an address that claimed a live member's name, and when.
-type claim struct {
-	addr string
-	at   time.Time
-}
-
-// claimTTL is how long a claim on a live member's name is remembered: a
-// restart comes back within failure detection (seconds); a claim older
-// than this is not retried when the member fails later.
-const claimTTL = 2 * time.Minute
-
-func (d *delegate) noteClaimLocked(name, addr string, at time.Time) {
-	if d.claims == nil {
-		d.claims = make(map[string]claim)
-	}
-	if _, ok := d.claims[name]; !ok && len(d.claims) >= maxGone {
-		for n, c := range d.claims {
-			if at.Sub(c.at) >= claimTTL {
-				delete(d.claims, n)
+	if fresh && c.addr != m.Addr && !leaving && d.onHold != nil {
+		if _, already := d.held[m.Name]; !already {
+			h := &heldEvent{ev: ev}
+			if d.held == nil {
+				d.held = make(map[string]*heldEvent)
 			}
-		}
-		for n := range d.claims { // still full: drop any one
-			if len(d.claims) < maxGone {
-				break
-			}
-			delete(d.claims, n)
+			d.held[m.Name] = h
+			d.onHold(m, h)
+			return
 		}
 	}
-	d.claims[name] = claim{addr: addr, at: at}
-}
-
-// maxGone bounds goneAt: past it the oldest entries go (their names are
-// long reclaimable).
-const maxGone = 1024
-
-func (d *delegate) noteGoneLocked(name string, at time.Time) {
-	if d.goneAt == nil {
-		d.goneAt = make(map[string]time.Time)
-	}
-	if len(d.goneAt) >= maxGone {
-		oldest, first := "", time.Time{}
-		for n, t := range d.goneAt {
-			if first.IsZero() || t.Before(first) {
-				oldest, first = n, t
-			}
-		}
-		delete(d.goneAt, oldest)
-	}
-	d.goneAt[name] = at
+	delete(d.held, m.Name)
+	delete(d.known, m.Name)
+	d.emitLocked(ev)
 }
 
 // members returns the live members the callbacks reported.
@@ -272,10 +278,12 @@ func (d *delegate) local(name, addr string) membership.Member {
 	if m, ok := d.known[name]; ok {
 		return m.Clone()
 	}
-	return membership.Member{Name: name, Addr: addr, Meta: maps.Clone(d.user), State: membership.StateAlive}
+	return membership.Member{Name: name, Addr: addr, Meta: maps.Clone(d.user), State: membership.StateAlive, Boot: membership.BootID(d.life.boot)}
 }
 
-func (d *delegate) emit(ev membership.Event) {
+// emitLocked queues ev; it runs with d.mu held, which orders the events
+// of the callbacks and of the hold timers.
+func (d *delegate) emitLocked(ev membership.Event) {
 	if d.onEvent != nil {
 		d.onEvent(ev)
 	}

@@ -105,6 +105,8 @@ type Gossip struct {
 	addr  string        // advertised host:port, fixed at Start
 	tr    *recorder     // wraps whatever transport memberlist uses
 	probe time.Duration // memberlist's ProbeInterval
+	// probeTimeout is memberlist's ProbeTimeout, a ping's wait.
+	probeTimeout time.Duration
 	// gossipEvery and retransmitMult size broadcastBound.
 	gossipEvery    time.Duration
 	retransmitMult int
@@ -114,7 +116,10 @@ type Gossip struct {
 	waits          sync.WaitGroup         // memberlist waits for broadcasts (leave.go), re-joins (reclaim.go)
 	reclaimTime    time.Duration          // memberlist's DeadNodeReclaimTime
 	reclaims       map[string]*time.Timer // under waitMu: pending re-joins by name
+	stopCh         chan struct{}          // closed (under waitMu) when shutdown begins
 	routeID        string                 // go-metrics bridge route, "" without Config.Metrics
+	metrics        *Metrics               // nil without Config.Metrics
+	guard          nameGuard              // conflicts on this node's own name (nameguard.go)
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
@@ -137,7 +142,11 @@ func Start(cfg Config) (*Gossip, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	meta, err := encodeMeta(cfg.Meta, 0)
+	id, err := newLife()
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	meta, err := encodeMeta(cfg.Meta, 0, id)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
@@ -159,6 +168,8 @@ func Start(cfg Config) (*Gossip, error) {
 		onEvent: cfg.OnEvent,
 		logger:  logger,
 		known:   make(map[string]membership.Member),
+		self:    cfg.Name,
+		life:    id,
 	}
 	kops := newKeyOps(del, logger, cfg.PendingKeys)
 	del.onKeyOp = kops.notify
@@ -210,9 +221,13 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, err
 	}
 	g := &Gossip{del: del, logger: logger, bridge: bridge, name: cfg.Name, tr: rec,
-		probe: mc.ProbeInterval, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
-		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID}
+		probe: mc.ProbeInterval, probeTimeout: mc.ProbeTimeout, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
+		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID, metrics: cfg.Metrics,
+		stopCh: make(chan struct{})}
+	g.guard.kick = make(chan struct{}, 1)
 	del.onReclaim = g.scheduleReclaim
+	del.onHold = g.scheduleHold
+	del.onSelfConflict = g.noteSelfConflict
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if mc.Transport != nil {

@@ -28,7 +28,7 @@ func TestMetaRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("EncodeMeta(%v): %v", m, err)
 		}
-		got, _, err := decodeMeta(b)
+		got, _, _, err := decodeMeta(b)
 		if err != nil {
 			t.Fatalf("decodeMeta: %v", err)
 		}
@@ -70,11 +70,11 @@ func TestMetaRejects(t *testing.T) {
 		{metaVersion, 0, 5}, // key length past the end
 		{metaVersion, 0, 1, 'k', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge varint
 	} {
-		if _, _, err := decodeMeta(b); err == nil {
+		if _, _, _, err := decodeMeta(b); err == nil {
 			t.Errorf("decodeMeta(%x) accepted garbage", b)
 		}
 	}
-	if m, _, err := decodeMeta(nil); err != nil || len(m) != 0 {
+	if m, _, _, err := decodeMeta(nil); err != nil || len(m) != 0 {
 		t.Errorf("decodeMeta(nil) = %v, %v; want empty (a peer with no metadata)", m, err)
 	}
 }
@@ -269,19 +269,19 @@ func TestStartRejects(t *testing.T) {
 func TestLeavingNoticeWithoutFlag(t *testing.T) {
 	s := &sink{}
 	d := &delegate{onEvent: s.add, logger: slog.New(slog.DiscardHandler), known: map[string]membership.Member{}}
-	meta, err := encodeMeta(map[string]string{"k": "v"}, 0)
+	meta, err := encodeMeta(map[string]string{"k": "v"}, 0, life{boot: 7, start: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := &memberlist.Node{Name: "b", Meta: meta}
-	d.NotifyMsg(leavingMsg("b")) // not a member yet: ignored
+	d.NotifyMsg(leavingMsg("b", 7)) // not a member yet: ignored
 	d.NotifyJoin(n)
 	d.NotifyLeave(n)
 	if !s.has(membership.EventFail, "b") {
 		t.Fatal("a notice before the join was kept")
 	}
 	d.NotifyJoin(n)
-	d.NotifyMsg(leavingMsg("b"))
+	d.NotifyMsg(leavingMsg("b", 7))
 	d.NotifyMsg([]byte{msgLeaving}) // no name: ignored
 	d.NotifyMsg([]byte("xb"))       // another message: ignored
 	d.NotifyLeave(n)

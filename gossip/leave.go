@@ -68,6 +68,13 @@ func (g *Gossip) leave(ctx context.Context) error {
 	if g.closing.Load() {
 		return g.shutdown()
 	}
+	if c := g.NameConflict(); c != nil {
+		// The members that know the holder would take this node's
+		// leave (a dead message about the name) for the holder's.
+		g.logger.Warn("leaving without announcing it: another live member holds this node's name, and the others would take the leave for that member's", "err", c)
+		g.closing.Store(true)
+		return g.shutdown()
+	}
 	if err := ctx.Err(); err != nil {
 		g.closing.Store(true)
 		return errors.Join(fmt.Errorf("gossip: leave not announced: %w", err), g.shutdown())
@@ -200,6 +207,9 @@ func (g *Gossip) broadcastBound() time.Duration {
 // its bound.
 func (g *Gossip) stopWaits() {
 	g.waitMu.Lock()
+	if !g.stopped {
+		close(g.stopCh)
+	}
 	g.stopped = true
 	g.stopReclaimsLocked()
 	g.waitMu.Unlock()
@@ -234,7 +244,7 @@ func (g *Gossip) isStopped() bool {
 // may still learn of the flag by gossip. It waits for every send, each
 // bounded by TCPTimeout, so that no goroutine outlives Leave.
 func (g *Gossip) tellLeaving() {
-	msg := leavingMsg(g.name)
+	msg := leavingMsg(g.name, g.del.life.boot)
 	var wg sync.WaitGroup
 	// The targets come from the delegate's copy of the view: the nodes
 	// memberlist's Members returns are its own, which it goes on writing.

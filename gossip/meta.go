@@ -1,10 +1,14 @@
 package gossip
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/memberlist"
@@ -26,19 +30,40 @@ const metaVersion = 1
 // it when the node disappears.
 const flagLeaving = 1 << 0
 
-// encodeMeta encodes user metadata and internal flags as
+// life identifies one Start of a node: its boot id (membership.BootID)
+// and when it started, in Unix milliseconds. The start time decides which
+// of two live nodes with one name is the claimant (the later one, see
+// conflict.go). The zero life is a node that sent none.
+type life struct {
+	boot  uint64
+	start int64
+}
+
+// lifeLen is the length of the encoded life: 16 hex digits of boot id,
+// 12 of start time (milliseconds up to the year 10889).
+const lifeLen = 28
+
+// encodeMeta encodes user metadata, internal flags and the node's life as
 //
 //	version(1) flags(1) { uvarint(len(key)) key uvarint(len(val)) val }*
 //
 // with keys sorted, so equal maps encode to equal bytes and memberlist's
-// "meta changed" check is exact.
-func encodeMeta(meta map[string]string, flags byte) ([]byte, error) {
+// "meta changed" check is exact. The life, when non-zero, is the entry with
+// the empty key (a key user metadata may not have, so it sorts first): its
+// value is lifeLen hex digits. gencluster versions that predate it decode
+// the same bytes and show the entry as metadata with an empty key.
+func encodeMeta(meta map[string]string, flags byte, id life) ([]byte, error) {
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	buf := []byte{metaVersion, flags}
+	if id != (life{}) {
+		buf = binary.AppendUvarint(buf, 0)
+		buf = binary.AppendUvarint(buf, lifeLen)
+		buf = fmt.Appendf(buf, "%016x%012x", id.boot, uint64(id.start)&(1<<48-1))
+	}
 	for _, k := range keys {
 		if err := checkMetaString("key", k); err != nil {
 			return nil, err
@@ -56,9 +81,25 @@ func encodeMeta(meta map[string]string, flags byte) ([]byte, error) {
 		buf = append(buf, v...)
 	}
 	if len(buf) > MaxMetaSize {
-		return nil, fmt.Errorf("metadata encodes to %d bytes, over memberlist's limit of %d bytes", len(buf), MaxMetaSize)
+		return nil, fmt.Errorf("metadata encodes to %d bytes, over memberlist's limit of %d bytes (%d of them this node's boot id)", len(buf), MaxMetaSize, lifeOverhead)
 	}
 	return buf, nil
+}
+
+// lifeOverhead is what the life takes of MaxMetaSize.
+const lifeOverhead = 2 + lifeLen
+
+// parseLife decodes the value of the empty-key entry.
+func parseLife(v string) (life, error) {
+	if len(v) != lifeLen || strings.ToLower(v) != v {
+		return life{}, fmt.Errorf("metadata boot id %q: want %d lower-case hex digits", v, lifeLen)
+	}
+	boot, err1 := strconv.ParseUint(v[:16], 16, 64)
+	start, err2 := strconv.ParseUint(v[16:], 16, 64)
+	if err1 != nil || err2 != nil || boot == 0 {
+		return life{}, fmt.Errorf("metadata boot id %q: want %d lower-case hex digits, a non-zero id first", v, lifeLen)
+	}
+	return life{boot: boot, start: int64(start)}, nil
 }
 
 func checkMetaString(what, s string) error {
@@ -70,42 +111,53 @@ func checkMetaString(what, s string) error {
 
 // EncodeMeta returns the bytes gossiped for meta, or an error naming the
 // problem (invalid UTF-8, an empty key, or over MaxMetaSize). Use it to
-// check metadata before starting a node.
-func EncodeMeta(meta map[string]string) ([]byte, error) { return encodeMeta(meta, 0) }
+// check metadata before starting a node: a running node also gossips its
+// boot id, which takes 30 of the MaxMetaSize bytes, and this check counts
+// them.
+func EncodeMeta(meta map[string]string) ([]byte, error) {
+	return encodeMeta(meta, 0, life{boot: 1})
+}
 
 // decodeMeta is the inverse of encodeMeta. Its input comes from the
 // network, so it checks every length and returns an error, never panics,
 // on bad bytes. Empty input (a node that set no metadata, or a plain
-// memberlist node) decodes to a nil map.
-func decodeMeta(b []byte) (map[string]string, byte, error) {
+// memberlist node) decodes to a nil map and the zero life.
+func decodeMeta(b []byte) (map[string]string, byte, life, error) {
 	if len(b) == 0 {
-		return nil, 0, nil
+		return nil, 0, life{}, nil
 	}
 	if b[0] != metaVersion {
-		return nil, 0, fmt.Errorf("metadata version %d, want %d", b[0], metaVersion)
+		return nil, 0, life{}, fmt.Errorf("metadata version %d, want %d", b[0], metaVersion)
 	}
 	if len(b) < 2 {
-		return nil, 0, errors.New("metadata truncated after version")
+		return nil, 0, life{}, errors.New("metadata truncated after version")
 	}
 	flags := b[1]
 	rest := b[2:]
 	var m map[string]string
+	var id life
 	for len(rest) > 0 {
 		k, r, err := readString(rest)
 		if err != nil {
-			return nil, 0, fmt.Errorf("metadata key: %w", err)
+			return nil, 0, life{}, fmt.Errorf("metadata key: %w", err)
 		}
 		v, r, err := readString(r)
 		if err != nil {
-			return nil, 0, fmt.Errorf("metadata value of %q: %w", k, err)
+			return nil, 0, life{}, fmt.Errorf("metadata value of %q: %w", k, err)
+		}
+		rest = r
+		if k == "" {
+			if id, err = parseLife(v); err != nil {
+				return nil, 0, life{}, err
+			}
+			continue
 		}
 		if m == nil {
 			m = make(map[string]string)
 		}
 		m[k] = v
-		rest = r
 	}
-	return m, flags, nil
+	return m, flags, id, nil
 }
 
 func readString(b []byte) (string, []byte, error) {
@@ -118,4 +170,18 @@ func readString(b []byte) (string, []byte, error) {
 		return "", nil, fmt.Errorf("length %d exceeds the %d bytes left", n, len(b))
 	}
 	return string(b[:n]), b[n:], nil
+}
+
+// newLife draws this Start's boot id (random, non-zero) and notes the
+// start time.
+func newLife() (life, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return life{}, fmt.Errorf("boot id: %w", err)
+		}
+		if boot := binary.BigEndian.Uint64(b[:]); boot != 0 {
+			return life{boot: boot, start: time.Now().UnixMilli()}, nil
+		}
+	}
 }

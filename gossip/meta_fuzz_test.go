@@ -24,8 +24,12 @@ func FuzzDecodeMeta(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	leaving, _ := encodeMeta(map[string]string{"a": "b"}, flagLeaving)
+	leaving, _ := encodeMeta(map[string]string{"a": "b"}, flagLeaving, life{boot: 0xfeed, start: 1767225600000})
 	f.Add(leaving)
+	// A node of a version before boot ids: no empty-key entry.
+	f.Add([]byte{metaVersion, 0, 1, 'k', 1, 'v'})
+	// A bad boot id entry.
+	f.Add(append([]byte{metaVersion, 0, 0, lifeLen}, "0000000000000000000000000000"...))
 	f.Add([]byte{})
 	f.Add([]byte{metaVersion})
 	f.Add([]byte{metaVersion, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
@@ -33,7 +37,7 @@ func FuzzDecodeMeta(f *testing.F) {
 	f.Add([]byte{2, 0})
 
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, flags, err := decodeMeta(b)
+		m, flags, id, err := decodeMeta(b)
 		if err != nil {
 			if m != nil {
 				t.Fatalf("error %v with a non-nil map", err)
@@ -43,7 +47,7 @@ func FuzzDecodeMeta(f *testing.F) {
 		if len(b) > 0 && len(b) < 2 {
 			t.Fatalf("accepted %d bytes, shorter than the header", len(b))
 		}
-		enc, err := encodeMeta(m, flags)
+		enc, err := encodeMeta(m, flags, id)
 		if err != nil {
 			// Only what we refuse to send may fail to re-encode.
 			if len(b) <= MaxMetaSize && validForEncode(m) {
@@ -54,15 +58,15 @@ func FuzzDecodeMeta(f *testing.F) {
 		if len(enc) > MaxMetaSize {
 			t.Fatalf("encoded %d bytes, over the limit", len(enc))
 		}
-		back, backFlags, err := decodeMeta(enc)
+		back, backFlags, backID, err := decodeMeta(enc)
 		if err != nil {
 			t.Fatalf("decode(encode(%q)): %v", m, err)
 		}
-		if backFlags != flags || !maps.Equal(back, m) {
-			t.Fatalf("round trip: %q flags %d became %q flags %d", m, flags, back, backFlags)
+		if backFlags != flags || !maps.Equal(back, m) || backID != id {
+			t.Fatalf("round trip: %q flags %d life %v became %q flags %d life %v", m, flags, id, back, backFlags, backID)
 		}
 		// The encoding is canonical: encoding again gives the same bytes.
-		if again, _ := encodeMeta(back, backFlags); !bytes.Equal(again, enc) {
+		if again, _ := encodeMeta(back, backFlags, backID); !bytes.Equal(again, enc) {
 			t.Fatalf("encoding not canonical: %x then %x", enc, again)
 		}
 	})

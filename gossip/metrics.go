@@ -20,6 +20,7 @@ type Metrics struct {
 	broadcastQueue                   prometheus.Gauge
 	remoteState                      prometheus.Histogram
 	probeDur, gossipDur, pushPullDur prometheus.Histogram
+	nameConflicts                    prometheus.Counter
 	all                              []prometheus.Collector
 }
 
@@ -56,13 +57,17 @@ func NewMetrics(node string) *Metrics {
 		probeDur:       hist("probe_duration_seconds", "Time one failure-detection probe took (memberlist.probeNode).", prometheus.DefBuckets),
 		gossipDur:      hist("gossip_duration_seconds", "Time one gossip round took (memberlist.gossip).", prometheus.DefBuckets),
 		pushPullDur:    hist("push_pull_duration_seconds", "Time one push-pull state exchange took (memberlist.pushPullNode).", prometheus.DefBuckets),
+		nameConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gencluster_name_conflicts_total", ConstLabels: cl,
+			Help: "Times this node, after Start, found its name held by a live member that started earlier (it is the claimant; see /healthz).",
+		}),
 	}
 	for _, t := range []string{"alive", "suspect", "dead"} {
 		m.messages.WithLabelValues(t)
 	}
 	m.all = []prometheus.Collector{m.tcpAccepts, m.tcpConnects, m.tcpSent, m.udpSent, m.udpReceived,
 		m.degradedProbes, m.degradedTimeouts, m.messages, m.nodes, m.localState, m.broadcastQueue,
-		m.remoteState, m.probeDur, m.gossipDur, m.pushPullDur}
+		m.remoteState, m.probeDur, m.gossipDur, m.pushPullDur, m.nameConflicts}
 	return m
 }
 

@@ -51,6 +51,9 @@ type Member struct {
 	Meta map[string]string `json:"meta,omitempty"`
 	// State is the member's state as the local node sees it.
 	State State `json:"state"`
+	// Boot identifies this life of the member: a new random id at every
+	// Start of the node (see BootID). Zero when unknown.
+	Boot BootID `json:"boot,omitzero"`
 }
 
 // String returns "name@addr(state)".

@@ -143,13 +143,13 @@ func waitEvents(events <-chan gencluster.Event, want int, match func(gencluster.
 func printMembers(nd *gencluster.Node) {
 	fmt.Printf("\nmembers according to %s:\n", nd.Name())
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "  NAME\tADDRESS\tSTATE\tMETA")
+	fmt.Fprintln(w, "  NAME\tADDRESS\tSTATE\tBOOT\tMETA")
 	for _, m := range nd.Members() {
 		var meta []string
 		for k, v := range m.Meta {
 			meta = append(meta, k+"="+v)
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", m.Name, m.Addr, m.State, strings.Join(meta, ","))
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", m.Name, m.Addr, m.State, m.Boot, strings.Join(meta, ","))
 	}
 	w.Flush()
 }

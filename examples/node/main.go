@@ -19,10 +19,11 @@
 // It logs JSON to stderr (one "event" record per membership change) and
 // serves, on the status port:
 //
-//	GET /members  the live members: [{"name","addr","state","meta"}] (Node.Handler)
+//	GET /members  the live members: [{"name","addr","state","meta","boot"}] (Node.Handler)
 //	GET /healthz  200 while the node runs; 503 before it has joined, while it is
-//	              isolated (it cannot join the peers discovery lists) and once it
-//	              has left (Node.Handler)
+//	              isolated (it cannot join the peers discovery lists), while a live
+//	              member that started earlier has its name, and once it has left
+//	              (Node.Handler)
 //	GET /readyz   200 from the first time it sees -min-members members, also when
 //	              members fail later; 503 before, while isolated and once it has
 //	              left (Node.Handler)
@@ -31,7 +32,14 @@
 //
 // SIGTERM or SIGINT leaves the cluster gracefully (the others see a
 // leave, not a failure) and exits 0; SIGKILL is a crash, which the others
-// detect as a failure.
+// detect as a failure. A restart gets a new boot id (logged with
+// "running", and with every event's member), so the others report the
+// old life failed and the new one joined even when it comes back at once
+// on the same address.
+//
+// Exit codes: 0 after a leave, 1 on a runtime error, 2 for a bad flag or
+// variable, 3 when a live member of the cluster already has this node's
+// name (gencluster.ErrNameConflict: give it another GENCLUSTER_NAME).
 //
 // Build it as a static binary:
 //
@@ -67,6 +75,10 @@ import (
 
 // maxEvents is how many events /events keeps.
 const maxEvents = 512
+
+// exitNameConflict is the exit code when Start finds this node's name held
+// by a live member (gencluster.ErrNameConflict): restarting will not help.
+const exitNameConflict = 3
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -202,6 +214,10 @@ func run(args []string) int {
 	startCtx, cancelStart := context.WithTimeout(sigCtx, cfg.startTimeout)
 	node, err := gencluster.Start(startCtx, opts...)
 	cancelStart()
+	if errors.Is(err, gencluster.ErrNameConflict) {
+		logger.Error("name conflict: a live member of the cluster has this node's name; not starting (set another "+gencluster.EnvName+")", "err", err)
+		return exitNameConflict
+	}
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1
@@ -221,11 +237,11 @@ func run(args []string) int {
 	go func() {
 		defer close(eventsDone)
 		for ev := range node.Events() {
-			logger.Info("event", "type", ev.Type.String(), "peer", ev.Member.Name, "addr", ev.Member.Addr, "state", ev.Member.State.String())
+			logger.Info("event", "type", ev.Type.String(), "peer", ev.Member.Name, "addr", ev.Member.Addr, "state", ev.Member.State.String(), "boot", ev.Member.Boot.String())
 			st.record(ev)
 		}
 	}()
-	logger.Info("running", "name", node.Name(), "addr", node.Addr())
+	logger.Info("running", "name", node.Name(), "addr", node.Addr(), "boot", node.LocalMember().Boot.String())
 
 	code := 0
 	select {
@@ -288,6 +304,7 @@ type memberJSON struct {
 	Addr  string            `json:"addr"`
 	State string            `json:"state"`
 	Meta  map[string]string `json:"meta"`
+	Boot  string            `json:"boot,omitempty"` // the member's life (gencluster.BootID)
 }
 
 // eventJSON is one event in /events.
@@ -302,7 +319,11 @@ func toJSON(m gencluster.Member) memberJSON {
 	if meta == nil {
 		meta = map[string]string{}
 	}
-	return memberJSON{Name: m.Name, Addr: m.Addr, State: m.State.String(), Meta: meta}
+	boot := ""
+	if m.Boot != 0 {
+		boot = m.Boot.String()
+	}
+	return memberJSON{Name: m.Name, Addr: m.Addr, State: m.State.String(), Meta: meta, Boot: boot}
 }
 
 func (s *status) record(ev gencluster.Event) {

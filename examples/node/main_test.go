@@ -167,7 +167,7 @@ func TestHandler(t *testing.T) {
 	if code := getJSON(t, h, "/members", &ms); code != http.StatusOK {
 		t.Fatalf("/members: %d", code)
 	}
-	want := memberJSON{Name: "n1", Addr: node.Addr(), State: "alive", Meta: map[string]string{"zone": "a"}}
+	want := memberJSON{Name: "n1", Addr: node.Addr(), State: "alive", Meta: map[string]string{"zone": "a"}, Boot: node.LocalMember().Boot.String()}
 	if len(ms) != 1 || fmt.Sprint(ms[0]) != fmt.Sprint(want) {
 		t.Errorf("/members = %+v, want [%+v]", ms, want)
 	}

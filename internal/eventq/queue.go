@@ -12,16 +12,19 @@ import (
 
 // Queue delivers events on a channel. Push never blocks: when the reader
 // falls behind, a member's pending events coalesce into its latest one, so
-// at most one event per member waits (plus one in flight). Events of one
-// member stay in order; events of different members keep the order in which
-// each member first became pending.
+// at most one event per member waits (plus one in flight); the exception
+// is a restart, where the removal of the old life and the join of the new
+// one (another BootID) both wait, so that the reader learns that the
+// member it knew is gone. Events of one member stay in order; events of
+// different members keep the order in which each member first became
+// pending.
 type Queue struct {
 	out  chan membership.Event
 	wake chan struct{}
 
 	mu      sync.Mutex
-	pending map[string]membership.Event
-	order   []string // names with a pending event, oldest first
+	pending map[string][]membership.Event // one event, or a removal and a new life's join
+	order   []string                      // names with a pending event, oldest first
 	closed  bool
 
 	coalesced atomic.Uint64
@@ -32,7 +35,7 @@ func New() *Queue {
 	return &Queue{
 		out:     make(chan membership.Event),
 		wake:    make(chan struct{}, 1),
-		pending: make(map[string]membership.Event),
+		pending: make(map[string][]membership.Event),
 	}
 }
 
@@ -43,7 +46,7 @@ func (q *Queue) C() <-chan membership.Event { return q.out }
 // behind.
 func (q *Queue) Coalesced() uint64 { return q.coalesced.Load() }
 
-// Len returns how many events are pending.
+// Len returns how many members have events pending.
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -60,10 +63,12 @@ func (q *Queue) Push(ev membership.Event) {
 	}
 	name := ev.Member.Name
 	if old, ok := q.pending[name]; ok {
-		q.pending[name] = coalesce(old, ev)
-		q.coalesced.Add(1)
+		q.pending[name] = merge(old, ev)
+		if len(q.pending[name]) <= len(old) {
+			q.coalesced.Add(1)
+		}
 	} else {
-		q.pending[name] = ev
+		q.pending[name] = []membership.Event{ev}
 		q.order = append(q.order, name)
 	}
 	q.mu.Unlock()
@@ -83,6 +88,28 @@ func coalesce(old, ev membership.Event) membership.Event {
 	return ev
 }
 
+// merge adds ev to a member's pending events (one, or a removal and a
+// join). A join of another life (BootID) after a pending removal waits
+// beside it; anything else coalesces into the latest event. A new life
+// that joined and went before the reader saw it is dropped: the reader
+// sees the removal it already has pending.
+func merge(pending []membership.Event, ev membership.Event) []membership.Event {
+	last := pending[len(pending)-1]
+	switch {
+	case len(pending) == 1 && last.Gone() && ev.Type == membership.EventJoin && otherLife(last.Member, ev.Member):
+		return append(pending, ev)
+	case len(pending) == 2 && ev.Gone() && ev.Member.Boot == last.Member.Boot:
+		return pending[:1]
+	}
+	pending[len(pending)-1] = coalesce(last, ev)
+	return pending
+}
+
+// otherLife reports whether two events are of two lives of a member.
+func otherLife(a, b membership.Member) bool {
+	return a.Boot != 0 && b.Boot != 0 && a.Boot != b.Boot
+}
+
 func (q *Queue) pop() (membership.Event, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -90,11 +117,15 @@ func (q *Queue) pop() (membership.Event, bool) {
 		return membership.Event{}, false
 	}
 	name := q.order[0]
+	evs := q.pending[name]
+	if len(evs) > 1 { // the join of the new life comes next
+		q.pending[name] = evs[1:]
+		return evs[0], true
+	}
 	q.order[0] = ""
 	q.order = q.order[1:]
-	ev := q.pending[name]
 	delete(q.pending, name)
-	return ev, true
+	return evs[0], true
 }
 
 // Run delivers events until ctx is done, then closes C. Pending events are

@@ -3,6 +3,7 @@ package eventq
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +121,50 @@ func TestPushAfterCloseIsDropped(t *testing.T) {
 	q.Push(ev(membership.EventJoin, "a", "1")) // must not panic or block
 	if q.Len() != 0 {
 		t.Fatalf("Len = %d after close", q.Len())
+	}
+}
+
+// TestRestartIsNotCoalescedAway: a member's old life's fail and its new
+// life's join (another BootID) both reach a reader that fell behind, in
+// that order; later events of the new life coalesce into its join, and a
+// new life that came and went unseen leaves the removal alone.
+func TestRestartIsNotCoalescedAway(t *testing.T) {
+	life := func(typ membership.EventType, boot membership.BootID) membership.Event {
+		return membership.Event{Type: typ, Member: membership.Member{Name: "b", Boot: boot}}
+	}
+	q := New()
+	q.Push(life(membership.EventJoin, 1))
+	q.Push(life(membership.EventFail, 1))   // coalesces into the pending join: fail
+	q.Push(life(membership.EventJoin, 2))   // another life: waits beside it
+	q.Push(life(membership.EventUpdate, 2)) // coalesces into the join
+	q.Push(membership.Event{Type: membership.EventJoin, Member: membership.Member{Name: "c"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); q.Run(ctx) }()
+	var got []string
+	for range 3 {
+		e := recv(t, q.C())
+		got = append(got, fmt.Sprintf("%s %s %d", e.Type, e.Member.Name, e.Member.Boot))
+	}
+	want := "fail b 1,join b 2,join c 0"
+	if s := fmt.Sprint(strings.Join(got, ",")); s != want {
+		t.Fatalf("got %s, want %s", s, want)
+	}
+	cancel()
+	<-done
+
+	q = New()
+	q.Push(life(membership.EventFail, 1))
+	q.Push(life(membership.EventJoin, 2))
+	q.Push(life(membership.EventFail, 2)) // the new life went unseen
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go q.Run(ctx)
+	if e := recv(t, q.C()); e.Type != membership.EventFail || e.Member.Boot != 1 {
+		t.Fatalf("got %v boot %d, want the old life's fail", e, e.Member.Boot)
+	}
+	if q.Len() != 0 {
+		t.Fatalf("Len = %d after the removal, want 0", q.Len())
 	}
 }

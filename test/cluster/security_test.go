@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
@@ -168,7 +169,8 @@ func TestAllowedCIDRsRefuseOtherAddresses(t *testing.T) {
 }
 
 // TestLiveNameCannotBeStolen: a second node that takes the name of a live
-// member from another address is refused: the cluster keeps the
+// member from another address is refused: its Start fails with
+// ErrNameConflict naming the member's address, the cluster keeps the
 // original's address, and logs the conflict with the claimant's address.
 // (TestRestartSameNameNewAddress is the other half: once the old node is
 // failed, the name is free.)
@@ -180,15 +182,20 @@ func TestLiveNameCannotBeStolen(t *testing.T) {
 	w := watchCluster(t, cluster, "nm-0", "nm-1")
 	orig := addrsOf(cluster...)
 
-	thief := startNode(t, append(testOpts(t, "nm-1"), gencluster.WithSeeds(seeds.Static(first.Addr())))...)
+	port := strconv.Itoa(testutil.FreePort(t, "127.0.0.2"))
+	_, err := startThief(t, append(testOpts(t, "nm-1"), gencluster.WithBindAddr("127.0.0.2:"+port), gencluster.WithSeeds(seeds.Static(first.Addr())),
+		gencluster.WithMemberlistConfig(testutil.Tolerant))...) // its pings of the member wait longer on a loaded host
+	if !errors.Is(err, gencluster.ErrNameConflict) || !strings.Contains(err.Error(), second.Addr()) {
+		t.Fatalf("thief's Start: %v, want ErrNameConflict naming %s", err, second.Addr())
+	}
 	var attrs map[string]string
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		var ok bool
 		attrs, ok = recs.Find(slog.LevelWarn, "name conflict: another node claims a live member's name; keeping the member", nil)
 		return ok
 	}, "the conflict to be logged")
-	if attrs["peer"] != "nm-1" || attrs["addr"] != thief.Addr() || attrs["member_addr"] != second.Addr() {
-		t.Errorf("conflict logged with %v, want peer nm-1 addr %s member_addr %s", attrs, thief.Addr(), second.Addr())
+	if attrs["peer"] != "nm-1" || attrs["addr"] != "127.0.0.2:"+port || attrs["member_addr"] != second.Addr() {
+		t.Errorf("conflict logged with %v, want peer nm-1 addr 127.0.0.2:%s member_addr %s", attrs, port, second.Addr())
 	}
 	w.hold(t, quietWindow, orig)
 }
