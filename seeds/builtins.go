@@ -20,6 +20,8 @@ func builtins() map[string]Builder {
 		"mcast": parseMulticast,
 		// mDNS / DNS-SD (mdns.go).
 		"mdns": parseMDNS,
+		// A command printing addresses (exec.go).
+		"exec": parseExec,
 	}
 }
 

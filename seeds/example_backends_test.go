@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/gencluster/gencluster/seeds"
 )
@@ -60,4 +61,25 @@ func ExampleMDNS() {
 	// mdns+_chat._udp <nil>
 	// mdns+_chat._udp <nil>
 	// seeds: spec "mdns+chat": mdns: service "chat": the protocol label is not _udp or _tcp (want _name._udp or _name._tcp)
+}
+
+func ExampleExec() {
+	// Every Discover runs the command (no shell) and reads one address per
+	// line; lines without a port get ExecDefaultPort's.
+	d := seeds.Exec("printf", []string{`%s\n`, "10.0.0.1", "[fd00::2]:7000", "# a comment"},
+		seeds.ExecDefaultPort(7946), seeds.ExecTimeout(5*time.Second))
+	addrs, err := d.Discover(context.Background())
+	fmt.Println(addrs, err)
+
+	// The same from a spec: one arg= per argument, percent-encoded.
+	d, err = seeds.Parse(`exec+printf?arg=%25s\n&arg=10.0.0.1&arg=[fd00::2]:7000&port=7946&timeout=5s`)
+	fmt.Println(seeds.Name(d), err)
+
+	// A failing command: its exit status and standard error's first line.
+	_, err = seeds.Exec("sh", []string{"-c", "echo 'no credentials' >&2; exit 2"}).Discover(context.Background())
+	fmt.Println(err)
+	// Output:
+	// [10.0.0.1:7946 [fd00::2]:7000] <nil>
+	// exec+printf?arg=%25s\n&arg=10.0.0.1&arg=[fd00::2]:7000&port=7946&timeout=5s <nil>
+	// exec sh -c "echo 'no credentials' >&2; exit 2": exit status 2 (stderr: "no credentials")
 }

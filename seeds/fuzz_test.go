@@ -21,6 +21,8 @@ func FuzzParse(f *testing.F) {
 		"dns+10.0.0.1:1",
 		"dnssrv+_a._tcp.x:1",
 		"dns+a.test:1 dnssrv+_b._tcp.test static+c:2",
+		"exec+printf?arg=%25s&arg=+short&arg=a%20b&port=7946&timeout=2s&column=1",
+		"exec+/bin/true?max-output=10&max-lines=1&arg=",
 	} {
 		f.Add(s)
 	}

@@ -36,8 +36,10 @@
 //	mcast+cluster?group=&iface=&interval=&peer-ttl=&ttl=&max-peers=&secret-file=
 //	mdns+_service._udp                  MDNS (DNS-SD over mDNS)
 //	mdns+_service._udp?domain=&iface=&instance=&interval=&timeout=&peer-ttl=
+//	exec+command?arg=&arg=&port=        Exec (a command printing addresses)
+//	exec+command?...&timeout=&column=&max-output=&max-lines=
 //
-// Only k8s, mcast and mdns take options in the spec (after '?'); the DNS
+// Only k8s, mcast, mdns and exec take options in the spec (after '?'); the DNS
 // resolver, resolv.conf, hosts file and timeout options are for code only. Each
 // constructor's doc gives its forms in full; docs/discovery.md has the
 // whole reference.

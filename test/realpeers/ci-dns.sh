@@ -13,8 +13,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 
-PACKAGES=(bind9 unbound prometheus serf iproute2 iptables)
-TOOLS=(named unbound prometheus promtool serf ip iptables go)
+PACKAGES=(bind9 bind9-dnsutils unbound prometheus serf iproute2 iptables)
+TOOLS=(named dig unbound prometheus promtool serf ip iptables go)
 
 die() {
 	echo "ci-dns.sh: FAIL: $*" >&2

@@ -73,7 +73,7 @@ func requireTools(t *testing.T, tools ...string) {
 	t.Helper()
 	pkg := map[string]string{
 		"ip": "iproute2", "iptables": "iptables", "ip6tables": "iptables", "named": "bind9",
-		"unbound": "unbound", "prometheus": "prometheus", "promtool": "prometheus", "serf": "serf",
+		"unbound": "unbound", "dig": "bind9-dnsutils", "prometheus": "prometheus", "promtool": "prometheus", "serf": "serf",
 	}
 	if os.Geteuid() != 0 {
 		t.Fatalf("the realpeers tests create network namespaces: run them as root (uid %d)", os.Geteuid())

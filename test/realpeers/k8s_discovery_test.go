@@ -36,6 +36,7 @@ func TestK8s(t *testing.T) {
 	t.Run("Errors", func(t *testing.T) { k8sErrorsScenario(t, cp) })
 	t.Run("Paging", func(t *testing.T) { k8sPagingScenario(t, cp) })
 	t.Run("CoreDNSCluster", func(t *testing.T) { corednsClusterScenario(t, cp) })
+	t.Run("GoDiscover", func(t *testing.T) { gdScenario(t, cp) })
 	cp.checkRunning()
 }
 
