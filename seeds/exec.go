@@ -25,7 +25,7 @@ type execSeeds struct {
 // The command is run directly, never through a shell: name is looked up in
 // PATH when it holds no '/', and args are passed as they are, so no
 // quoting, globbing or expansion happens. Write the shell yourself when you
-// want one: Exec("sh", "-c", "getent hosts peers | cut -d' ' -f1"). It
+// want one: Exec("sh", []string{"-c", "getent hosts peers | cut -d' ' -f1"}). It
 // inherits the program's environment and working directory, reads
 // standard input from /dev/null, and runs in a process group of its own.
 //
