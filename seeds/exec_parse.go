@@ -1,7 +1,6 @@
 package seeds
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -14,33 +13,9 @@ import (
 // line (or in cfg.column), '#' comments, blank lines. The first bad line is
 // an error naming its 1-based number and its text.
 func parseExecOutput(data []byte, cfg *execConfig) ([]string, error) {
-	var (
-		out  []string
-		seen = make(map[string]bool)
-	)
-	for i, line := range bytes.Split(data, []byte("\n")) {
-		text := string(line)
-		if j := strings.IndexByte(text, '#'); j >= 0 {
-			text = text[:j]
-		}
-		text = strings.TrimSpace(text)
-		if text == "" {
-			continue
-		}
-		addr, err := execLineAddr(text, cfg)
-		if err != nil {
-			raw := strings.TrimRight(string(line), "\r")
-			if len(raw) > maxBadText {
-				raw = raw[:maxBadText] + "..."
-			}
-			return nil, fmt.Errorf("line %d: %q: %w", i+1, raw, err)
-		}
-		if !seen[addr] {
-			seen[addr] = true
-			out = append(out, addr)
-		}
-	}
-	return out, nil
+	return parseAddrLines(data, func(text string) (string, error) {
+		return execLineAddr(text, cfg)
+	})
 }
 
 // execLineAddr turns one line (comment and outer white space removed) into

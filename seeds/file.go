@@ -111,6 +111,17 @@ const maxBadText = 80
 // comments, blank lines. Duplicates are dropped. The first bad line is an
 // error naming its 1-based number and its text.
 func parseFileLines(data []byte) ([]string, error) {
+	return parseAddrLines(data, func(text string) (string, error) {
+		return text, CheckAddr(text)
+	})
+}
+
+// parseAddrLines reads one address per line, as the seed file and the
+// Exec backend's output have them: '#' comments and blank lines are
+// skipped, toAddr turns what is left of a line into host:port, and
+// duplicates are dropped. The first bad line is an error naming its
+// 1-based number and its text.
+func parseAddrLines(data []byte, toAddr func(text string) (string, error)) ([]string, error) {
 	var (
 		out  []string
 		seen = make(map[string]bool)
@@ -124,16 +135,17 @@ func parseFileLines(data []byte) ([]string, error) {
 		if text == "" {
 			continue
 		}
-		if err := CheckAddr(text); err != nil {
+		addr, err := toAddr(text)
+		if err != nil {
 			raw := strings.TrimRight(string(line), "\r")
 			if len(raw) > maxBadText {
 				raw = raw[:maxBadText] + "..."
 			}
 			return nil, fmt.Errorf("line %d: %q: %w", i+1, raw, err)
 		}
-		if !seen[text] {
-			seen[text] = true
-			out = append(out, text)
+		if !seen[addr] {
+			seen[addr] = true
+			out = append(out, addr)
 		}
 	}
 	return out, nil
