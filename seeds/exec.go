@@ -123,10 +123,10 @@ func (e *execSeeds) command() string {
 func (e *execSeeds) String() string {
 	var b strings.Builder
 	b.WriteString("exec+")
-	b.WriteString(specEscape(e.name))
+	b.WriteString(EscapeSpec(e.name))
 	var q []string
 	for _, a := range e.args {
-		q = append(q, "arg="+specEscape(a))
+		q = append(q, "arg="+EscapeSpec(a))
 	}
 	c := &e.cfg
 	if c.defaultPort != 0 {

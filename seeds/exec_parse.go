@@ -38,10 +38,12 @@ func execLineAddr(text string, cfg *execConfig) (string, error) {
 	return addr, err
 }
 
-// specEscape percent-encodes what a spec word cannot hold as it is: white
+// EscapeSpec percent-encodes what a spec word cannot hold as it is: white
 // space and control bytes, '%', and the '?', '&', '=' and '#' of the
-// option syntax. Everything else, '/' and '+' included, stays.
-func specEscape(s string) string {
+// option syntax. Everything else, '/' and '+' included, stays. Backends
+// that register a scheme of their own (contrib/godiscover) write their
+// specs with it, as Exec does.
+func EscapeSpec(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -199,7 +199,7 @@ func (b *backend) String() string {
 		return "discover+(bad config)"
 	}
 	keys := slices.Sorted(maps.Keys(cfg))
-	parts := []string{"provider=" + specEscape(cfg["provider"])}
+	parts := []string{"provider=" + seeds.EscapeSpec(cfg["provider"])}
 	for _, k := range keys {
 		if k == "provider" {
 			continue
@@ -208,7 +208,7 @@ func (b *backend) String() string {
 		if secretKey(k) {
 			v = "REDACTED"
 		}
-		parts = append(parts, specEscape(k)+"="+specEscape(v))
+		parts = append(parts, seeds.EscapeSpec(k)+"="+seeds.EscapeSpec(v))
 	}
 	parts = append(parts, "port="+strconv.Itoa(b.port))
 	return "discover+" + strings.Join(parts, "&")

@@ -103,18 +103,3 @@ func redact(config string) string {
 	}
 	return cfg.String()
 }
-
-// specEscape percent-encodes what a spec word cannot hold as it is, as
-// package seeds does for exec+ specs.
-func specEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("%?&=#", c) >= 0 {
-			fmt.Fprintf(&b, "%%%02X", c)
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
