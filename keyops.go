@@ -146,7 +146,10 @@ func (k *ClusterKeyring) Remove(ctx context.Context, key []byte) (KeyringResult,
 // Encrypt completes a migration from plaintext gossip: when every live
 // member was started with WithKeyringMigration and the same keys, every
 // member starts encrypting with them (this node last). Otherwise it is
-// ErrEncryptRefused and nothing changed. See WithKeyringMigration.
+// ErrEncryptRefused and nothing changed. A nil error means every member
+// reported, after the switch, that it encrypts; a member that acknowledged
+// the switch but still reports plaintext is KeyRefused in the result (and
+// the error is ErrNotAcknowledged). See WithKeyringMigration.
 func (k *ClusterKeyring) Encrypt(ctx context.Context) (KeyringResult, error) {
 	return k.do(ctx, gossip.KeyEncrypt, nil)
 }

@@ -223,12 +223,48 @@ func (k *keyOps) do(ctx context.Context, op KeyOp, key []byte) ([]KeyReply, erro
 	}
 	if op == keyEncryptCommit {
 		self = k.local(op, key)
+		if self.Status == KeyAcked {
+			replies = k.confirmEncrypted(ctx, replies)
+		}
 	}
 	replies = append([]KeyReply{self}, replies...)
 	if op == KeyInstall || op == KeyUse || op == KeyRemove {
 		k.noteLedger(op, key, replies[1:])
 	}
 	return replies, complete(replies)
+}
+
+// confirmEncrypted asks the members that acknowledged the switch what they
+// send with now, and returns their answers in place of the acks. A member
+// acknowledges the switch in plaintext and turns encryption on right
+// after (the coordinator could not read an encrypted ack), so an ack alone
+// does not mean the member encrypts yet; a list request queued behind the
+// switch on that member does. A member still reporting plaintext is
+// KeyRefused, one that no longer answers keeps the ask's status: Encrypt
+// reports success only for a cluster that encrypts when it returns.
+func (k *keyOps) confirmEncrypted(ctx context.Context, acks []KeyReply) []KeyReply {
+	var targets []membership.Member
+	at := make(map[string]int)
+	for i, r := range acks {
+		if r.Status == KeyAcked {
+			at[r.Name] = i
+			targets = append(targets, membership.Member{Name: r.Name, Addr: r.Addr})
+		}
+	}
+	confirms, err := k.ask(ctx, KeyList, nil, targets)
+	if err != nil {
+		for _, t := range targets {
+			acks[at[t.Name]].Status, acks[at[t.Name]].Err = KeyUnreachable, "switch not confirmed: "+err.Error()
+		}
+		return acks
+	}
+	for _, c := range confirms {
+		if c.Status == KeyAcked && c.Plaintext {
+			c.Status, c.Err = KeyRefused, "acknowledged the switch but still sends plaintext"
+		}
+		acks[at[c.Name]] = c
+	}
+	return acks
 }
 
 func complete(replies []KeyReply) error {

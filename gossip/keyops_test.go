@@ -314,3 +314,68 @@ func TestJoinBehindKeyHint(t *testing.T) {
 		t.Fatalf("join of a node that missed the rotation: %v, want a key mismatch with the hint", err)
 	}
 }
+
+// TestEncryptConfirmsTheSwitch: a member acknowledges the switch in
+// plaintext and turns encryption on after it. Encrypt returns success only
+// when the members report, after their ack, that they encrypt; a member
+// that acked but still sends plaintext is named, not reported done. (Before
+// the confirmation round, Encrypt returned while a member could still be
+// plaintext: TestKeyringMigrationWithoutDowntime failed in CI.)
+func TestEncryptConfirmsTheSwitch(t *testing.T) {
+	for _, switches := range []bool{true, false} {
+		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+		del := &delegate{logger: logger, known: map[string]membership.Member{
+			"a": {Name: "a", Addr: "127.0.0.1:7001"},
+			"b": {Name: "b", Addr: "127.0.0.1:7002"},
+		}}
+		kr, err := memberlist.NewKeyring(nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Unix(1_800_000_000, 0)
+		ko := newKeyOps(del, logger, [][]byte{k(1)})
+		ko.g = &Gossip{name: "b", addr: "127.0.0.1:7002", keyring: kr, kops: ko, logger: logger}
+		ko.now = func() time.Time { return now }
+		var ops []KeyOp
+		// Peer "a", migrating with k(1): it answers every request; after
+		// the commit it encrypts only if switches.
+		ko.send = func(to membership.Member, b []byte) error {
+			plain, err := open([][]byte{k(1)}, b)
+			if err != nil {
+				return err
+			}
+			req, err := decodeKeyMsg(plain)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, req.op)
+			resp := keyMsg{kind: kindResponse, op: req.op, id: req.id, from: "a", status: respDone,
+				time: now.UnixNano(), keys: [][fingerprintSz]byte{fingerprint(k(1))}, plaintext: req.op == KeyEncrypt || (req.op == KeyList && !switches)}
+			sealed, err := ko.sealMsg(resp, [][]byte{k(1)})
+			if err != nil {
+				return err
+			}
+			ko.handle(sealed)
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		rs, err := ko.do(ctx, KeyEncrypt, nil)
+		cancel()
+		ko.stop()
+		if !slices.Equal(ops, []KeyOp{KeyEncrypt, keyEncryptCommit, KeyList}) {
+			t.Fatalf("requests sent %v, want check, commit, confirm", ops)
+		}
+		if len(rs) != 2 || rs[1].Name != "a" {
+			t.Fatalf("replies %s", statuses(rs))
+		}
+		if switches {
+			if err != nil || rs[1].Status != KeyAcked || rs[1].Plaintext {
+				t.Fatalf("a member that switched: %v (%s, plaintext %v)", err, statuses(rs), rs[1].Plaintext)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrNotAcknowledged) || rs[1].Status != KeyRefused || !strings.Contains(rs[1].Err, "still sends plaintext") {
+			t.Fatalf("a member that acked but did not switch: %v (%s: %q)", err, statuses(rs), rs[1].Err)
+		}
+	}
+}
