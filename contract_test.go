@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 // TestLeaveCancelledContext: Leave with a context that has already ended

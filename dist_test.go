@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 // startFake starts a Node on the fake Dist f.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 // churnMeta makes each node update its metadata rounds times; UpdateMeta

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gencluster/gencluster/internal/snapshot"
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/internal/joinfail"
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/membership"
 )
 

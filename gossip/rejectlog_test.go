@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 // TestRejectLogOncePerInterval feeds memberlist's refusal lines (as it

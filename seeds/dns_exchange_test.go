@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dnstest"
+	"github.com/gencluster/gencluster/internal/testing/dnstest"
 	"github.com/miekg/dns"
 )
 

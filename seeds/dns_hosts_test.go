@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gencluster/gencluster/internal/dnstest"
+	"github.com/gencluster/gencluster/internal/testing/dnstest"
 	"github.com/miekg/dns"
 )
 

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/gencluster/gencluster/internal/dnstest"
+	"github.com/gencluster/gencluster/internal/testing/dnstest"
 	"github.com/miekg/dns"
 )
 

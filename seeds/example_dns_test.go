@@ -7,7 +7,7 @@ import (
 	"log"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dnstest"
+	"github.com/gencluster/gencluster/internal/testing/dnstest"
 	"github.com/gencluster/gencluster/seeds"
 )
 

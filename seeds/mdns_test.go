@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/mdns"
 	"github.com/miekg/dns"
 
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 // The real library is exercised against avahi in test/realpeers (in

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 var testSecret = []byte("0123456789abcdef-test-secret")

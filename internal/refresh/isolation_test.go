@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 // TestIsolationOfANodeThatNeverJoined: a node alone whose only discovered

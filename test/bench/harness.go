@@ -24,7 +24,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster"
-	"github.com/gencluster/gencluster/internal/faultnet"
+	"github.com/gencluster/gencluster/internal/testing/faultnet"
 	"github.com/gencluster/gencluster/seeds"
 )
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
-	"github.com/gencluster/gencluster/internal/dnstest"
-	"github.com/gencluster/gencluster/internal/faultnet"
+	"github.com/gencluster/gencluster/internal/testing/dnstest"
+	"github.com/gencluster/gencluster/internal/testing/faultnet"
 )
 
 // zoneName is the DNS name every node is configured with.

@@ -11,8 +11,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/gencluster/gencluster"
-	"github.com/gencluster/gencluster/internal/dnstest"
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/dnstest"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 

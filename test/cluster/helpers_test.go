@@ -9,7 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gencluster/gencluster"
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 

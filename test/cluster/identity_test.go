@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gencluster/gencluster"
-	tu "github.com/gencluster/gencluster/internal/testutil"
+	tu "github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 

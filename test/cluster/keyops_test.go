@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster"
-	"github.com/gencluster/gencluster/internal/faultnet"
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/faultnet"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 // faultCluster starts nodes named prefix-0..n-1 whose transports obey one

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gencluster/gencluster"
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gencluster/gencluster"
 	"github.com/gencluster/gencluster/gossip"
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/seeds"
 )
 

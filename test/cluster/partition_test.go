@@ -9,8 +9,8 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster"
-	"github.com/gencluster/gencluster/internal/faultnet"
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/faultnet"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 // TestPartitionHeals splits a 4-node cluster in two until each half has

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // active is a fault being applied: what its heal must undo.

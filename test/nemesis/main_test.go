@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // Flags. The environment variables NEMESIS_SEED and NEMESIS_DURATION set

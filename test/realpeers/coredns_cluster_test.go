@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 const (

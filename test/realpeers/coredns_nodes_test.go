@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // cdnsHTTPPort is the node program's status port, as in the example.

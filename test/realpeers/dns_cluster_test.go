@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // dnsClusterNodes is the size of the DNS-seeded clusters.

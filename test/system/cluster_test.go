@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // cluster is one scenario's network and containers. A node's name is its

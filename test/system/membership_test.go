@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // TestConvergeFromDNS (scenario 1): eight processes that know only a DNS

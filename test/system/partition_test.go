@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // split partitions the cluster into its first and second half, waits until

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gencluster/gencluster/internal/dockertest"
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // srvName is the SRV record set dnsmasq serves in TestConvergeFromSRV.

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
 
-	"github.com/gencluster/gencluster/internal/testutil"
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
