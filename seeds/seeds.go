@@ -49,9 +49,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // Discoverer returns the host:port addresses of the peers to join.
@@ -90,74 +90,31 @@ type Func func(ctx context.Context) ([]string, error)
 // Discover calls f(ctx).
 func (f Func) Discover(ctx context.Context) ([]string, error) { return f(ctx) }
 
-// Name returns a short description of d for logs and metric labels: its
-// String method when it has one, "func" for a Func, else its Go type.
-func Name(d Discoverer) string {
-	switch v := d.(type) {
-	case fmt.Stringer:
-		return v.String()
-	case Func:
-		return "func"
+// String returns "func", the name of a Func in logs and metric labels.
+func (f Func) String() string { return "func" }
+
+// name returns a short description of d for logs and error messages: its
+// String method when it has one (every backend of this module has one),
+// else its Go type.
+func name(d Discoverer) string {
+	if s, ok := d.(fmt.Stringer); ok {
+		return s.String()
 	}
 	return fmt.Sprintf("%T", d)
 }
 
-// Runners returns the backends of d that implement Runner.
-func Runners(d Discoverer) []Runner {
-	var out []Runner
-	for _, b := range Backends(d) {
-		if r, ok := b.(Runner); ok {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// Validate checks d when it implements Validator.
-func Validate(d Discoverer) error {
+// validate checks d when it implements Validator.
+func validate(d Discoverer) error {
 	if v, ok := d.(Validator); ok {
 		return v.Validate()
 	}
 	return nil
 }
 
-// nilOptionErrors reports the nil options given to a backend, by their
-// position, rather than panicking when they are applied.
-func nilOptionErrors(backend string, positions []int) []error {
-	var errs []error
-	for _, i := range positions {
-		errs = append(errs, fmt.Errorf("%s: option %d is nil", backend, i))
-	}
-	return errs
-}
-
-// CheckAddr checks that addr is a host:port with a non-empty host and a
-// port from 1 to 65535. Its errors name addr.
-func CheckAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("seed address %q: want host:port: %w", addr, err)
-	}
-	if host == "" {
-		return fmt.Errorf("seed address %q: empty host", addr)
-	}
-	if strings.ContainsAny(host, " \t\r\n/") {
-		return fmt.Errorf("seed address %q: invalid host %q", addr, host)
-	}
-	if _, err := ParsePort(port); err != nil {
-		return fmt.Errorf("seed address %q: %w", addr, err)
-	}
-	return nil
-}
-
-// ParsePort parses a port number from 1 to 65535.
-func ParsePort(s string) (int, error) {
-	p, err := strconv.Atoi(s)
-	if err != nil || p < 1 || p > 65535 {
-		return 0, fmt.Errorf("port %q: want a number from 1 to 65535", s)
-	}
-	return p, nil
-}
+// ParsePort parses a port number from 1 to 65535, with the error the
+// built-in backends give. Backends outside this module (contrib/godiscover)
+// use it to read a spec's port= as the built-in ones do.
+func ParsePort(s string) (int, error) { return backendkit.ParsePort(s) }
 
 // static is the Discoverer returned by Static.
 type static []string
@@ -178,11 +135,11 @@ func (s static) Discover(context.Context) ([]string, error) {
 	return append([]string(nil), s...), nil
 }
 
-// Validate checks every address with CheckAddr.
+// Validate checks every address: host:port with a port from 1 to 65535.
 func (s static) Validate() error {
 	var errs []error
 	for _, a := range s {
-		if err := CheckAddr(a); err != nil {
+		if err := backendkit.CheckAddr(a); err != nil {
 			errs = append(errs, err)
 		}
 	}
