@@ -12,7 +12,7 @@
 // gencluster.Start), Runner (background work, started by the Node before
 // its initial join) and prometheus.Collector (metrics of the backend's own,
 // registered by the Node with WithMetrics). Options carry their backend's
-// name (DNSTimeout, K8sNamedPort, MulticastSecret, ...), so that the
+// name (DNSTimeout, K8sNamedPort, ExecTimeout, ...), so that the
 // options of one backend cannot be passed to another; the DNSOptions,
 // shared by DNS and SRV, each say which of the two they apply to, and
 // Validate refuses one given to the other.
@@ -32,14 +32,17 @@
 //	k8s+[namespace/]service:port        Kubernetes (a named port, or a label
 //	                                    selector instead of the service, too)
 //	k8s+...?notready=include&list=cached  with K8sIncludeNotReady, K8sCachedList
-//	mcast+cluster                       Multicast
-//	mcast+cluster?group=&iface=&interval=&peer-ttl=&ttl=&max-peers=&secret-file=
-//	mdns+_service._udp                  MDNS (DNS-SD over mDNS)
-//	mdns+_service._udp?domain=&iface=&instance=&interval=&timeout=&peer-ttl=
 //	exec+command?arg=&arg=&port=        Exec (a command printing addresses)
 //	exec+command?...&timeout=&column=&max-output=&max-lines=
 //
-// Only k8s, mcast, mdns and exec take options in the spec (after '?'); the DNS
+// Two more backends live in packages of their own, so that a program that
+// never names them does not link their code: LAN multicast (seeds/multicast,
+// mcast+cluster) and mDNS / DNS-SD (seeds/mdns, mdns+_service._udp). Their
+// schemes are not built in: a program registers them on its Registry
+// (multicast.Register, mdns.Register), and a spec naming one on a Registry
+// without it is an error that says which package to import.
+//
+// Only k8s and exec (and mcast, mdns) take options in the spec (after '?'); the DNS
 // resolver, resolv.conf, hosts file and timeout options are for code only. Each
 // constructor's doc gives its forms in full; docs/discovery.md has the
 // whole reference.
@@ -73,7 +76,7 @@ type Validator interface {
 }
 
 // Runner is implemented by backends that work in the background, such as
-// multicast announcements. The Node calls Start once per Runner, after it
+// multicast announcements (seeds/multicast). The Node calls Start once per Runner, after it
 // has bound its gossip port and before its initial join, so that what the
 // backend learns at start-up can seed that join.
 type Runner interface {

@@ -1,10 +1,11 @@
 // Command dnsonly is the smallest production-shaped gencluster service: it
+// takes the cluster settings from the GENCLUSTER_* variables (FromEnv),
 // seeds by DNS only, serves Node.Handler and Prometheus metrics, and
 // leaves on SIGTERM. It exists to show (and to check, in its test) what
 // such a service links: the backends it never names, mDNS and multicast,
 // are not in its binary. docs/discovery.md gives its size.
 //
-//	GOSSIP_DNS=api-gossip.prod.svc.cluster.local:7946 dnsonly
+//	GOSSIP_DNS=api-gossip.prod.svc.cluster.local:7946 GENCLUSTER_NAME=api-1 dnsonly
 package main
 
 import (
@@ -44,8 +45,12 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	opts, err := gencluster.FromEnv()
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
-	node, err := gencluster.Start(ctx, gencluster.WithSeeds(seeds.DNS(host, port)), gencluster.WithMetrics(reg))
+	node, err := gencluster.Start(ctx, append(opts, gencluster.WithSeeds(seeds.DNS(host, port)), gencluster.WithMetrics(reg))...)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ import (
 
 // mDNS defaults.
 const (
-	// DefaultService is the DNS-SD service type MDNS announces and
+	// DefaultService is the DNS-SD service type New announces and
 	// browses when given "".
 	DefaultService = "_gencluster._udp"
 	// DefaultDomain is the mDNS domain (RFC 6762).
@@ -38,7 +38,7 @@ const (
 // mdnsServer is what the backend needs of *mdns.Server; tests replace it.
 type mdnsServer interface{ Shutdown() error }
 
-// mdnsDiscovery is the seeds.Discoverer and seeds.Runner MDNS returns.
+// mdnsDiscovery is the seeds.Discoverer and seeds.Runner New returns.
 type mdnsDiscovery struct {
 	nilOpts  []int // positions of nil options, refused by Validate
 	service  string
@@ -67,7 +67,7 @@ type mdnsDiscovery struct {
 	lastErr error                // of the last browse
 }
 
-// MDNS returns a backend that finds peers on the local network with
+// New returns a backend that finds peers on the local network with
 // standard multicast DNS service discovery (RFC 6762 and 6763), so that
 // they are also visible to, and can be announced by, avahi, Bonjour and
 // other DNS-SD tools:
@@ -90,10 +90,10 @@ type mdnsDiscovery struct {
 // Anyone on the network segment can announce an instance, and the
 // announcements are not authenticated: the node then tries to join the
 // address, which memberlist's WithSecretKey and WithLabel refuse when the
-// peer is not a member. Use Multicast with MulticastSecret when only
-// authenticated announcements may seed joins. Like Multicast, mDNS does
-// not cross routers and does not work on most cloud networks or Kubernetes
-// pod networks.
+// peer is not a member. Use multicast.New with multicast.Secret (package
+// seeds/multicast) when only authenticated announcements may seed joins.
+// Like multicast, mDNS does not cross routers and does not work on most
+// cloud networks or Kubernetes pod networks.
 //
 // It uses github.com/hashicorp/mdns, which answers queries but does not
 // send unsolicited announcements or goodbye packets: a browser sees this

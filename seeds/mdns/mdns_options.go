@@ -13,7 +13,7 @@ import (
 	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
-// Option configures the backend MDNS returns.
+// Option configures the backend New returns.
 type Option func(*mdnsDiscovery)
 
 // Domain sets the mDNS domain; the default is DefaultDomain.

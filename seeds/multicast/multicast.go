@@ -25,7 +25,7 @@ import (
 
 // Multicast defaults.
 const (
-	// DefaultGroup is the group Multicast announces on. 239.193.0.0/16
+	// DefaultGroup is the group New announces on. 239.193.0.0/16
 	// lies in the IPv4 Organization-Local Scope 239.192.0.0/14 (RFC 2365),
 	// which routers do not forward out of a site; port 7947 sits next to
 	// memberlist's 7946.
@@ -36,7 +36,7 @@ const (
 	DefaultMaxPeers = 1024
 	// MinSecret is the shortest secret Secret accepts.
 	MinSecret = 16
-	// MaxClusterName is the longest cluster name Multicast accepts.
+	// MaxClusterName is the longest cluster name New accepts.
 	MaxClusterName = 64
 )
 
@@ -44,8 +44,8 @@ const (
 // timestamp is further from the receiver's clock are dropped as stale.
 const mcWindow = 30 * time.Second
 
-// multicast is the seeds.Discoverer, seeds.Runner and prometheus.Collector returned by
-// Multicast. It is safe for concurrent use.
+// multicast is the seeds.Discoverer, seeds.Runner and prometheus.Collector
+// returned by New. It is safe for concurrent use.
 type multicast struct {
 	nilOpts  []int // positions of nil options, refused by Validate
 	cluster  string
@@ -76,7 +76,7 @@ type mcPeer struct {
 	lastTS int64
 }
 
-// Multicast returns a backend that finds the peers of cluster on the local
+// New returns a backend that finds the peers of cluster on the local
 // network by UDP multicast, with no configuration server: each node announces
 // its gossip address to a multicast group and listens for the others'.
 //
@@ -116,7 +116,7 @@ func New(cluster string, opts ...Option) seeds.Discoverer {
 	return newMulticast(cluster, opts...)
 }
 
-// newMulticast is Multicast with the concrete type, for the tests.
+// newMulticast is New with the concrete type, for the tests.
 func newMulticast(cluster string, opts ...Option) *multicast {
 	m := &multicast{
 		cluster:  cluster,
