@@ -43,6 +43,7 @@ type hello struct {
 	Addr    string            `json:"addr"` // where peers dial it
 	Meta    map[string]string `json:"meta,omitempty"`
 	Boot    uint64            `json:"boot"` // new at every start
+	MetaVer uint64            `json:"mv"`   // the version of Meta
 	Peers   []hint            `json:"peers,omitempty"`
 }
 
@@ -60,6 +61,7 @@ type refuse struct {
 
 type update struct {
 	Meta map[string]string `json:"meta"`
+	Ver  uint64            `json:"v"` // newer than the handshake's MetaVer and earlier updates
 }
 
 type peersMsg struct {

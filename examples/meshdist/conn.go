@@ -128,7 +128,7 @@ func (d *Dist) handle(c *conn, typ byte, payload []byte) error {
 		if err := decode(typ, payload, &u); err != nil {
 			return err
 		}
-		d.change(func(t *table) effects { return t.update(c.peer.Name, c.id, u.Meta) })
+		d.change(func(t *table) effects { return t.update(c.peer.Name, c.id, u.Meta, u.Ver) })
 	case framePeers:
 		var p peersMsg
 		if err := decode(typ, payload, &p); err != nil {

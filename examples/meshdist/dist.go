@@ -134,21 +134,17 @@ func (d *Dist) NodeOptions() []gencluster.Option {
 }
 
 // Notify sets the function that receives every membership change
-// (gencluster.EventSource). The first call replays the current members,
-// this node first, as joins; a later call only replaces the function.
-// Changes before the first call are not lost: they are in that replay.
-// f is called in order, one event at a time, and must not block.
+// (gencluster.EventSource), replacing any earlier one. It first replays
+// the current members to f as joins, this node first, so that f's view
+// starts complete: changes before Notify are not lost. f is called in
+// order, one event at a time, and must not block.
 func (d *Dist) Notify(f func(gencluster.Event)) {
 	d.mu.Lock()
-	first := d.notify == nil
 	d.notify = f
-	var evs []gencluster.Event
-	if first && f != nil {
-		evs = append(evs, gencluster.Event{Type: gencluster.EventJoin, Member: d.tab.self.Clone()})
-		for _, m := range d.tab.members() {
-			if m.Name != d.tab.self.Name {
-				evs = append(evs, gencluster.Event{Type: gencluster.EventJoin, Member: m})
-			}
+	evs := []gencluster.Event{{Type: gencluster.EventJoin, Member: d.tab.self.Clone()}}
+	for _, m := range d.tab.members() {
+		if m.Name != d.tab.self.Name {
+			evs = append(evs, gencluster.Event{Type: gencluster.EventJoin, Member: m})
 		}
 	}
 	d.emitLocked(evs)
@@ -165,9 +161,9 @@ func (d *Dist) SetMeta(meta map[string]string) error {
 		d.mu.Unlock()
 		return fmt.Errorf("meshdist: SetMeta: %w", ErrClosed)
 	}
-	d.tab.setSelfMeta(meta)
-	for _, c := range d.conns { // under mu: two SetMeta never cross on the wire
-		c.send(frameUpdate, update{Meta: maps.Clone(meta)})
+	ver := d.tab.setSelfMeta(meta)
+	for _, c := range d.conns {
+		c.send(frameUpdate, update{Meta: maps.Clone(meta), Ver: ver})
 	}
 	d.emitLocked([]gencluster.Event{{Type: gencluster.EventUpdate, Member: d.tab.self.Clone()}})
 	return nil

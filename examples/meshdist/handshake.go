@@ -26,11 +26,11 @@ import (
 
 // Connect joins the cluster of the node at addr: it dials addr, shakes
 // hands, then connects to every member that node knows and this one does
-// not, and returns once those dials are done (or ctx ends). An address
-// that is already a live member's is not dialed again. A refused
-// handshake returns an error with the peer's reason; a name held by a live
-// member is errors.Is(err, gencluster.ErrNameConflict), and the error
-// names the holder.
+// not (and to the members those know, and so on), and returns once those
+// dials are done or ctx ends. An address that is already a live member's
+// is not dialed again. A refused handshake returns an error with the
+// peer's reason; a name held by a live member is errors.Is(err,
+// gencluster.ErrNameConflict), and the error names the holder.
 func (d *Dist) Connect(ctx context.Context, addr string) error {
 	if err := checkAddr(addr, false); err != nil {
 		return fmt.Errorf("meshdist: connect: %w", err)
@@ -44,45 +44,49 @@ func (d *Dist) Connect(ctx context.Context, addr string) error {
 	if live {
 		return nil
 	}
-	hints, err := d.dial(ctx, addr)
+	h, err := d.dial(ctx, addr)
 	if err != nil {
 		return fmt.Errorf("meshdist: connect %s: %w", addr, err)
 	}
-	var waits []<-chan struct{}
-	d.mu.Lock()
-	for _, h := range hints {
-		if w := d.goDial(h, false, nil); w != nil {
-			waits = append(waits, w)
-		}
-	}
-	d.mu.Unlock()
-	for _, w := range waits {
-		select {
-		case <-w:
-		case <-ctx.Done():
-			return nil // joined; the rest of the mesh completes in the background
-		}
-	}
+	// Once joined, the rest of the mesh completes in the background if
+	// ctx ends first.
+	waitAll(ctx, d.dialHints(h.Peers))
 	return nil
 }
 
 // dialHints connects, in the background, to the hinted members this node
-// does not know.
-func (d *Dist) dialHints(hs []hint) {
+// does not know, and returns channels closed when each dial is done
+// (with the dials of the members it learned of).
+func (d *Dist) dialHints(hs []hint) []<-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	var waits []<-chan struct{}
 	for _, h := range hs {
-		d.goDial(h, false, nil)
+		if w := d.goDial(h, false, nil); w != nil {
+			waits = append(waits, w)
+		}
+	}
+	return waits
+}
+
+func waitAll(ctx context.Context, waits []<-chan struct{}) {
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
-// goDial dials h in a goroutine of the Dist, unless the Dist is stopping.
-// A hint is not dialed when h is known or its address is being dialed
-// already; a redial (of a member whose last connection closed) always is,
-// since only its outcome decides whether that member failed. onFail, if
-// set, is called with the error of a failed dial, or of one that reached
-// another node than h.Name. It returns a channel closed when the dial is
-// done, or nil when there is none. mu must be held.
+// goDial dials h in a goroutine of the Dist, unless the Dist is stopping,
+// then the members h knows and this node does not. A hint is not dialed
+// when h is known or its address is being dialed already; a redial (of a
+// member whose last connection closed) always is, since only its outcome
+// decides whether that member failed. onFail, if set, is called with the
+// error of a failed dial, or of one that reached another node than
+// h.Name. It returns a channel closed when the dials are done, or nil when
+// there are none. mu must be held.
 func (d *Dist) goDial(h hint, redial bool, onFail func(error)) <-chan struct{} {
 	if d.state != running || (!redial && (d.dialing[h.Addr] || d.tab.knows(h))) {
 		return nil
@@ -95,14 +99,14 @@ func (d *Dist) goDial(h hint, redial bool, onFail func(error)) <-chan struct{} {
 	go func() {
 		defer d.wg.Done()
 		defer close(done)
-		got, err := d.dialMember(d.ctx, h.Addr)
+		got, err := d.dial(d.ctx, h.Addr)
 		if !redial {
 			d.mu.Lock()
 			delete(d.dialing, h.Addr)
 			d.mu.Unlock()
 		}
-		if err == nil && got != h.Name {
-			err = fmt.Errorf("%s is now %q", h.Addr, got)
+		if err == nil && got.Name != h.Name {
+			err = fmt.Errorf("%s is now %q", h.Addr, got.Name)
 		}
 		if err != nil {
 			d.logger.Debug("dial failed", "peer", h.Name, "addr", h.Addr, "err", err)
@@ -110,24 +114,16 @@ func (d *Dist) goDial(h hint, redial bool, onFail func(error)) <-chan struct{} {
 				onFail(err)
 			}
 		}
+		if err == nil {
+			waitAll(d.ctx, d.dialHints(got.Peers))
+		}
 	}()
 	return done
 }
 
-// dialMember dials addr and returns the name of the node that answered.
-func (d *Dist) dialMember(ctx context.Context, addr string) (string, error) {
-	var name string
-	_, err := d.dialAs(ctx, addr, &name)
-	return name, err
-}
-
-func (d *Dist) dial(ctx context.Context, addr string) ([]hint, error) {
-	return d.dialAs(ctx, addr, nil)
-}
-
-// dialAs dials addr and shakes hands as the dialer. It returns the members
-// the acceptor knows, and sets *name (if given) to the acceptor's name.
-func (d *Dist) dialAs(ctx context.Context, addr string, name *string) ([]hint, error) {
+// dial dials addr and shakes hands as the dialer. It returns the
+// acceptor's hello (also with an error, once the hello was read).
+func (d *Dist) dial(ctx context.Context, addr string) (*hello, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
 	defer cancel()
 	stopWithDist := context.AfterFunc(d.ctx, cancel)
@@ -141,7 +137,7 @@ func (d *Dist) dialAs(ctx context.Context, addr string, name *string) ([]hint, e
 	unwatch := context.AfterFunc(ctx, func() { nc.Close() })
 	deadline, _ := ctx.Deadline()
 	nc.SetDeadline(deadline)
-	m, hints, err := d.shakeAsDialer(nc, name)
+	h, err := d.shakeAsDialer(nc)
 	if !unwatch() && err == nil {
 		err = ctx.Err()
 	}
@@ -150,61 +146,52 @@ func (d *Dist) dialAs(ctx context.Context, addr string, name *string) ([]hint, e
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
-		return nil, err
+		return h, err
 	}
 	nc.SetDeadline(time.Time{})
-	d.establish(nc, m, false)
-	return hints, nil
+	d.establish(nc, h, false)
+	return h, nil
 }
 
-func (d *Dist) shakeAsDialer(nc net.Conn, name *string) (gencluster.Member, []hint, error) {
+// shakeAsDialer runs the dialer's side of the handshake and returns the
+// acceptor's hello (also with an error, when the hello was read).
+func (d *Dist) shakeAsDialer(nc net.Conn) (*hello, error) {
 	d.mu.Lock()
 	self := d.hello("")
 	d.mu.Unlock()
 	if err := writeFrame(nc, frameHello, self, d.cfg.MaxFrameSize); err != nil {
-		return gencluster.Member{}, nil, fmt.Errorf("handshake: %w", err)
+		return nil, fmt.Errorf("handshake: %w", err)
 	}
 	typ, payload, err := readFrame(nc, d.cfg.MaxFrameSize)
 	if err != nil {
-		return gencluster.Member{}, nil, fmt.Errorf("handshake: %w", err)
+		return nil, fmt.Errorf("handshake: %w", err)
 	}
 	switch typ {
 	case frameRefuse:
-		var r refuse
-		if err := decode(typ, payload, &r); err != nil {
-			return gencluster.Member{}, nil, err
-		}
-		if r.Conflict {
-			return gencluster.Member{}, nil, fmt.Errorf("refused: %w", &conflictError{r.Reason})
-		}
-		return gencluster.Member{}, nil, fmt.Errorf("refused: %s", r.Reason)
+		return nil, refused(payload)
 	case frameHello:
 	default:
-		return gencluster.Member{}, nil, protocolErr("handshake: got a %s frame, want hello or refuse", frameNames[typ])
+		return nil, protocolErr("handshake: got a %s frame, want hello or refuse", frameNames[typ])
 	}
-	var h hello
-	if err := decode(typ, payload, &h); err != nil {
+	h := new(hello)
+	if err := decode(typ, payload, h); err != nil {
 		writeFrame(nc, frameRefuse, refuse{Reason: err.Error()}, d.cfg.MaxFrameSize)
-		return gencluster.Member{}, nil, err
+		return nil, err
 	}
-	if name != nil {
-		*name = h.Name
-	}
-	m := h.member()
 	d.mu.Lock()
-	err = d.admitLocked(m)
+	err = d.admitLocked(h.member())
 	d.mu.Unlock()
 	if err != nil {
 		writeFrame(nc, frameRefuse, refusal(err), d.cfg.MaxFrameSize)
-		return gencluster.Member{}, nil, err
+		return h, err
 	}
 	if err := writeFrame(nc, frameAck, nil, d.cfg.MaxFrameSize); err != nil {
-		return gencluster.Member{}, nil, fmt.Errorf("handshake: %w", err)
+		return h, fmt.Errorf("handshake: %w", err)
 	}
 	if err := readAck(nc, d.cfg.MaxFrameSize); err != nil {
-		return gencluster.Member{}, nil, fmt.Errorf("handshake: %w", err)
+		return h, fmt.Errorf("handshake: %w", err)
 	}
-	return m, h.Peers, nil
+	return h, nil
 }
 
 // readAck reads the other side's last word in the handshake: an ack, or a
@@ -218,16 +205,22 @@ func readAck(nc net.Conn, limit int) error {
 	case frameAck:
 		return expectEmpty(typ, payload)
 	case frameRefuse:
-		var r refuse
-		if err := decode(typ, payload, &r); err != nil {
-			return err
-		}
-		if r.Conflict {
-			return fmt.Errorf("refused: %w", &conflictError{r.Reason})
-		}
-		return fmt.Errorf("refused: %s", r.Reason)
+		return refused(payload)
 	}
 	return protocolErr("got a %s frame, want ack or refuse", frameNames[typ])
+}
+
+// refused turns a refuse frame's payload into the error it reports: a
+// name conflict is gencluster.ErrNameConflict.
+func refused(payload []byte) error {
+	var r refuse
+	if err := decode(frameRefuse, payload, &r); err != nil {
+		return err
+	}
+	if r.Conflict {
+		return fmt.Errorf("refused: %w", &conflictError{r.Reason})
+	}
+	return fmt.Errorf("refused: %s", r.Reason)
 }
 
 // acceptLoop accepts connections until the listener closes, each shaken
@@ -264,13 +257,16 @@ func (d *Dist) acceptLoop() {
 func (d *Dist) accept(nc net.Conn) {
 	unwatch := context.AfterFunc(d.ctx, func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(d.cfg.DialTimeout))
-	m, peers, err := d.shakeAsAcceptor(nc)
+	h, err := d.shakeAsAcceptor(nc)
 	if !unwatch() && err == nil {
 		err = ErrClosed
 	}
 	if err != nil {
 		nc.Close()
-		attrs := []any{"addr", nc.RemoteAddr().String(), "peer", m.Name, "err", err}
+		attrs := []any{"addr", nc.RemoteAddr().String(), "err", err}
+		if h != nil {
+			attrs = append(attrs, "peer", h.Name)
+		}
 		switch {
 		case errors.Is(err, errProtocol):
 			d.logger.Warn("handshake failed: the peer broke the protocol", attrs...)
@@ -282,39 +278,38 @@ func (d *Dist) accept(nc net.Conn) {
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	d.establish(nc, m, true)
-	d.dialHints(peers) // two clusters merging: connect to the other's members
+	d.establish(nc, h, true)
+	d.dialHints(h.Peers) // two clusters merging: connect to the other's members
 }
 
-func (d *Dist) shakeAsAcceptor(nc net.Conn) (gencluster.Member, []hint, error) {
+// shakeAsAcceptor runs the acceptor's side of the handshake, up to the
+// dialer's ack, and returns the dialer's hello (also with an error, when
+// the hello was read).
+func (d *Dist) shakeAsAcceptor(nc net.Conn) (*hello, error) {
 	typ, payload, err := readFrame(nc, d.cfg.MaxFrameSize)
 	if err != nil {
-		return gencluster.Member{}, nil, err
+		return nil, err
 	}
 	if typ != frameHello {
-		return gencluster.Member{}, nil, protocolErr("got a %s frame, want hello", frameNames[typ])
+		return nil, protocolErr("got a %s frame, want hello", frameNames[typ])
 	}
-	var h hello
-	if err := decode(typ, payload, &h); err != nil {
+	h := new(hello)
+	if err := decode(typ, payload, h); err != nil {
 		writeFrame(nc, frameRefuse, refuse{Reason: err.Error()}, d.cfg.MaxFrameSize)
-		return gencluster.Member{}, nil, err
+		return nil, err
 	}
-	m := h.member()
 	d.mu.Lock()
-	err = d.admitLocked(m)
-	reply := d.hello(m.Name)
+	err = d.admitLocked(h.member())
+	reply := d.hello(h.Name)
 	d.mu.Unlock()
 	if err != nil {
 		writeFrame(nc, frameRefuse, refusal(err), d.cfg.MaxFrameSize)
-		return m, nil, err
+		return h, err
 	}
 	if err := writeFrame(nc, frameHello, reply, d.cfg.MaxFrameSize); err != nil {
-		return m, nil, err
+		return h, err
 	}
-	if err := readAck(nc, d.cfg.MaxFrameSize); err != nil {
-		return m, nil, err
-	}
-	return m, h.Peers, nil
+	return h, readAck(nc, d.cfg.MaxFrameSize)
 }
 
 // establish registers a connection whose handshake completed and starts
@@ -322,7 +317,8 @@ func (d *Dist) shakeAsAcceptor(nc net.Conn) (gencluster.Member, []hint, error) {
 // completes the handshake, and a new member is announced to the other
 // peers. A Dist that stopped meanwhile, or a conflict that arose, refuses
 // the connection instead.
-func (d *Dist) establish(nc net.Conn, m gencluster.Member, accepted bool) {
+func (d *Dist) establish(nc net.Conn, h *hello, accepted bool) {
+	m := h.member()
 	d.mu.Lock()
 	if err := d.admitLocked(m); err != nil {
 		d.mu.Unlock()
@@ -341,7 +337,7 @@ func (d *Dist) establish(nc net.Conn, m gencluster.Member, accepted bool) {
 		c.first = frameAck
 	}
 	d.conns[c.id] = c
-	eff := d.tab.register(m, c.id)
+	eff := d.tab.register(m, h.MetaVer, c.id)
 	if accepted && joined(eff) {
 		for _, o := range d.conns {
 			if o.peer.Name != m.Name {
@@ -372,7 +368,7 @@ func (d *Dist) admitLocked(m gencluster.Member) error {
 // must be held.
 func (d *Dist) hello(skip string) hello {
 	self := d.tab.self
-	return hello{Version: protocolVersion, Name: self.Name, Addr: self.Addr, Meta: self.Meta, Boot: uint64(self.Boot), Peers: d.tab.hints(skip)}
+	return hello{Version: protocolVersion, Name: self.Name, Addr: self.Addr, Meta: self.Meta, Boot: uint64(self.Boot), MetaVer: d.tab.selfVer, Peers: d.tab.hints(skip)}
 }
 
 func (h *hello) member() gencluster.Member {

@@ -23,12 +23,17 @@ const maxConnsPerPeer = 2
 // read deadline), so its rules are tested directly. The Dist guards it
 // with its mutex and carries out the effects.
 type table struct {
-	self  gencluster.Member
-	peers map[string]*peer
+	self    gencluster.Member
+	selfVer uint64 // the version of self.Meta, raised by every change
+	peers   map[string]*peer
 }
 
+// A peer's metadata comes with its version: a handshake on a second
+// connection may carry metadata older than an update already read on the
+// first, and must not undo it.
 type peer struct {
 	m     gencluster.Member
+	ver   uint64 // of m.Meta
 	conns []connID // oldest first
 }
 
@@ -76,8 +81,9 @@ func conflict(holder gencluster.Member) error {
 
 // register adds a connection to m, which admit accepted. A new name is a
 // join; a known name with a new boot id is the restart of that member,
-// reported as a failure of the old life and a join of the new one.
-func (t *table) register(m gencluster.Member, id connID) effects {
+// reported as a failure of the old life and a join of the new one. ver is
+// the version of m.Meta.
+func (t *table) register(m gencluster.Member, ver uint64, id connID) effects {
 	var eff effects
 	m.State = gencluster.StateAlive
 	p, ok := t.peers[m.Name]
@@ -86,7 +92,7 @@ func (t *table) register(m gencluster.Member, id connID) effects {
 		ok = false
 	}
 	if !ok {
-		t.peers[m.Name] = &peer{m: m.Clone(), conns: []connID{id}}
+		t.peers[m.Name] = &peer{m: m.Clone(), ver: ver, conns: []connID{id}}
 		eff.events = append(eff.events, gencluster.Event{Type: gencluster.EventJoin, Member: m.Clone()})
 		return eff
 	}
@@ -95,10 +101,7 @@ func (t *table) register(m gencluster.Member, id connID) effects {
 		eff.close = append(eff.close, p.conns[0])
 		p.conns = p.conns[1:]
 	}
-	if !maps.Equal(p.m.Meta, m.Meta) { // an update we had not seen
-		p.m.Meta = maps.Clone(m.Meta)
-		eff.events = append(eff.events, gencluster.Event{Type: gencluster.EventUpdate, Member: p.m.Clone()})
-	}
+	eff.events = append(eff.events, p.setMeta(m.Meta, ver)...) // an update not read yet
 	return eff
 }
 
@@ -145,19 +148,35 @@ func (t *table) goodbye(name string, id connID) effects {
 	return t.remove(p, gencluster.EventLeave)
 }
 
-// update sets the metadata of the peer that sent it on connection id.
-func (t *table) update(name string, id connID, meta map[string]string) effects {
+// update sets the metadata of the peer that sent it on connection id, if
+// newer than what the table has.
+func (t *table) update(name string, id connID, meta map[string]string, ver uint64) effects {
 	p := t.owner(name, id)
-	if p == nil || maps.Equal(p.m.Meta, meta) {
+	if p == nil {
 		return effects{}
 	}
-	p.m.Meta = maps.Clone(meta)
-	return effects{events: []gencluster.Event{{Type: gencluster.EventUpdate, Member: p.m.Clone()}}}
+	return effects{events: p.setMeta(meta, ver)}
 }
 
-// setSelfMeta changes this node's metadata.
-func (t *table) setSelfMeta(meta map[string]string) {
+// setMeta applies metadata of version ver if it is newer, and returns the
+// update event when the metadata changed.
+func (p *peer) setMeta(meta map[string]string, ver uint64) []gencluster.Event {
+	if ver <= p.ver {
+		return nil
+	}
+	p.ver = ver
+	if maps.Equal(p.m.Meta, meta) {
+		return nil
+	}
+	p.m.Meta = maps.Clone(meta)
+	return []gencluster.Event{{Type: gencluster.EventUpdate, Member: p.m.Clone()}}
+}
+
+// setSelfMeta changes this node's metadata, and returns its version.
+func (t *table) setSelfMeta(meta map[string]string) uint64 {
 	t.self.Meta = maps.Clone(meta)
+	t.selfVer++
+	return t.selfVer
 }
 
 // remove drops p with a leave or fail event and closes its connections.

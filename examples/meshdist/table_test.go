@@ -37,7 +37,7 @@ func newTestTable() table {
 func TestTableJoinAndGoodbye(t *testing.T) {
 	tab := newTestTable()
 	b := member("b", "10.0.0.2:7946", 2)
-	if got := evs(tab.register(b, 10)); !slices.Equal(got, []string{"join b 0000000000000002 alive"}) {
+	if got := evs(tab.register(b, 0, 10)); !slices.Equal(got, []string{"join b 0000000000000002 alive"}) {
 		t.Fatalf("register: %v", got)
 	}
 	if got := names(tab.members()); !slices.Equal(got, []string{"b", "self"}) {
@@ -67,8 +67,8 @@ func TestTableJoinAndGoodbye(t *testing.T) {
 func TestTableBrokenConnection(t *testing.T) {
 	tab := newTestTable()
 	b := member("b", "10.0.0.2:7946", 2)
-	tab.register(b, 10)
-	tab.register(b, 11) // both sides dialed at once
+	tab.register(b, 0, 10)
+	tab.register(b, 0, 11) // both sides dialed at once
 	if eff := tab.down("b", 10); eff.redial != nil || len(eff.events) != 0 {
 		t.Fatalf("closing one of two connections: %+v", eff)
 	}
@@ -80,7 +80,7 @@ func TestTableBrokenConnection(t *testing.T) {
 		t.Fatalf("b left the members before its redial failed: %v", got)
 	}
 
-	tab.register(b, 12) // b dialed us meanwhile
+	tab.register(b, 0, 12) // b dialed us meanwhile
 	if eff := tab.redialFailed("b", 2); len(eff.events) != 0 {
 		t.Fatalf("redial failed but b is connected: %v", evs(eff))
 	}
@@ -99,12 +99,12 @@ func TestTableBrokenConnection(t *testing.T) {
 func TestTableRestart(t *testing.T) {
 	tab := newTestTable()
 	old := member("b", "10.0.0.2:7946", 2)
-	tab.register(old, 10)
+	tab.register(old, 0, 10)
 	restarted := member("b", "10.0.0.2:7946", 3)
 	if err := tab.admit(restarted); err != nil {
 		t.Fatalf("admit the restarted member: %v", err)
 	}
-	eff := tab.register(restarted, 20)
+	eff := tab.register(restarted, 0, 20)
 	want := []string{"fail b 0000000000000002 failed", "join b 0000000000000003 alive"}
 	if got := evs(eff); !slices.Equal(got, want) {
 		t.Fatalf("restart: %v, want %v", got, want)
@@ -128,7 +128,7 @@ func TestTableRestart(t *testing.T) {
 
 func TestTableAdmitRefusesConflicts(t *testing.T) {
 	tab := newTestTable()
-	tab.register(member("b", "10.0.0.2:7946", 2), 10)
+	tab.register(member("b", "10.0.0.2:7946", 2), 0, 10)
 	for _, tc := range []struct {
 		m    gencluster.Member
 		want string // "" admits
@@ -155,9 +155,9 @@ func TestTableAdmitRefusesConflicts(t *testing.T) {
 func TestTableConnectionsPerPeerBounded(t *testing.T) {
 	tab := newTestTable()
 	b := member("b", "10.0.0.2:7946", 2)
-	tab.register(b, 1)
-	tab.register(b, 2)
-	eff := tab.register(b, 3)
+	tab.register(b, 0, 1)
+	tab.register(b, 0, 2)
+	eff := tab.register(b, 0, 3)
 	if !slices.Equal(eff.close, []connID{1}) || len(eff.events) != 0 {
 		t.Fatalf("third connection: %+v, want the oldest closed and no event", eff)
 	}
@@ -166,32 +166,43 @@ func TestTableConnectionsPerPeerBounded(t *testing.T) {
 	}
 }
 
+// TestTableUpdate: metadata changes by version, so that a handshake on a
+// second connection, older than an update read on the first, does not
+// undo it.
 func TestTableUpdate(t *testing.T) {
 	tab := newTestTable()
 	b := member("b", "10.0.0.2:7946", 2)
-	tab.register(b, 10)
-	if got := evs(tab.update("b", 10, map[string]string{"v": "2"})); !slices.Equal(got, []string{"update b 0000000000000002 alive"}) {
+	tab.register(b, 0, 10)
+	if got := evs(tab.update("b", 10, map[string]string{"v": "2"}, 1)); !slices.Equal(got, []string{"update b 0000000000000002 alive"}) {
 		t.Fatalf("update: %v", got)
 	}
-	if eff := tab.update("b", 10, map[string]string{"v": "2"}); len(eff.events) != 0 {
+	if eff := tab.update("b", 10, map[string]string{"v": "2"}, 2); len(eff.events) != 0 {
 		t.Errorf("an unchanged update reported: %v", evs(eff))
 	}
-	if eff := tab.update("b", 99, map[string]string{"v": "3"}); len(eff.events) != 0 {
+	if eff := tab.update("b", 99, map[string]string{"v": "3"}, 3); len(eff.events) != 0 {
 		t.Errorf("an update from a connection that is not b's counted: %v", evs(eff))
 	}
+	stale := b
+	stale.Meta = map[string]string{"v": "1"}
+	if eff := tab.register(stale, 1, 11); len(eff.events) != 0 || tab.members()[0].Meta["v"] != "2" {
+		t.Errorf("a handshake with older metadata: %v, meta %v", evs(eff), tab.members()[0].Meta)
+	}
 	b.Meta = map[string]string{"v": "4"} // a handshake with newer metadata
-	if got := evs(tab.register(b, 11)); !slices.Equal(got, []string{"update b 0000000000000002 alive"}) {
+	if got := evs(tab.register(b, 4, 12)); !slices.Equal(got, []string{"update b 0000000000000002 alive"}) {
 		t.Errorf("handshake with new metadata: %v", got)
 	}
 	if got := tab.members()[0].Meta["v"]; got != "4" {
 		t.Errorf("meta = %q, want 4", got)
 	}
+	if v := tab.setSelfMeta(map[string]string{"x": "y"}); v != 1 || tab.members()[1].Meta["x"] != "y" {
+		t.Errorf("setSelfMeta: version %d, self %v", v, tab.members()[1])
+	}
 }
 
 func TestTableKnowsAndHints(t *testing.T) {
 	tab := newTestTable()
-	tab.register(member("b", "10.0.0.2:7946", 2), 10)
-	tab.register(member("c", "10.0.0.3:7946", 3), 11)
+	tab.register(member("b", "10.0.0.2:7946", 2), 0, 10)
+	tab.register(member("c", "10.0.0.3:7946", 3), 0, 11)
 	for h, want := range map[hint]bool{
 		{Name: "b", Addr: "10.0.0.9:1"}:    true, // by name
 		{Name: "x", Addr: "10.0.0.3:7946"}: true, // by address
