@@ -49,7 +49,7 @@ type Dist struct {
 	tab     table
 	conns   map[connID]*conn // established connections
 	nextID  connID
-	dialing map[string]bool // addresses being dialed for a hint or a redial
+	dialing map[string]chan struct{} // addresses being dialed for a hint: closed when done
 	notify  func(gencluster.Event)
 
 	// emitMu keeps events in the order the table produced them while
@@ -93,7 +93,7 @@ func New(cfg Config) (*Dist, error) {
 		handshakes: make(chan struct{}, maxHandshakes),
 		tab:        newTable(self),
 		conns:      map[connID]*conn{},
-		dialing:    map[string]bool{},
+		dialing:    map[string]chan struct{}{},
 	}
 	d.wg.Add(1)
 	go d.acceptLoop()

@@ -23,7 +23,7 @@ func TestOneConnectPullsInTheMesh(t *testing.T) {
 	connect(t, d, a)
 	all := []string{"a", "b", "c", "d"}
 	if got := memberNames(d.Dist); !slices.Equal(got, all) {
-		t.Errorf("right after Connect, d knows %v, want %v", got, all)
+		t.Errorf("right after Connect, d knows %v, want %v; events of b: %v", got, all, d.rec.of("b"))
 	}
 	for _, n := range []testDist{a, b, c, d} {
 		testutil.Eventually(t, wait, func() bool { return slices.Equal(memberNames(n.Dist), all) }, "%s to know %v (knows %v)", n.cfg.Name, all, memberNames(n.Dist))

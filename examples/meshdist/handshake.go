@@ -81,20 +81,24 @@ func waitAll(ctx context.Context, waits []<-chan struct{}) {
 
 // goDial dials h in a goroutine of the Dist, unless the Dist is stopping,
 // then the members h knows and this node does not. A hint is not dialed
-// when h is known or its address is being dialed already; a redial (of a
-// member whose last connection closed) always is, since only its outcome
-// decides whether that member failed. onFail, if set, is called with the
+// when h is known, nor when its address is being dialed already (the
+// channel of that dial is returned); a redial (of a member whose last
+// connection closed) always is, since only its outcome decides whether
+// that member failed. onFail, if set, is called with the
 // error of a failed dial, or of one that reached another node than
 // h.Name. It returns a channel closed when the dials are done, or nil when
 // there are none. mu must be held.
 func (d *Dist) goDial(h hint, redial bool, onFail func(error)) <-chan struct{} {
-	if d.state != running || (!redial && (d.dialing[h.Addr] || d.tab.knows(h))) {
+	if d.state != running || (!redial && d.tab.knows(h)) {
 		return nil
 	}
-	if !redial {
-		d.dialing[h.Addr] = true
+	if w, ok := d.dialing[h.Addr]; ok && !redial {
+		return w
 	}
 	done := make(chan struct{})
+	if !redial {
+		d.dialing[h.Addr] = done
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
