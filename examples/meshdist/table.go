@@ -33,7 +33,7 @@ type table struct {
 // first, and must not undo it.
 type peer struct {
 	m     gencluster.Member
-	ver   uint64 // of m.Meta
+	ver   uint64   // of m.Meta
 	conns []connID // oldest first
 }
 
