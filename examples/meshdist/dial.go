@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// maxHintDials bounds the dials of hinted members under way at once, so
+// that a peer's hints (or a hostile peer's) cost a bounded number of
+// goroutines. A member not dialed for it is dialed when a later hint
+// names it, or it dials this node.
+const maxHintDials = 64
+
 // Connect joins the cluster of the node at addr: it dials addr, shakes
 // hands, then connects to every member that node knows and this one does
 // not (and to the members those know, and so on), and returns once those
@@ -78,6 +84,10 @@ func (d *Dist) goDial(h hint, redial bool, onFail func(error)) <-chan struct{} {
 	}
 	if w, ok := d.dialing[h.Addr]; ok && !redial {
 		return w
+	}
+	if !redial && len(d.dialing) >= maxHintDials {
+		d.logger.Warn("not dialing a hinted member: too many dials under way", "peer", h.Name, "addr", h.Addr, "limit", maxHintDials)
+		return nil
 	}
 	done := make(chan struct{})
 	if !redial {

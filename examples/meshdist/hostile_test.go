@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,10 +144,10 @@ func TestHandshakeTimesOut(t *testing.T) {
 }
 
 // logged reports whether rh has a record of level and msg whose err
-// attribute contains errText.
+// attribute contains errText (any record of them, when errText is empty).
 func logged(rh *testutil.RecordHandler, level slog.Level, msg, errText string) bool {
 	for _, r := range rh.Records() {
-		found := false
+		found := errText == ""
 		r.Attrs(func(a slog.Attr) bool {
 			found = found || a.Key == "err" && strings.Contains(a.Value.String(), errText)
 			return !found
@@ -156,4 +157,45 @@ func logged(rh *testutil.RecordHandler, level slog.Level, msg, errText string) b
 		}
 	}
 	return false
+}
+
+// TestHintFloodBounded: a peer that hints at more members than
+// maxHintDials gets that many dials at once, and a warning for the rest.
+func TestHintFloodBounded(t *testing.T) {
+	rh := testutil.NewRecordHandler()
+	d := startDist(t, "a", "", slog.New(rh))
+	// Listeners that accept and never answer: each dial waits DialTimeout.
+	var hints []hint
+	accepted := make(chan net.Conn, 2*maxHintDials)
+	for i := range maxHintDials + 10 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted <- c
+			}
+		}()
+		hints = append(hints, hint{Name: "h" + strconv.Itoa(i), Addr: ln.Addr().String()})
+	}
+	nc := rawPeer(t, d.Addr())
+	handshake(t, nc, hello{Version: protocolVersion, Name: "flood", Addr: closedAddr(t), Boot: 5})
+	if err := writeFrame(nc, framePeers, peersMsg{Peers: hints}, DefaultMaxFrameSize); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, wait, func() bool { return logged(rh, slog.LevelWarn, "not dialing a hinted member: too many dials under way", "") }, "the warning")
+	testutil.Eventually(t, wait, func() bool { return len(accepted) == maxHintDials }, "%d dials (%d so far)", maxHintDials, len(accepted))
+	d.Close()
+	if n := len(accepted); n != maxHintDials {
+		t.Errorf("%d dials at once, want %d", n, maxHintDials)
+	}
+	for len(accepted) > 0 {
+		(<-accepted).Close()
+	}
 }
