@@ -135,7 +135,8 @@ func TestNameConflictRefused(t *testing.T) {
 	if got := a.rec.types("b"); !slices.Equal(got, []gencluster.EventType{gencluster.EventJoin}) {
 		t.Errorf("a saw b: %v", got)
 	}
-	if _, ok := rh.Find(slog.LevelWarn, "handshake refused", map[string]string{"peer": "b"}); !ok {
-		t.Errorf("a did not log the refusal")
-	}
+	testutil.Eventually(t, wait, func() bool {
+		_, ok := rh.Find(slog.LevelWarn, "handshake refused", map[string]string{"peer": "b"})
+		return ok
+	}, "a to log the refusal") // after it sent the refuse frame
 }

@@ -189,7 +189,9 @@ func TestHintFloodBounded(t *testing.T) {
 	if err := writeFrame(nc, framePeers, peersMsg{Peers: hints}, DefaultMaxFrameSize); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, wait, func() bool { return logged(rh, slog.LevelWarn, "not dialing a hinted member: too many dials under way", "") }, "the warning")
+	testutil.Eventually(t, wait, func() bool {
+		return logged(rh, slog.LevelWarn, "not dialing a hinted member: too many dials under way", "")
+	}, "the warning")
 	testutil.Eventually(t, wait, func() bool { return len(accepted) == maxHintDials }, "%d dials (%d so far)", maxHintDials, len(accepted))
 	d.Close()
 	if n := len(accepted); n != maxHintDials {
