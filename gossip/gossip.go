@@ -64,11 +64,8 @@ type Config struct {
 	// memberlist's node lock held: it must not block and must not call
 	// back into this Gossip.
 	OnEvent func(membership.Event)
-	// PendingKeys are the keys of a migration from plaintext
-	// (WithKeyringMigration): held, not used, until a cluster-wide
-	// KeyEncrypt moves them into the keyring, which Memberlist must then
-	// set, empty. Nil otherwise.
-	PendingKeys [][]byte
+	// Security is the keys, label and allowed networks (security.go).
+	Security Security
 	// Metrics, when set, receive memberlist's metrics: Start routes the
 	// samples memberlist emits through the go-metrics global to them
 	// (bridge.go), until Close or Leave.
@@ -171,7 +168,7 @@ func Start(cfg Config) (*Gossip, error) {
 		self:    cfg.Name,
 		life:    id,
 	}
-	kops := newKeyOps(del, logger, cfg.PendingKeys)
+	kops := newKeyOps(del, logger, cfg.Security.Pending)
 	del.onKeyOp = kops.notify
 	bridge.rejects.alone = func() bool { return !del.othersLive(cfg.Name) }
 
@@ -186,6 +183,9 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Conflict = del
 	mc.Logger = bridge.std()
 	mc.DeadNodeReclaimTime = DefaultDeadNodeReclaimTime
+	if err := cfg.Security.apply(mc); err != nil {
+		return nil, err
+	}
 	if cfg.Memberlist != nil {
 		cfg.Memberlist(mc)
 	}
