@@ -1,6 +1,7 @@
 // Package gossip is gencluster's memberlist adapter: it implements the
 // Node's Dist contract (gen_cluster's gc_dist behaviour) on
-// hashicorp/memberlist, and is the only package that imports memberlist.
+// hashicorp/memberlist, and owns every memberlist setting (the root
+// package names memberlist only for WithMemberlistConfig).
 // It is not a user API: programs use package gencluster, whose Node drives
 // this adapter; its exported names are what the Node needs, and may
 // change with it.

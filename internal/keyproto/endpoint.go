@@ -56,10 +56,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Stopped is the error Do returns once the Endpoint stopped.
 	Stopped error
-	// Now and Retry are for tests: the clock (default time.Now) and the
-	// ledger's retry period (default one second).
-	Now   func() time.Time
-	Retry time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // Endpoint is a node's side of the key operations: a worker goroutine that
@@ -69,7 +67,6 @@ type Endpoint struct {
 	host    Host
 	logger  *slog.Logger
 	now     func() time.Time
-	retry   time.Duration
 	stopped error
 
 	inbox  chan []byte
@@ -88,7 +85,7 @@ type Endpoint struct {
 func New(host Host, cfg Config) *Endpoint {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Endpoint{
-		host: host, logger: cfg.Logger, now: cfg.Now, retry: cfg.Retry, stopped: cfg.Stopped,
+		host: host, logger: cfg.Logger, now: cfg.Now, stopped: cfg.Stopped,
 		inbox: make(chan []byte, 64), sem: make(chan struct{}, 1),
 		ctx: ctx, cancel: cancel,
 		calls: make(map[[16]byte]*call), seen: make(map[[16]byte]time.Time),
@@ -96,9 +93,6 @@ func New(host Host, cfg Config) *Endpoint {
 	}
 	if e.now == nil {
 		e.now = time.Now
-	}
-	if e.retry <= 0 {
-		e.retry = time.Second
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -133,7 +127,7 @@ func (e *Endpoint) Notify(b []byte) {
 
 func (e *Endpoint) run() {
 	defer e.wg.Done()
-	t := time.NewTicker(e.retry)
+	t := time.NewTicker(retryEvery)
 	defer t.Stop()
 	retrying := make(chan struct{}, 1)
 	for {

@@ -30,6 +30,7 @@ const (
 	ledgerMembers = 256
 	ledgerOps     = 16
 	catchUpWait   = 3 * time.Second // per operation re-sent
+	retryEvery    = time.Second     // how often the ledger is re-sent
 )
 
 type pendingOp struct {

@@ -33,95 +33,58 @@ const (
 
 func (o Op) valid() bool { return o >= List && o <= EncryptCommit }
 
+var opNames = [...]string{List: "list", Install: "install", Use: "use", Remove: "remove", Encrypt: "encrypt", EncryptCommit: "encrypt-commit"}
+
 // String is the operation's lower-case name.
 func (o Op) String() string {
-	switch o {
-	case List:
-		return "list"
-	case Install:
-		return "install"
-	case Use:
-		return "use"
-	case Remove:
-		return "remove"
-	case Encrypt:
-		return "encrypt"
-	case EncryptCommit:
-		return "encrypt-commit"
+	if o.valid() {
+		return opNames[o]
 	}
 	return "Op(" + strconv.Itoa(int(o)) + ")"
 }
 
-// Status is one member's outcome of a cluster-wide key operation.
+// Status is one member's outcome of a key operation (the root package's
+// KeyStatus, which documents the values).
 type Status int
 
 // The outcomes.
 const (
-	// Acked: the member did it (or had nothing to do).
-	Acked Status = iota + 1
-	// Refused: the member answered with an error, or a safety rule
-	// refused the operation because of this member (Err says which).
-	Refused
-	// Unreachable: the request could not be sent to the member.
-	Unreachable
-	// Timeout: the member did not answer before the context ended.
-	Timeout
+	Acked       Status = iota + 1 // done, or nothing to do
+	Refused                       // answered with an error, or a safety rule refused it
+	Unreachable                   // the request could not be sent
+	Timeout                       // no answer before the context ended
 )
+
+var statusNames = [...]string{Acked: "acked", Refused: "refused", Unreachable: "unreachable", Timeout: "timeout"}
 
 // String is the outcome's lower-case name: acked, refused, unreachable,
 // timeout.
 func (s Status) String() string {
-	switch s {
-	case Acked:
-		return "acked"
-	case Refused:
-		return "refused"
-	case Unreachable:
-		return "unreachable"
-	case Timeout:
-		return "timeout"
+	if s >= Acked && s <= Timeout {
+		return statusNames[s]
 	}
 	return "KeyStatus(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Reply is one member's reply to a key operation.
+// Reply is one member's reply to a key operation (the root package's
+// KeyReply, which documents the fields).
 type Reply struct {
-	Name   string
-	Addr   string
-	Status Status
-	// Err says why Status is not Acked.
-	Err string
-	// Keys are the member's key fingerprints (Fingerprint), primary
-	// first, after the operation; nil when it did not answer.
-	Keys []string
-	// Plaintext: the member's keys are pending (a migration), it does not
-	// encrypt yet.
-	Plaintext bool
+	Name, Addr string
+	Status     Status
+	Err        string   // why Status is not Acked
+	Keys       []string // fingerprints, primary first; nil without an answer
+	Plaintext  bool     // the keys are pending (a migration): no encryption yet
 }
 
-// Errors of the key operations; none of them, nor any other error of this
-// package, contains key material.
+// The errors, documented where the root package exports them. None of
+// them, nor any other error of this package, contains key material.
 var (
-	// ErrNoKeyring: the node was started without gossip encryption, so
-	// there is no keyring to change. Encryption cannot be turned on (or
-	// off) on a running node: it would cut the node off from its peers.
-	ErrNoKeyring = errors.New("gossip encryption is not enabled (no keyring)")
-	// ErrRemovePrimaryKey: removing the key that encrypts outgoing
-	// messages. Make another key primary first.
+	ErrNoKeyring        = errors.New("gossip encryption is not enabled (no keyring)")
 	ErrRemovePrimaryKey = errors.New("cannot remove the primary key (make another key primary with Use first)")
-	// ErrNotAcknowledged: the operation was sent, but not every member
-	// acknowledged it (see the replies for who and why).
-	ErrNotAcknowledged = errors.New("not every member acknowledged the key operation")
-	// ErrUseRefused: Use was refused before anything changed, because not
-	// every live member reported having the key.
-	ErrUseRefused = errors.New("use refused: not every live member reported having the key installed; nothing was changed")
-	// ErrRemoveRefused: Remove was refused before anything changed,
-	// because the key is a member's primary key, or not every live member
-	// answered.
-	ErrRemoveRefused = errors.New("remove refused: the key may be a live member's primary key; nothing was changed")
-	// ErrEncryptRefused: Encrypt was refused before anything changed,
-	// because not every live member is migrating with the same keys.
-	ErrEncryptRefused = errors.New("encrypt refused: not every live member holds the same pending keys; nothing was changed")
+	ErrNotAcknowledged  = errors.New("not every member acknowledged the key operation")
+	ErrUseRefused       = errors.New("use refused: not every live member reported having the key installed; nothing was changed")
+	ErrRemoveRefused    = errors.New("remove refused: the key may be a live member's primary key; nothing was changed")
+	ErrEncryptRefused   = errors.New("encrypt refused: not every live member holds the same pending keys; nothing was changed")
 )
 
 // ValidateKey checks that key can be an AES key: 16, 24 or 32 bytes
