@@ -74,7 +74,7 @@ type Config struct {
 	// RejectLogEvery is how often, at most, the log tells about one
 	// address whose streams or packets memberlist refuses (another key,
 	// label or encryption setting: rejectlog.go). 0 means
-	// DefaultRejectLogEvery. The Node passes its refresh interval.
+	// defaultRejectLogEvery. The Node passes its refresh interval.
 	RejectLogEvery time.Duration
 	// Memberlist, when set, is called with the memberlist configuration
 	// just before the memberlist is created, after every field above was
