@@ -71,11 +71,16 @@ func TestKeysMoved(t *testing.T) {
 	}
 }
 
-// counts returns how many of the keys each member owns, by name.
-func counts(owner func(h uint64) string, hs []uint64) map[string]int {
-	c := map[string]int{}
+// counts returns how many of the keys each member owns, by name; owner
+// returns the index of the owner in members.
+func counts(members []membership.Member, owner func(h uint64) int32, hs []uint64) map[string]int {
+	byIndex := make([]int, len(members))
 	for _, h := range hs {
-		c[owner(h)]++
+		byIndex[owner(h)]++
+	}
+	c := map[string]int{}
+	for i, n := range byIndex {
+		c[members[i].Name] = n
 	}
 	return c
 }
@@ -117,12 +122,9 @@ func TestLoadSkew(t *testing.T) {
 			fair[m.Name] = float64(distKeys) * float64(1+i%4) / total
 		}
 		plain, weighted, r := mustNew(t, ms), mustNew(t, ms, WithWeightMeta("weight")), newRing(ms, ringVnodes)
-		name := func(tb *Table) func(uint64) string {
-			return func(h uint64) string { m, _ := tb.owner(h); return m.Name }
-		}
-		hrw := skew(counts(name(plain), hs), even)
-		hrwW := skew(counts(name(weighted), hs), fair)
-		ringSkew := skew(counts(func(h uint64) string { return r.members[r.ownerIndex(h)].Name }, hs), even)
+		hrw := skew(counts(plain.members, plain.ownerIndex, hs), even)
+		hrwW := skew(counts(weighted.members, weighted.ownerIndex, hs), fair)
+		ringSkew := skew(counts(r.members, r.ownerIndex, hs), even)
 		if hrw > c.max || hrwW > c.weighted {
 			t.Errorf("N=%d: HRW skew %.3f (want at most %.2f), weighted %.3f (want at most %.2f)", c.n, hrw, c.max, hrwW, c.weighted)
 		}
@@ -144,7 +146,7 @@ func TestWeightShares(t *testing.T) {
 		fmt.Sscan(w, &f)
 		total += f
 	}
-	c := counts(func(h uint64) string { m, _ := tb.owner(h); return m.Name }, hs)
+	c := counts(tb.members, tb.ownerIndex, hs)
 	t.Logf("| member | weight | expected share | owned share |")
 	t.Logf("|---|---|---|---|")
 	for i, m := range ms {

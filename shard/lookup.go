@@ -68,6 +68,12 @@ func (t *Table) owner(h uint64) (membership.Member, bool) {
 	if len(t.members) == 0 {
 		return membership.Member{}, false
 	}
+	return t.members[t.ownerIndex(h)], true
+}
+
+// ownerIndex returns the index in members of the owner of h; t must have
+// a member.
+func (t *Table) ownerIndex(h uint64) int32 {
 	best := cand{score: t.score(h, 0)}
 	for i := 1; i < len(t.members); i++ {
 		c := cand{score: t.score(h, i), i: int32(i)}
@@ -75,7 +81,7 @@ func (t *Table) owner(h uint64) (membership.Member, bool) {
 			best = c
 		}
 	}
-	return t.members[best.i], true
+	return best.i
 }
 
 // cand is a candidate owner: members[i], its score, and its rank in its

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gencluster/gencluster/membership"
@@ -207,5 +208,35 @@ func TestUnweightedPathMatchesLogarithm(t *testing.T) {
 		if strings.Join(names(a), ",") != strings.Join(names(b), ",") {
 			t.Fatalf("without weights %v, with equal weights %v", names(a), names(b))
 		}
+	}
+}
+
+// A Table is read by many goroutines at once (run with -race): each gets
+// the owners a single goroutine computed.
+func TestConcurrentLookups(t *testing.T) {
+	tb := mustNew(t, alive(30, func(i int, m map[string]string) { m["zone"] = fmt.Sprint(i % 3) }), WithZoneMeta("zone"))
+	want := make([]string, 500)
+	for k := range want {
+		want[k] = strings.Join(names(tb.Owners(fmt.Sprintf("job-%d", k), 3, nil)), ",")
+	}
+	errs := make(chan string, 4)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			dst := make([]membership.Member, 0, 3)
+			for k := range want {
+				key := fmt.Sprintf("job-%d", (k+g*97)%len(want))
+				dst = tb.Owners(key, 3, dst[:0])
+				if got := strings.Join(names(dst), ","); got != want[(k+g*97)%len(want)] {
+					errs <- fmt.Sprintf("goroutine %d, %s: %s, want %s", g, key, got, want[(k+g*97)%len(want)])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
