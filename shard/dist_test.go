@@ -23,8 +23,8 @@ const ringVnodes = 100
 // it takes move, about 1/(N+1). The ring baseline is measured beside.
 func TestKeysMoved(t *testing.T) {
 	hs := keyHashes(distKeys)
-	t.Logf("| N | HRW moved on a join | HRW moved on a leave | ring (%d vnodes) join | ring leave | 1/N |", ringVnodes)
-	t.Logf("|---|---|---|---|---|---|")
+	t.Logf("| N | HRW, a join | HRW, a leave | ring (%d vnodes), a join | ring, a leave | 1/(N+1) | 1/N |", ringVnodes)
+	t.Logf("|---|---|---|---|---|---|---|")
 	for _, n := range []int{10, 100} {
 		all := alive(n+1, nil)
 		base, joiner := all[:n], all[n]
@@ -66,8 +66,8 @@ func TestKeysMoved(t *testing.T) {
 				ringLeave++
 			}
 		}
-		t.Logf("| %d | %.4f | %.4f | %.4f | %.4f | %.4f |", n, jf, lf,
-			float64(ringJoin)/distKeys, float64(ringLeave)/distKeys, 1/float64(n))
+		t.Logf("| %d | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f |", n, jf, lf,
+			float64(ringJoin)/distKeys, float64(ringLeave)/distKeys, 1/float64(n+1), 1/float64(n))
 	}
 }
 
