@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testing/testutil"
 )
 
 func keyBytes(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -73,5 +75,20 @@ func TestKeyManagerWithoutKeys(t *testing.T) {
 	n.Close()
 	if _, err := n.KeyManager().List(ctx); !errors.Is(err, ErrStopped) {
 		t.Fatalf("list on a stopped node: %v, want ErrStopped", err)
+	}
+}
+
+// TestKeyManagerOnAnotherDist: a Dist without key operations (one given
+// with WithDist owns its transport and keys) makes every operation
+// ErrNoKeyring, and has nobody behind.
+func TestKeyManagerOnAnotherDist(t *testing.T) {
+	n := startFake(t, testutil.NewDist("10.0.0.1:7946"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := n.KeyManager().Install(ctx, keyBytes(1)); !errors.Is(err, ErrNoKeyring) || !strings.Contains(err.Error(), "WithDist") {
+		t.Errorf("install on a Dist without keys: %v, want ErrNoKeyring naming WithDist", err)
+	}
+	if b := n.KeyManager().Behind(); b != nil {
+		t.Errorf("Behind = %v, want nil", b)
 	}
 }

@@ -137,7 +137,7 @@ func (e *Endpoint) run() {
 		case b := <-e.inbox:
 			e.handle(b)
 		case <-t.C:
-			if len(e.Behind()) == 0 {
+			if e.caughtUp() {
 				continue
 			}
 			select {
@@ -157,13 +157,13 @@ func (e *Endpoint) run() {
 // localKeys returns what this node seals with (primary first), whether
 // those keys are only pending (plaintext on the wire), and every key it
 // opens with.
-func (e *Endpoint) localKeys() (keys [][]byte, plaintext bool, open [][]byte) {
+func (e *Endpoint) localKeys() (keys [][]byte, plaintext bool, opening [][]byte) {
 	ring, pending := e.host.Keys()
-	open = append(append([][]byte(nil), ring...), pending...)
+	opening = append(append([][]byte(nil), ring...), pending...)
 	if len(ring) > 0 {
-		return ring, false, open
+		return ring, false, opening
 	}
-	return pending, len(pending) > 0, open
+	return pending, len(pending) > 0, opening
 }
 
 // handle processes one queued message, on the worker.

@@ -75,6 +75,13 @@ func (e *Endpoint) Behind() map[string]int {
 	return out
 }
 
+// caughtUp reports whether the ledger is empty.
+func (e *Endpoint) caughtUp() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.ledger) == 0
+}
+
 // catchUp re-sends the missed operations of every ledger member that is
 // live, in order, stopping at the first that gets no answer. It holds the
 // coordinator's operation slot, so it never interleaves with an operator's
