@@ -82,14 +82,14 @@ func keysHandler(node *gencluster.Node) http.Handler {
 			writeJSON(w, keysStatus(err), toKeysJSON(res, err))
 		}
 	}
-	kr := node.KeyManager()
-	mux.Handle("GET /keys", op("list", false, func(ctx context.Context, _ []byte) (gencluster.KeyResponse, error) { return kr.List(ctx) }))
-	mux.Handle("POST /keys/install", op("install", true, kr.Install))
-	mux.Handle("POST /keys/use", op("use", true, kr.Use))
-	mux.Handle("POST /keys/remove", op("remove", true, kr.Remove))
-	mux.Handle("POST /keys/encrypt", op("encrypt", false, func(ctx context.Context, _ []byte) (gencluster.KeyResponse, error) { return kr.Encrypt(ctx) }))
+	km := node.KeyManager()
+	mux.Handle("GET /keys", op("list", false, func(ctx context.Context, _ []byte) (gencluster.KeyResponse, error) { return km.List(ctx) }))
+	mux.Handle("POST /keys/install", op("install", true, km.Install))
+	mux.Handle("POST /keys/use", op("use", true, km.Use))
+	mux.Handle("POST /keys/remove", op("remove", true, km.Remove))
+	mux.Handle("POST /keys/encrypt", op("encrypt", false, func(ctx context.Context, _ []byte) (gencluster.KeyResponse, error) { return km.Encrypt(ctx) }))
 	mux.HandleFunc("GET /keys/behind", func(w http.ResponseWriter, _ *http.Request) {
-		behind := kr.Behind()
+		behind := km.Behind()
 		if behind == nil {
 			behind = map[string]int{}
 		}
