@@ -53,7 +53,9 @@ type Dist struct {
 	notify  func(gencluster.Event)
 
 	// emitMu keeps events in the order the table produced them while
-	// they are published outside mu (so the receiver may call Members).
+	// they are published outside mu, so that mu is never held while the
+	// receiver runs. The receiver must not call back into the Dist (it
+	// never blocks, as gencluster.EventSource requires).
 	emitMu sync.Mutex
 
 	stopOnce sync.Once
@@ -137,7 +139,7 @@ func (d *Dist) NodeOptions() []gencluster.Option {
 // (gencluster.EventSource), replacing any earlier one. It first replays
 // the current members to f as joins, this node first, so that f's view
 // starts complete: changes before Notify are not lost. f is called in
-// order, one event at a time, and must not block.
+// order, one event at a time, and must neither block nor call back into the Dist.
 func (d *Dist) Notify(f func(gencluster.Event)) {
 	d.mu.Lock()
 	d.notify = f
@@ -204,7 +206,7 @@ func (d *Dist) apply(eff effects) {
 
 // emitLocked publishes evs in order and unlocks mu, which must be held:
 // emitMu is taken before mu is released, so that events of two changes
-// never swap, and the receiver may call back into the Dist.
+// never swap.
 func (d *Dist) emitLocked(evs []gencluster.Event) {
 	notify := d.notify
 	d.emitMu.Lock()
