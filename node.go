@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/gencluster/gencluster/gossip"
 	"github.com/gencluster/gencluster/internal/discovery"
 	"github.com/gencluster/gencluster/internal/hub"
@@ -163,15 +161,13 @@ func (n *Node) startDist() error {
 		Logger:        n.logger,
 		OnEvent:       n.hub.Publish,
 		Metrics:       n.met.gossipMetrics(),
-		PendingKeys:   n.cfg.pendingKeys,
+		Security: gossip.Security{
+			Keys: n.cfg.keys, Pending: n.cfg.pendingKeys, Label: n.cfg.label, AllowedCIDRs: n.cfg.allowedCIDRs,
+		},
 		// The refusals of a node that cannot join are logged once per
 		// refresh interval, the pace at which such a node retries.
 		RejectLogEvery: n.cfg.refreshInterval,
-		Memberlist: func(mc *memberlist.Config) {
-			for _, f := range n.cfg.tuneMemberlist {
-				f(mc)
-			}
-		},
+		Memberlist:     n.cfg.memberlistTune(),
 	})
 	if err != nil {
 		return fmt.Errorf("gencluster: %w", err)

@@ -1,6 +1,7 @@
 // Package gossip is gencluster's memberlist adapter: it implements the
 // Node's Dist contract (gen_cluster's gc_dist behaviour) on
-// hashicorp/memberlist, and is the only package that imports memberlist.
+// hashicorp/memberlist, and owns every memberlist setting (the root
+// package names memberlist only for WithMemberlistConfig).
 // It is not a user API: programs use package gencluster, whose Node drives
 // this adapter; its exported names are what the Node needs, and may
 // change with it.
@@ -64,11 +65,8 @@ type Config struct {
 	// memberlist's node lock held: it must not block and must not call
 	// back into this Gossip.
 	OnEvent func(membership.Event)
-	// PendingKeys are the keys of a migration from plaintext
-	// (WithKeyringMigration): held, not used, until a cluster-wide
-	// KeyEncrypt moves them into the keyring, which Memberlist must then
-	// set, empty. Nil otherwise.
-	PendingKeys [][]byte
+	// Security is the keys, label and allowed networks (security.go).
+	Security Security
 	// Metrics, when set, receive memberlist's metrics: Start routes the
 	// samples memberlist emits through the go-metrics global to them
 	// (bridge.go), until Close or Leave.
@@ -76,7 +74,7 @@ type Config struct {
 	// RejectLogEvery is how often, at most, the log tells about one
 	// address whose streams or packets memberlist refuses (another key,
 	// label or encryption setting: rejectlog.go). 0 means
-	// DefaultRejectLogEvery. The Node passes its refresh interval.
+	// defaultRejectLogEvery. The Node passes its refresh interval.
 	RejectLogEvery time.Duration
 	// Memberlist, when set, is called with the memberlist configuration
 	// just before the memberlist is created, after every field above was
@@ -171,7 +169,7 @@ func Start(cfg Config) (*Gossip, error) {
 		self:    cfg.Name,
 		life:    id,
 	}
-	kops := newKeyOps(del, logger, cfg.PendingKeys)
+	kops := newKeyOps(del, logger, cfg.Security.Pending)
 	del.onKeyOp = kops.notify
 	bridge.rejects.alone = func() bool { return !del.othersLive(cfg.Name) }
 
@@ -186,6 +184,9 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Conflict = del
 	mc.Logger = bridge.std()
 	mc.DeadNodeReclaimTime = DefaultDeadNodeReclaimTime
+	if err := cfg.Security.apply(mc); err != nil {
+		return nil, err
+	}
 	if cfg.Memberlist != nil {
 		cfg.Memberlist(mc)
 	}

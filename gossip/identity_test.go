@@ -181,10 +181,10 @@ func TestBootIDMetaCompatible(t *testing.T) {
 		t.Fatalf("decodeMeta(older version) = %v, %v, %v", m, id, err)
 	}
 	// version, flags, boot id, then 1+1 bytes of key and 2 of value length.
-	if _, err := EncodeMeta(map[string]string{"k": strings.Repeat("v", MaxMetaSize-lifeOverhead-6)}); err != nil {
+	if _, err := EncodeMeta(map[string]string{"k": strings.Repeat("v", maxMetaSize-lifeOverhead-6)}); err != nil {
 		t.Fatalf("metadata that fits with the boot id refused: %v", err)
 	}
-	if _, err := EncodeMeta(map[string]string{"k": strings.Repeat("v", MaxMetaSize-lifeOverhead-5)}); err == nil {
+	if _, err := EncodeMeta(map[string]string{"k": strings.Repeat("v", maxMetaSize-lifeOverhead-5)}); err == nil {
 		t.Fatal("metadata that does not fit with the boot id accepted")
 	}
 }
