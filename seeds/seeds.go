@@ -42,10 +42,10 @@
 // (multicast.Register, mdns.Register), and a spec naming one on a Registry
 // without it is an error that says which package to import.
 //
-// Only k8s and exec (and mcast, mdns) take options in the spec (after '?'); the DNS
-// resolver, resolv.conf, hosts file and timeout options are for code only. Each
-// constructor's doc gives its forms in full; docs/discovery.md has the
-// whole reference.
+// Only k8s and exec (and mcast, mdns) take options in the spec (after
+// '?'); the DNS resolver, resolv.conf, hosts file and timeout options are
+// for code only. Each constructor's doc gives its forms in full;
+// docs/discovery.md has the whole reference.
 package seeds
 
 import (
