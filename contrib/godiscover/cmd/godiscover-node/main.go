@@ -81,7 +81,7 @@ func run() error {
 	}
 	srv := &http.Server{Handler: node.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	logger.Info("running", "name", node.Name(), "addr", node.Addr(), "seeds", seeds.Name(d))
+	logger.Info("running", "name", node.Name(), "addr", node.Addr(), "seeds", fmt.Sprint(d))
 
 	<-ctx.Done()
 	leaveCtx, cancelLeave := context.WithTimeout(context.Background(), 10*time.Second)
