@@ -191,8 +191,20 @@ func TestEveryoneLeavesAtOnce(t *testing.T) {
 		}
 	}
 	for _, r := range recs.Records() {
-		if r.Level >= slog.LevelError {
+		if r.Level >= slog.LevelError && !isFailedProbe(r.Message) {
 			t.Errorf("logged at %v: %s", r.Level, r.Message)
 		}
 	}
+}
+
+// isFailedProbe reports memberlist's own line for a probe whose TCP
+// fallback got no answer (in time, or at all: the peer has shut down).
+// It is memberlist's failure detector at work, not the leave: with the
+// tests' 100ms probe timeout a loaded machine (a 2-core CI runner under
+// -race) misses it now and then while the cluster forms, and during the
+// stop a probe sent just before its peer shut down fails. Leave promises
+// nothing about it (docs/operating.md, "When the whole cluster stops at
+// once"); every other record at Error still fails the test.
+func isFailedProbe(msg string) bool {
+	return strings.HasPrefix(msg, "Failed fallback TCP ping: ")
 }
