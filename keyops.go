@@ -160,21 +160,30 @@ func (k *ClusterKeyring) Encrypt(ctx context.Context) (KeyringResult, error) {
 // members; a member listed here for long is partitioned, or cannot be
 // reached at all (see docs/keys.md).
 func (k *ClusterKeyring) Behind() map[string]int {
-	if k.n.gossip == nil {
+	g, ok := k.n.dist.(clusterKeyDist)
+	if !ok {
 		return nil
 	}
-	return k.n.gossip.Behind()
+	return g.Behind()
+}
+
+// clusterKeyDist is a Dist that runs cluster-wide key operations (the
+// gossip adapter).
+type clusterKeyDist interface {
+	ClusterKeyOp(ctx context.Context, op gossip.KeyOp, key []byte) ([]gossip.KeyReply, error)
+	Behind() map[string]int
 }
 
 func (k *ClusterKeyring) do(ctx context.Context, op gossip.KeyOp, key []byte) (KeyringResult, error) {
 	res := KeyringResult{Op: op.String()}
-	if k.n.gossip == nil {
+	g, ok := k.n.dist.(clusterKeyDist)
+	if !ok {
 		return res, fmt.Errorf("gencluster: Keyring %s: the Dist given with WithDist owns its transport and keys: %w", op, ErrNoKeyring)
 	}
 	if err := k.n.stopped("Keyring " + op.String()); err != nil {
 		return res, err
 	}
-	replies, err := k.n.gossip.ClusterKeyOp(ctx, op, key)
+	replies, err := g.ClusterKeyOp(ctx, op, key)
 	for _, r := range replies {
 		res.Members = append(res.Members, KeyMemberResult{
 			Name: r.Name, Addr: r.Addr, Status: KeyStatus(r.Status), Err: r.Err, Keys: r.Keys, Plaintext: r.Plaintext,

@@ -39,10 +39,19 @@ var (
 // the other key too. Nodes that missed step 1 drop out of the cluster at
 // step 2, and nodes that only have the old key cannot join after step 3.
 func (n *Node) Keys() [][]byte {
-	if n.gossip == nil {
+	g, ok := n.dist.(localKeyDist)
+	if !ok {
 		return nil
 	}
-	return n.gossip.Keys()
+	return g.Keys()
+}
+
+// localKeyDist is a Dist with a keyring of its own (the gossip adapter).
+type localKeyDist interface {
+	Keys() [][]byte
+	InstallKey([]byte) error
+	UseKey([]byte) error
+	RemoveKey([]byte) error
 }
 
 // InstallKey adds key (16, 24 or 32 bytes) to this node's keyring: the node
@@ -50,7 +59,7 @@ func (n *Node) Keys() [][]byte {
 // primary key. Installing a key twice does nothing. It is step 1 of a
 // rotation; see Keys for the procedure.
 func (n *Node) InstallKey(key []byte) error {
-	return n.keyOp("InstallKey", key, (*gossip.Gossip).InstallKey)
+	return n.keyOp("InstallKey", key, localKeyDist.InstallKey)
 }
 
 // UseKey makes an installed key this node's primary key: it encrypts every
@@ -59,7 +68,7 @@ func (n *Node) InstallKey(key []byte) error {
 // step 2 of a rotation; see Keys. A key that is not installed is
 // ErrKeyNotInstalled.
 func (n *Node) UseKey(key []byte) error {
-	return n.keyOp("UseKey", key, (*gossip.Gossip).UseKey)
+	return n.keyOp("UseKey", key, localKeyDist.UseKey)
 }
 
 // RemoveKey removes key from this node's keyring: messages encrypted with
@@ -67,22 +76,23 @@ func (n *Node) UseKey(key []byte) error {
 // ErrRemovePrimaryKey; removing a key that is not installed does nothing.
 // It is step 3 of a rotation; see Keys.
 func (n *Node) RemoveKey(key []byte) error {
-	return n.keyOp("RemoveKey", key, (*gossip.Gossip).RemoveKey)
+	return n.keyOp("RemoveKey", key, localKeyDist.RemoveKey)
 }
 
-func (n *Node) keyOp(op string, key []byte, f func(*gossip.Gossip, []byte) error) error {
-	if n.gossip == nil {
+func (n *Node) keyOp(op string, key []byte, f func(localKeyDist, []byte) error) error {
+	g, ok := n.dist.(localKeyDist)
+	if !ok {
 		return fmt.Errorf("gencluster: %s: the Dist given with WithDist owns its transport and keys: %w", op, ErrNoKeyring)
 	}
 	if err := n.stopped(op); err != nil {
 		return err
 	}
-	if err := f(n.gossip, key); err != nil {
+	if err := f(g, key); err != nil {
 		if errors.Is(err, ErrNoKeyring) {
 			return fmt.Errorf("gencluster: %s: %w; start the node with WithSecretKey or WithKeyring", op, err)
 		}
 		return fmt.Errorf("gencluster: %s: %w", op, err)
 	}
-	n.logger.Info("gossip keyring changed", "op", op, "keys", len(n.gossip.Keys()))
+	n.logger.Info("gossip keyring changed", "op", op, "keys", len(g.Keys()))
 	return nil
 }

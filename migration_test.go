@@ -57,7 +57,7 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	testutil.WaitMembers(t, 10*time.Second, nodes, "mig-0", "mig-1", "mig-2", "mig-3")
 	// A node that refuses plaintext cannot join yet.
 	strict := startNode(t, append(testOpts(t, "mig-strict"), WithSecretKey(key), WithRefreshInterval(0))...)
-	if err := strict.gossip.Connect(ctx, nodes[0].Addr()); err == nil {
+	if err := strict.dist.Connect(ctx, nodes[0].Addr()); err == nil {
 		t.Fatal("a node refusing plaintext joined the cluster before Encrypt")
 	}
 
@@ -76,7 +76,7 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 		}
 	}
 	// Encrypted gossip now: the strict node joins and everyone sees it.
-	if err := strict.gossip.Connect(ctx, nodes[0].Addr()); err != nil {
+	if err := strict.dist.Connect(ctx, nodes[0].Addr()); err != nil {
 		t.Fatalf("the node refusing plaintext cannot join after Encrypt: %v", err)
 	}
 	testutil.WaitMembers(t, 10*time.Second, append(slices.Clone(nodes), strict), "mig-0", "mig-1", "mig-2", "mig-3", "mig-strict")

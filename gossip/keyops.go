@@ -231,10 +231,7 @@ func (k *keyOps) send1(to membership.Member, m keyMsg, keys [][]byte, plaintext 
 
 // member returns the live member called name in this node's view.
 func (k *keyOps) member(name string) (membership.Member, bool) {
-	k.del.mu.Lock()
-	defer k.del.mu.Unlock()
-	m, ok := k.del.known[name]
-	return m, ok
+	return k.del.lookup(name)
 }
 
 // remember records a request ID; false if it was seen (a replay) or the

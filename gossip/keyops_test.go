@@ -40,10 +40,10 @@ func newEndpoint(t *testing.T, keys ...[]byte) *endpoint {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	del := &delegate{logger: logger, known: map[string]membership.Member{
-		"a": {Name: "a", Addr: "127.0.0.1:7001"},
-		"b": {Name: "b", Addr: "127.0.0.1:7002"},
-	}}
+	del := &delegate{logger: logger, view: viewOf(
+		membership.Member{Name: "a", Addr: "127.0.0.1:7001"},
+		membership.Member{Name: "b", Addr: "127.0.0.1:7002"},
+	)}
 	e := &endpoint{now: time.Unix(1_800_000_000, 0)}
 	e.k = newKeyOps(del, logger, nil)
 	e.g = &Gossip{name: "b", addr: "127.0.0.1:7002", keyring: kr, kops: e.k, logger: logger}
@@ -324,10 +324,10 @@ func TestJoinBehindKeyHint(t *testing.T) {
 func TestEncryptConfirmsTheSwitch(t *testing.T) {
 	for _, switches := range []bool{true, false} {
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-		del := &delegate{logger: logger, known: map[string]membership.Member{
-			"a": {Name: "a", Addr: "127.0.0.1:7001"},
-			"b": {Name: "b", Addr: "127.0.0.1:7002"},
-		}}
+		del := &delegate{logger: logger, view: viewOf(
+			membership.Member{Name: "a", Addr: "127.0.0.1:7001"},
+			membership.Member{Name: "b", Addr: "127.0.0.1:7002"},
+		)}
 		kr, err := memberlist.NewKeyring(nil, nil)
 		if err != nil {
 			t.Fatal(err)
