@@ -28,14 +28,19 @@ func newCalls(self string, err error) *calls {
 	return &calls{Dist: testutil.NewDist(self), err: err}
 }
 
-func (c *calls) record(ctx context.Context, call string) error {
+func (c *calls) record(call string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.got = append(c.got, call)
-	if ctx != nil {
-		c.ctx = ctx
-	}
 	return c.err
+}
+
+// recordCtx records a call and the ctx it was given.
+func (c *calls) recordCtx(ctx context.Context, call string) error {
+	c.mu.Lock()
+	c.ctx = ctx
+	c.mu.Unlock()
+	return c.record(call)
 }
 
 // Calls returns the calls so far, in order.
@@ -54,18 +59,18 @@ func (c *calls) lastCtx() context.Context {
 // leaverDist is a Leaver.
 type leaverDist struct{ *calls }
 
-func (d leaverDist) Leave(ctx context.Context) error { return d.record(ctx, "leave") }
+func (d leaverDist) Leave(ctx context.Context) error { return d.recordCtx(ctx, "leave") }
 
 // closerDist is an io.Closer.
 type closerDist struct{ *calls }
 
-func (d closerDist) Close() error { return d.record(nil, "close") }
+func (d closerDist) Close() error { return d.record("close") }
 
 // leaverCloserDist is both.
 type leaverCloserDist struct{ *calls }
 
-func (d leaverCloserDist) Leave(ctx context.Context) error { return d.record(ctx, "leave") }
-func (d leaverCloserDist) Close() error                    { return d.record(nil, "close") }
+func (d leaverCloserDist) Leave(ctx context.Context) error { return d.recordCtx(ctx, "leave") }
+func (d leaverCloserDist) Close() error                    { return d.record("close") }
 
 // selfDist is a Self that answers with self.
 type selfDist struct {
@@ -73,7 +78,7 @@ type selfDist struct {
 	self Member
 }
 
-func (d selfDist) LocalMember() Member { _ = d.record(nil, "local"); return d.self }
+func (d selfDist) LocalMember() Member { _ = d.record("local"); return d.self }
 
 // metaDist is a MetaUpdater that keeps the metadata it was given.
 type metaDist struct {
@@ -83,7 +88,7 @@ type metaDist struct {
 
 func (d metaDist) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	*d.meta = meta
-	return d.record(ctx, "meta")
+	return d.recordCtx(ctx, "meta")
 }
 
 // eventDist is an EventSource: Emit sends what it is told to the Node,
@@ -102,7 +107,7 @@ func (d eventDist) Notify(f func(Event)) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	*d.notify = f
-	_ = d.record(nil, "notify")
+	_ = d.record("notify")
 }
 
 func (d eventDist) Emit(ev Event) {
@@ -119,8 +124,11 @@ type claimDist struct {
 	claim, conflict error
 }
 
-func (d claimDist) ClaimName(ctx context.Context) error { _ = d.record(ctx, "claim"); return d.claim }
-func (d claimDist) NameConflict() error                 { return d.conflict }
+func (d claimDist) ClaimName(ctx context.Context) error {
+	_ = d.recordCtx(ctx, "claim")
+	return d.claim
+}
+func (d claimDist) NameConflict() error { return d.conflict }
 
 // collectingDist has collectors of its own (the unexported collectorDist).
 type collectingDist struct {

@@ -170,6 +170,15 @@ func TestLeaver(t *testing.T) {
 	if d.lastCtx().Value(key{}) != "mine" {
 		t.Fatal("the Dist's Leave did not get Leave's ctx")
 	}
+
+	// A Leaver that is not an io.Closer: Close has nothing to call.
+	l := leaverDist{newCalls(selfAddr, nil)}
+	if err := startOn(t, l, selfAddr).Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if got := l.Calls(); len(got) != 0 {
+		t.Fatalf("Close called %v on a Dist that is no io.Closer", got)
+	}
 }
 
 // TestLeaveWithoutLeaver: without Leaver, Leave is Close: an io.Closer is
