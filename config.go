@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-sockaddr/template"
-	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gencluster/gencluster/seeds"
@@ -34,7 +33,7 @@ type config struct {
 	meta              map[string]string
 	logger            *slog.Logger
 	dist              Dist
-	tuneMemberlist    []func(*memberlist.Config)
+	tuneMemberlist    []memberlistTuner
 	lookupHost        func(ctx context.Context, host string) ([]string, error) // resolves host-name seeds
 	connectConcurrent int
 	registerer        prometheus.Registerer // WithMetrics; nil: no metrics
@@ -44,8 +43,10 @@ type config struct {
 	// memberlistOnly names the options given that only the memberlist
 	// Dist can honour (security): Start refuses them with WithDist.
 	memberlistOnly []string
-	keyringOpt     string   // the keyring option given, to refuse a second (migration.go)
-	pendingKeys    [][]byte // WithKeyringMigration (migration.go)
+	keyringOpt     string      // the keyring option given, to refuse a second (keys.go)
+	keys           [][]byte    // WithSecretKey, WithKeyring: primary first
+	pendingKeys    [][]byte    // WithKeyringMigration
+	allowedCIDRs   []net.IPNet // WithAllowedCIDRs
 }
 
 func defaultConfig() config {

@@ -77,11 +77,15 @@ func TestStoppedNodeMethods(t *testing.T) {
 		t.Fatal("Done not closed after Close")
 	}
 	ctx := context.Background()
+	keyErr := func(_ KeyResponse, err error) error { return err }
+	km := n.KeyManager()
 	for what, err := range map[string]error{
 		"UpdateMeta":     n.UpdateMeta(ctx, map[string]string{"k": "v"}),
-		"InstallKey":     n.InstallKey(key(8, 32)),
-		"UseKey":         n.UseKey(key(7, 32)),
-		"RemoveKey":      n.RemoveKey(key(8, 32)),
+		"List":           keyErr(km.List(ctx)),
+		"Install":        keyErr(km.Install(ctx, key(8, 32))),
+		"Use":            keyErr(km.Use(ctx, key(7, 32))),
+		"Remove":         keyErr(km.Remove(ctx, key(8, 32))),
+		"Encrypt":        keyErr(km.Encrypt(ctx)),
 		"WaitForMembers": n.WaitForMembers(ctx, 1),
 	} {
 		if !errors.Is(err, ErrStopped) {

@@ -15,7 +15,7 @@
 //	gossip     hashicorp/memberlist gossips the membership (SWIM) and
 //	   |       detects failures; WithSecretKey, WithLabel and
 //	   v       WithAllowedCIDRs secure it
-//	adapter    package gossip, the only importer of memberlist, turns its
+//	adapter    package gossip, which owns every memberlist setting, turns its
 //	   |       callbacks into Events, applied to the Node's one
 //	   v       membership view
 //	events     Node.Events and Node.Subscribe stream join, update, leave

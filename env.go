@@ -36,7 +36,7 @@ const (
 //	GENCLUSTER_SECRET_KEY=$(head -c 32 /dev/urandom | base64)   (or hex:..., see ParseKey)
 //	GENCLUSTER_SECRET_KEY_FILE=/etc/gossip/key   (instead of the above)
 //	GENCLUSTER_LABEL=prod-api
-//	GENCLUSTER_KEY_MIGRATION=true     (hold the key, gossip plaintext until Keyring().Encrypt)
+//	GENCLUSTER_KEY_MIGRATION=true     (hold the key, gossip plaintext until KeyManager().Encrypt)
 //	GENCLUSTER_SNAPSHOT=/var/lib/api/members.snap
 //
 // Unset or empty variables add no option, so the defaults (or options

@@ -23,8 +23,8 @@ func TestFromEnvSecretKeyFile(t *testing.T) {
 	// As a Kubernetes Secret created from a literal is mounted, and as
 	// echo writes it: with a trailing newline.
 	for _, content := range []string{base64.StdEncoding.EncodeToString(key), base64.StdEncoding.EncodeToString(key) + "\n", base64.StdEncoding.EncodeToString(key) + "\r\n"} {
-		_, mc := memberlistFromEnv(t, map[string]string{EnvSecretKeyFile: keyFile(t, content)})
-		if mc.Keyring == nil || !bytes.Equal(mc.Keyring.GetPrimaryKey(), key) {
+		c := configFromEnv(t, map[string]string{EnvSecretKeyFile: keyFile(t, content)})
+		if !bytes.Equal(primaryKey(c), key) || len(c.keys) != 1 || c.pendingKeys != nil {
 			t.Fatalf("%q: keyring not set from the file", content)
 		}
 	}
@@ -61,8 +61,8 @@ func TestFromEnvSecretKeyFileErrors(t *testing.T) {
 
 func TestFromEnvKeyMigration(t *testing.T) {
 	key := bytes.Repeat([]byte{3}, 16)
-	c, mc := memberlistFromEnv(t, map[string]string{EnvSecretKey: base64.StdEncoding.EncodeToString(key), EnvKeyMigration: "true"})
-	if len(c.pendingKeys) != 1 || !bytes.Equal(c.pendingKeys[0], key) || mc.Keyring == nil || len(mc.Keyring.GetKeys()) != 0 || mc.GossipVerifyIncoming {
+	c := configFromEnv(t, map[string]string{EnvSecretKey: base64.StdEncoding.EncodeToString(key), EnvKeyMigration: "true"})
+	if len(c.pendingKeys) != 1 || !bytes.Equal(c.pendingKeys[0], key) || c.keys != nil {
 		t.Fatal("GENCLUSTER_KEY_MIGRATION=true did not configure a migration")
 	}
 	for _, env := range []map[string]string{

@@ -29,8 +29,8 @@ func TestFromEnvKeyEncodings(t *testing.T) {
 			{EnvSecretKey: tc.val},
 			{EnvSecretKeyFile: keyFile(t, tc.val+"\n")},
 		} {
-			_, mc := memberlistFromEnv(t, env)
-			if mc.Keyring == nil || !bytes.Equal(mc.Keyring.GetPrimaryKey(), tc.want) {
+			c := configFromEnv(t, env)
+			if !bytes.Equal(primaryKey(c), tc.want) {
 				t.Errorf("%q: the key is not the %d bytes it encodes", tc.val, len(tc.want))
 			}
 		}

@@ -9,14 +9,14 @@ import (
 
 func TestFromEnvSecretKeyAndLabel(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
-	_, mc := memberlistFromEnv(t, map[string]string{
+	c := configFromEnv(t, map[string]string{
 		EnvSecretKey: " " + base64.StdEncoding.EncodeToString(key) + "\n",
 		EnvLabel:     "prod-api",
 	})
-	if mc.Label != "prod-api" {
-		t.Errorf("Label = %q", mc.Label)
+	if c.label != "prod-api" {
+		t.Errorf("label = %q", c.label)
 	}
-	if mc.Keyring == nil || !bytes.Equal(mc.Keyring.GetPrimaryKey(), key) || !mc.GossipVerifyIncoming || !mc.GossipVerifyOutgoing {
+	if !bytes.Equal(primaryKey(c), key) || len(c.keys) != 1 || c.pendingKeys != nil {
 		t.Errorf("keyring not set from %s", EnvSecretKey)
 	}
 }

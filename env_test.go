@@ -4,15 +4,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
 
-// memberlistFromEnv reads env as FromEnv does and returns the config its
-// options make and the memberlist config they tune (memberlist's LAN
-// defaults first, as Start does), failing t if env or the options are
-// refused.
-func memberlistFromEnv(t *testing.T, env map[string]string) (config, *memberlist.Config) {
+// configFromEnv reads env as FromEnv does and returns the config its
+// options make, failing t if env or the options are refused. (What the
+// config's security fields do to memberlist is package gossip's
+// TestSecurityApply.)
+func configFromEnv(t *testing.T, env map[string]string) config {
 	t.Helper()
 	opts, err := fromVars(env)
 	if err != nil {
@@ -22,11 +20,15 @@ func memberlistFromEnv(t *testing.T, env map[string]string) (config, *memberlist
 	if err != nil {
 		t.Fatalf("%v: %v", env, err)
 	}
-	mc := memberlist.DefaultLANConfig()
-	for _, f := range c.tuneMemberlist {
-		f(mc)
+	return c
+}
+
+// primaryKey is the key c encrypts with, nil for none.
+func primaryKey(c config) []byte {
+	if len(c.keys) == 0 {
+		return nil
 	}
-	return c, mc
+	return c.keys[0]
 }
 
 func TestFromEnv(t *testing.T) {

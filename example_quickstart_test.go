@@ -12,28 +12,31 @@ import (
 	"github.com/gencluster/gencluster/seeds"
 )
 
-// The README's quick start, as a service in Kubernetes would run it: seeded
-// by a headless Service's DNS name, logging every membership change, and
-// leaving gracefully on SIGTERM. It has no Output comment, so go test
-// compiles it but does not run it (it needs that DNS name);
-// test/readme_test.go checks that README.md shows exactly this body as its
-// main function, so the README's program compiles whenever this does.
+// The README's first quick start, on one laptop: three processes on
+// 127.0.0.1, seeded by a port range, no DNS. It has no Output comment, so
+// go test compiles it but does not run it; test/readme_test.go checks that
+// README.md shows exactly this body as the main function of its first
+// program, and test/readme_laptop_test.go runs that program three times.
 func Example_quickStart() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	// The node's name defaults to the host name plus a random suffix
-	// (WithName sets one; it must be unique in the cluster).
+	// Run it three times: `go run . 7946`, `go run . 7947`, `go run . 7948`.
+	// Each node binds its port on 127.0.0.1 and takes every port of
+	// 7946-7948 as a seed; a port where no node listens yet is tried again
+	// by the refresh loop, so the order of the starts does not matter.
+	port := "7946"
+	if len(os.Args) > 1 {
+		port = os.Args[1]
+	}
 	node, err := gencluster.Start(ctx,
-		gencluster.WithBindAddr("{{ GetPrivateIP }}:7946"),
-		// Every address this name resolves to is a seed; the refresh loop
-		// asks again every 5s and joins whoever is not a member yet.
-		gencluster.WithSeeds(seeds.DNS("chat-gossip.prod.svc.cluster.local", 7946)),
+		gencluster.WithName("node-"+port), // unique in the cluster
+		gencluster.WithBindAddr("127.0.0.1:"+port),
+		gencluster.WithSeeds(seeds.PortRange("127.0.0.1", 7946, 7948)),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("%s at %s, members: %v", node.Name(), node.Addr(), node.Members())
 
 	go func() {
 		// This node's own join first, then every change; the channel
@@ -43,7 +46,7 @@ func Example_quickStart() {
 		}
 	}()
 
-	<-ctx.Done() // SIGTERM: leave, so the others see "leave", not "fail"
+	<-ctx.Done() // Ctrl-C: leave, so the others see "leave", not "fail"
 	leaveCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := node.Leave(leaveCtx); err != nil {

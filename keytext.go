@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gencluster/gencluster/gossip"
+	"github.com/gencluster/gencluster/internal/keyproto"
 )
 
 // ParseKey reads a gossip key (16, 24 or 32 bytes) written as text, as
@@ -49,7 +49,7 @@ func ParseKey(text string) ([]byte, error) {
 		// written as is.
 		return nil, errors.New("unknown encoding prefix (value not shown): write hex:<hex digits> or base64:<standard base64>")
 	}
-	if err := gossip.ValidateKey(key); err != nil {
+	if err := keyproto.ValidateKey(key); err != nil {
 		return nil, fmt.Errorf("%s: %w", enc, err)
 	}
 	return key, nil
@@ -73,7 +73,7 @@ func parseUnprefixedKey(text string) ([]byte, error) {
 		return nil, fmt.Errorf("ambiguous key (value not shown): its 32 characters could be a 32-byte key written as is, or the base64 of a 24-byte key; "+
 			"if it is base64, write base64:<the same text>, else %s", encodeHint)
 	}
-	if err := gossip.ValidateKey(key); err != nil {
+	if err := keyproto.ValidateKey(key); err != nil {
 		if raw {
 			return nil, fmt.Errorf("read as base64, %w; if its %d characters are the key itself, %s", err, len(text), encodeHint)
 		}

@@ -32,15 +32,15 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 		nodes, logs = append(nodes, n), append(logs, testutil.Collect(n.Events()))
 	}
 	testutil.WaitMembers(t, 10*time.Second, append(slices.Clone(nodes), plain), "mig-plain", "mig-0", "mig-1", "mig-2", "mig-3")
-	if nodes[0].Keys() != nil {
+	if fps, plaintext := ownKeys(t, nodes[0]); !plaintext || !slices.Equal(fps, []string{KeyFingerprint(key)}) {
 		t.Fatal("a migrating node reports keys in use before Encrypt")
 	}
-	if _, err := nodes[0].Keyring().Install(ctx, keyBytes(6)); !errors.Is(err, ErrNoKeyring) {
+	if _, err := nodes[0].KeyManager().Install(ctx, keyBytes(6)); !errors.Is(err, ErrNoKeyring) {
 		t.Fatalf("install before Encrypt: %v, want ErrNoKeyring", err)
 	}
 	// Not every member migrates yet: Encrypt is refused, nothing changes.
 	short, cancelShort := context.WithTimeout(ctx, time.Second)
-	res, err := nodes[1].Keyring().Encrypt(short)
+	res, err := nodes[1].KeyManager().Encrypt(short)
 	cancelShort()
 	if !errors.Is(err, ErrEncryptRefused) || !slices.Equal(res.NotAcked(), []string{"mig-plain"}) {
 		t.Fatalf("encrypt with a plaintext member: %v, not acked %v; want ErrEncryptRefused naming mig-plain", err, res.NotAcked())
@@ -66,12 +66,12 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	for i, l := range logs {
 		marks[i] = len(l.All())
 	}
-	res, err = nodes[2].Keyring().Encrypt(ctx)
+	res, err = nodes[2].KeyManager().Encrypt(ctx)
 	if err != nil || len(res.Acked()) != 4 {
 		t.Fatalf("encrypt: %v, %+v", err, res)
 	}
 	for _, n := range nodes {
-		if !hasKeys(n, key) {
+		if !hasKeys(t, n, key) {
 			t.Fatalf("%s does not encrypt with the key after Encrypt", n.Name())
 		}
 	}
@@ -81,11 +81,11 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	}
 	testutil.WaitMembers(t, 10*time.Second, append(slices.Clone(nodes), strict), "mig-0", "mig-1", "mig-2", "mig-3", "mig-strict")
 	// Key operations work on the encrypted cluster.
-	if res, err = nodes[3].Keyring().Install(ctx, keyBytes(6)); err != nil || len(res.Acked()) != 5 {
+	if res, err = nodes[3].KeyManager().Install(ctx, keyBytes(6)); err != nil || len(res.Acked()) != 5 {
 		t.Fatalf("install after Encrypt: %v, %+v", err, res)
 	}
 	// Encrypt again is a no-op.
-	if _, err := nodes[0].Keyring().Encrypt(ctx); err != nil {
+	if _, err := nodes[0].KeyManager().Encrypt(ctx); err != nil {
 		t.Fatalf("second Encrypt: %v", err)
 	}
 	for i, l := range logs {
@@ -103,10 +103,13 @@ func TestKeyringMigrationRefusesOtherKeys(t *testing.T) {
 	testutil.WaitMembers(t, 10*time.Second, []*Node{a, b}, "mk-a", "mk-b")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if _, err := a.Keyring().Encrypt(ctx); !errors.Is(err, ErrEncryptRefused) {
+	if _, err := a.KeyManager().Encrypt(ctx); !errors.Is(err, ErrEncryptRefused) {
 		t.Fatalf("encrypt with a member holding another key: %v", err)
 	}
-	if a.Keys() != nil || b.Keys() != nil {
+	if _, plaintext := ownKeys(t, a); !plaintext {
+		t.Fatal("a refused Encrypt turned encryption on")
+	}
+	if _, plaintext := ownKeys(t, b); !plaintext {
 		t.Fatal("a refused Encrypt turned encryption on")
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/gencluster/gencluster/gossip"
 	"github.com/gencluster/gencluster/internal/hub"
 	"github.com/gencluster/gencluster/internal/refresh"
@@ -205,15 +203,13 @@ func (n *Node) startGossip() error {
 		Logger:        n.logger,
 		View:          n.hub.View(),
 		Metrics:       met,
-		PendingKeys:   n.cfg.pendingKeys,
+		Security: gossip.Security{
+			Keys: n.cfg.keys, Pending: n.cfg.pendingKeys, Label: n.cfg.label, AllowedCIDRs: n.cfg.allowedCIDRs,
+		},
 		// The refusals of a node that cannot join are logged once per
 		// refresh interval, the pace at which such a node retries.
 		RejectLogEvery: n.cfg.refreshInterval,
-		Memberlist: func(mc *memberlist.Config) {
-			for _, f := range n.cfg.tuneMemberlist {
-				f(mc)
-			}
-		},
+		Memberlist:     n.cfg.memberlistTune(),
 	})
 	if err != nil {
 		return fmt.Errorf("gencluster: %w", err)

@@ -6,11 +6,9 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gencluster/gencluster/gossip"
@@ -154,7 +152,7 @@ func WithRefreshInterval(d time.Duration) Option {
 
 // WithMeta sets metadata gossiped with this node and seen by every member
 // in Member.Meta. Keys must be non-empty and all strings valid UTF-8. The
-// encoded form must fit memberlist's limit (gossip.MaxMetaSize, 512 bytes):
+// encoded form must fit memberlist's limit (MaxMetaSize, 512 bytes):
 // Start refuses larger metadata rather than truncating it.
 func WithMeta(meta map[string]string) Option {
 	return func(c *config) error {
@@ -191,20 +189,6 @@ func WithDist(d Dist) Option {
 			return errors.New("WithDist: nil Dist")
 		}
 		c.dist = d
-		return nil
-	}
-}
-
-// WithMemberlistConfig lets f adjust memberlist's configuration (timers,
-// Label, keys, transport) after gencluster has filled it in from
-// memberlist.DefaultLANConfig and the other options. Several are applied in
-// order.
-func WithMemberlistConfig(f func(*memberlist.Config)) Option {
-	return func(c *config) error {
-		if f == nil {
-			return errors.New("WithMemberlistConfig: nil func")
-		}
-		c.tuneMemberlist = append(c.tuneMemberlist, f)
 		return nil
 	}
 }
@@ -272,37 +256,8 @@ func WithMetrics(reg prometheus.Registerer) Option {
 
 // Security options. They configure memberlist (see docs/security.md):
 // Start refuses them with WithDist, since asking for encryption and getting
-// none must not pass silently. Like WithMemberlistConfig, they are applied in
-// order, so a later WithMemberlistConfig may still change what they set.
-
-// MaxLabelSize is the longest label WithLabel accepts, in bytes
-// (memberlist.LabelMaxSize).
-const MaxLabelSize = memberlist.LabelMaxSize
-
-// WithSecretKey encrypts and authenticates all gossip, UDP and TCP, with
-// AES-GCM under key, which must be 16, 24 or 32 bytes (AES-128, -192,
-// -256); every node of the cluster needs the same key. Messages that are
-// not encrypted with a key this node has are dropped. It is
-// WithKeyring(key).
-func WithSecretKey(key []byte) Option {
-	return withKeyring("WithSecretKey", key, nil)
-}
-
-// WithKeyring is WithSecretKey with more than one key: the node encrypts
-// with primary and decrypts with primary or any of others. Use it to start
-// a node in the middle of a key rotation (see Node.InstallKey). Every key
-// must be 16, 24 or 32 bytes, and no key may be given twice.
-func WithKeyring(primary []byte, others ...[]byte) Option {
-	return withKeyring("WithKeyring", primary, others)
-}
-
-func withKeyring(opt string, primary []byte, others [][]byte) Option {
-	return keyOption(opt, primary, others, func(c *config, all [][]byte) {
-		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
-			useKeyring(mc, all, true)
-		})
-	})
-}
+// none must not pass silently. WithMemberlistConfig runs after them, and
+// may still change what they set.
 
 // WithLabel sets the cluster's label: every packet and stream carries it,
 // and a node drops those with another label (or none), so clusters with
@@ -320,10 +275,6 @@ func WithLabel(label string) Option {
 		}
 		c.memberlistOnly = append(c.memberlistOnly, "WithLabel")
 		c.label = label
-		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
-			mc.Label = label
-			mc.SkipInboundLabelCheck = false
-		})
 		return nil
 	}
 }
@@ -355,9 +306,7 @@ func WithAllowedCIDRs(cidrs ...string) Option {
 			return err
 		}
 		c.memberlistOnly = append(c.memberlistOnly, "WithAllowedCIDRs")
-		c.tuneMemberlist = append(c.tuneMemberlist, func(mc *memberlist.Config) {
-			mc.CIDRsAllowed = slices.Clone(nets)
-		})
+		c.allowedCIDRs = nets
 		return nil
 	}
 }

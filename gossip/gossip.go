@@ -1,6 +1,7 @@
 // Package gossip is gencluster's memberlist adapter: it implements the
 // Node's Dist contract (gen_cluster's gc_dist behaviour) on
-// hashicorp/memberlist, and is the only package that imports memberlist.
+// hashicorp/memberlist, and owns every memberlist setting (the root
+// package names memberlist only for WithMemberlistConfig).
 // It is not a user API: programs use package gencluster, whose Node drives
 // this adapter; its exported names are what the Node needs, and may
 // change with it.
@@ -16,10 +17,11 @@
 //
 // The adapter also turns memberlist's NotifyJoin, NotifyUpdate and
 // NotifyLeave callbacks into membership.Events. memberlist calls them while
-// holding its node lock, so the adapter only converts the node and hands the
-// event to Config.OnEvent, which must queue it and return (a callback that
-// blocks stalls gossip; one that calls back into memberlist deadlocks:
-// memberlist issues #23 and #237).
+// holding its node lock, so the adapter only converts the node and
+// publishes the event to Config.View, whose listener must queue it and
+// return (a callback that blocks stalls gossip; one that calls back into
+// memberlist deadlocks: memberlist issues #23 and #237). The view is also
+// the adapter's record of who is live: it keeps no copy of its own.
 package gossip
 
 import (
@@ -67,11 +69,8 @@ type Config struct {
 	// Logger receives memberlist's log lines at their own level, and the
 	// adapter's. Nil discards.
 	Logger *slog.Logger
-	// PendingKeys are the keys of a migration from plaintext
-	// (WithKeyringMigration): held, not used, until a cluster-wide
-	// KeyEncrypt moves them into the keyring, which Memberlist must then
-	// set, empty. Nil otherwise.
-	PendingKeys [][]byte
+	// Security is the keys, label and allowed networks (security.go).
+	Security Security
 	// Metrics, when set, receive memberlist's metrics: Start routes the
 	// samples memberlist emits through the go-metrics global to them
 	// (bridge.go), until Close or Leave.
@@ -79,7 +78,7 @@ type Config struct {
 	// RejectLogEvery is how often, at most, the log tells about one
 	// address whose streams or packets memberlist refuses (another key,
 	// label or encryption setting: rejectlog.go). 0 means
-	// DefaultRejectLogEvery. The Node passes its refresh interval.
+	// defaultRejectLogEvery. The Node passes its refresh interval.
 	RejectLogEvery time.Duration
 	// Memberlist, when set, is called with the memberlist configuration
 	// just before the memberlist is created, after every field above was
@@ -177,7 +176,7 @@ func Start(cfg Config) (*Gossip, error) {
 		self:   cfg.Name,
 		life:   id,
 	}
-	kops := newKeyOps(del, logger, cfg.PendingKeys)
+	kops := newKeyOps(del, logger, cfg.Security.Pending)
 	del.onKeyOp = kops.notify
 	bridge.rejects.alone = func() bool { return !v.Others(cfg.Name) }
 
@@ -192,6 +191,9 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Conflict = del
 	mc.Logger = bridge.std()
 	mc.DeadNodeReclaimTime = DefaultDeadNodeReclaimTime
+	if err := cfg.Security.apply(mc); err != nil {
+		return nil, err
+	}
 	if cfg.Memberlist != nil {
 		cfg.Memberlist(mc)
 	}

@@ -58,7 +58,7 @@ func TestMetaRejects(t *testing.T) {
 		{map[string]string{"": "v"}, "empty"},
 		{map[string]string{"k": "\xff"}, "UTF-8"},
 		{map[string]string{"\xfe": "v"}, "UTF-8"},
-		{map[string]string{"k": strings.Repeat("v", MaxMetaSize)}, "limit of 512"},
+		{map[string]string{"k": strings.Repeat("v", maxMetaSize)}, "limit of 512"},
 	} {
 		_, err := EncodeMeta(tc.meta)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

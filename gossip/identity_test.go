@@ -40,15 +40,6 @@ func testDelegate(s *sink, h slog.Handler) *delegate {
 	return &delegate{view: view.New(s.add), logger: slog.New(h), self: "me", life: life{boot: 99, start: 99}}
 }
 
-// viewOf returns a view that holds ms, with no listener.
-func viewOf(ms ...membership.Member) *view.View {
-	v := view.New(nil)
-	for _, m := range ms {
-		v.Publish(membership.Event{Type: membership.EventJoin, Member: m})
-	}
-	return v
-}
-
 // TestRestartIsFailThenJoin: an update that carries another boot id is a
 // restart: the old life fails, the new one joins; an update of the same
 // life stays an update.
@@ -191,10 +182,10 @@ func TestBootIDMetaCompatible(t *testing.T) {
 		t.Fatalf("decodeMeta(older version) = %v, %v, %v", m, id, err)
 	}
 	// version, flags, boot id, then 1+1 bytes of key and 2 of value length.
-	if _, err := EncodeMeta(map[string]string{"k": strings.Repeat("v", MaxMetaSize-lifeOverhead-6)}); err != nil {
+	if _, err := EncodeMeta(map[string]string{"k": strings.Repeat("v", maxMetaSize-lifeOverhead-6)}); err != nil {
 		t.Fatalf("metadata that fits with the boot id refused: %v", err)
 	}
-	if _, err := EncodeMeta(map[string]string{"k": strings.Repeat("v", MaxMetaSize-lifeOverhead-5)}); err == nil {
+	if _, err := EncodeMeta(map[string]string{"k": strings.Repeat("v", maxMetaSize-lifeOverhead-5)}); err == nil {
 		t.Fatal("metadata that does not fit with the boot id accepted")
 	}
 }

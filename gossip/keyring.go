@@ -3,50 +3,32 @@ package gossip
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/gencluster/gencluster/internal/keyproto"
 )
 
-// Errors of the keyring operations. None of them, nor any other error of
-// this package, contains key material.
-var (
-	// ErrNoKeyring: the node was started without gossip encryption, so
-	// there is no keyring to change. Encryption cannot be turned on (or
-	// off) on a running node: it would cut the node off from its peers.
-	ErrNoKeyring = errors.New("gossip encryption is not enabled (no keyring)")
-	// ErrKeyNotInstalled: UseKey of a key that is not in the keyring.
-	ErrKeyNotInstalled = errors.New("key is not installed in the keyring")
-	// ErrRemovePrimaryKey: RemoveKey of the key that encrypts outgoing
-	// messages. Make another key primary first.
-	ErrRemovePrimaryKey = errors.New("cannot remove the primary key (make another key primary with UseKey first)")
-)
+// The keyring's changes: package keyproto decides when (keyops.go), and
+// these make them on memberlist's keyring, which memberlist's packet and
+// stream handlers read at the same time.
 
-// ValidateKey checks that key can be an AES key: 16, 24 or 32 bytes (AES-128,
-// AES-192, AES-256). The error names the length, never the key.
-func ValidateKey(key []byte) error {
-	switch len(key) {
-	case 16, 24, 32:
-		return nil
-	}
-	return fmt.Errorf("key is %d bytes, want 16, 24 or 32 (AES-128, AES-192 or AES-256)", len(key))
-}
+// errKeyNotInstalled: use of a key that is not in the keyring.
+var errKeyNotInstalled = errors.New("key is not installed in the keyring")
 
 // ring returns the keyring in use, or ErrNoKeyring when there is none or
 // it is empty (encryption off).
 func (g *Gossip) ring() (*memberlist.Keyring, error) {
 	if g.keyring == nil || len(g.keyring.GetKeys()) == 0 {
-		return nil, ErrNoKeyring
+		return nil, keyproto.ErrNoKeyring
 	}
 	return g.keyring, nil
 }
 
-// Keys returns a copy of this node's keys, the primary (encrypting) key
-// first, or nil when encryption is not enabled.
-func (g *Gossip) Keys() [][]byte {
-	g.keyMu.Lock()
-	defer g.keyMu.Unlock()
+// keys returns a copy of this node's keys, the primary (encrypting) key
+// first, or nil when encryption is not enabled. The caller holds keyMu.
+func (g *Gossip) keys() [][]byte {
 	if g.keyring == nil {
 		return nil
 	}
@@ -64,11 +46,11 @@ func cloneKeys(keys [][]byte) [][]byte {
 	return out
 }
 
-// InstallKey adds key to this node's keyring, so that it decrypts messages
-// encrypted with it; it does not encrypt with it (see UseKey). Installing
+// installKey adds key to this node's keyring, so that it decrypts messages
+// encrypted with it; it does not encrypt with it (see useKey). Installing
 // a key that is already there does nothing.
-func (g *Gossip) InstallKey(key []byte) error {
-	if err := ValidateKey(key); err != nil {
+func (g *Gossip) installKey(key []byte) error {
+	if err := keyproto.ValidateKey(key); err != nil {
 		return err
 	}
 	g.keyMu.Lock()
@@ -84,9 +66,9 @@ func (g *Gossip) InstallKey(key []byte) error {
 	return kr.AddKey(bytes.Clone(key))
 }
 
-// UseKey makes an installed key the primary key: this node encrypts every
+// useKey makes an installed key the primary key: this node encrypts every
 // message with it from now on. Every peer must have it installed first.
-func (g *Gossip) UseKey(key []byte) error {
+func (g *Gossip) useKey(key []byte) error {
 	g.keyMu.Lock()
 	defer g.keyMu.Unlock()
 	kr, err := g.ring()
@@ -94,15 +76,15 @@ func (g *Gossip) UseKey(key []byte) error {
 		return err
 	}
 	if !slices.ContainsFunc(kr.GetKeys(), func(k []byte) bool { return bytes.Equal(k, key) }) {
-		return ErrKeyNotInstalled
+		return errKeyNotInstalled
 	}
 	return kr.UseKey(key)
 }
 
-// RemoveKey removes a key from this node's keyring: messages encrypted with
+// removeKey removes a key from this node's keyring: messages encrypted with
 // it are dropped from now on. The primary key cannot be removed. Removing a
 // key that is not installed does nothing, so a rotation can be re-run.
-func (g *Gossip) RemoveKey(key []byte) error {
+func (g *Gossip) removeKey(key []byte) error {
 	g.keyMu.Lock()
 	defer g.keyMu.Unlock()
 	kr, err := g.ring()
@@ -115,7 +97,7 @@ func (g *Gossip) RemoveKey(key []byte) error {
 	case i < 0:
 		return nil
 	case i == 0:
-		return ErrRemovePrimaryKey
+		return keyproto.ErrRemovePrimaryKey
 	}
 	// memberlist's Keyring.RemoveKey shifts the later keys down inside
 	// the slice that GetKeys handed to the goroutines decrypting packets
@@ -146,4 +128,33 @@ func (g *Gossip) RemoveKey(key []byte) error {
 // goroutine holds: AddKey appends in place when there is capacity.
 func fresh(kr *memberlist.Keyring) {
 	_ = kr.UseKey(kr.GetPrimaryKey())
+}
+
+// enableEncryption moves the pending migration keys into the keyring: from
+// now on this node encrypts (GossipVerifyOutgoing is on) and still accepts
+// plaintext (GossipVerifyIncoming is off until a restart with the key).
+// It is a no-op when the keyring already has keys.
+func (g *Gossip) enableEncryption(k *keyOps) error {
+	g.keyMu.Lock()
+	defer g.keyMu.Unlock()
+	if g.keyring == nil {
+		return keyproto.ErrNoKeyring
+	}
+	if len(g.keyring.GetKeys()) > 0 {
+		return nil
+	}
+	if len(k.pending) == 0 {
+		return errors.New("not migrating: no pending keys (WithKeyringMigration)")
+	}
+	for i, key := range k.pending {
+		if i > 0 {
+			fresh(g.keyring)
+		}
+		if err := g.keyring.AddKey(bytes.Clone(key)); err != nil {
+			return err
+		}
+	}
+	k.pending = nil
+	g.logger.Info("gossip encryption turned on (migration)")
+	return nil
 }

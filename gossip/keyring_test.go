@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/gencluster/gencluster/internal/keyproto"
 )
 
 func ringOf(t *testing.T, keys ...[]byte) *Gossip {
@@ -21,28 +23,39 @@ func ringOf(t *testing.T, keys ...[]byte) *Gossip {
 
 func k(b byte) []byte { return bytes.Repeat([]byte{b}, 16) }
 
+// lockedKeys is keys, under the lock.
+func (g *Gossip) lockedKeys() [][]byte {
+	g.keyMu.Lock()
+	defer g.keyMu.Unlock()
+	return g.keys()
+}
+
+func hasKey(g *Gossip, key []byte) bool {
+	return slices.ContainsFunc(g.lockedKeys(), func(x []byte) bool { return bytes.Equal(x, key) })
+}
+
 func TestKeyringOps(t *testing.T) {
 	g := ringOf(t, k(1), k(2), k(3), k(4))
-	if err := g.RemoveKey(k(2)); err != nil {
+	if err := g.removeKey(k(2)); err != nil {
 		t.Fatal(err)
 	}
-	if got := g.Keys(); !slices.EqualFunc(got, [][]byte{k(1), k(3), k(4)}, bytes.Equal) {
+	if got := g.lockedKeys(); !slices.EqualFunc(got, [][]byte{k(1), k(3), k(4)}, bytes.Equal) {
 		t.Fatalf("keys %x", got)
 	}
-	if err := g.RemoveKey(k(1)); !errors.Is(err, ErrRemovePrimaryKey) {
+	if err := g.removeKey(k(1)); !errors.Is(err, keyproto.ErrRemovePrimaryKey) {
 		t.Fatalf("remove primary: %v", err)
 	}
-	if err := g.UseKey(k(9)); !errors.Is(err, ErrKeyNotInstalled) {
+	if err := g.useKey(k(9)); !errors.Is(err, errKeyNotInstalled) {
 		t.Fatalf("use absent: %v", err)
 	}
-	if err := g.InstallKey(k(5)[:5]); err == nil {
+	if err := g.installKey(k(5)[:5]); err == nil {
 		t.Fatal("5-byte key installed")
 	}
-	if err := (&Gossip{}).InstallKey(k(1)); !errors.Is(err, ErrNoKeyring) {
+	if err := (&Gossip{}).installKey(k(1)); !errors.Is(err, keyproto.ErrNoKeyring) {
 		t.Fatalf("no keyring: %v", err)
 	}
 	empty, _ := memberlist.NewKeyring(nil, nil)
-	if err := (&Gossip{keyring: empty}).InstallKey(k(1)); !errors.Is(err, ErrNoKeyring) {
+	if err := (&Gossip{keyring: empty}).installKey(k(1)); !errors.Is(err, keyproto.ErrNoKeyring) {
 		t.Fatalf("empty keyring (encryption off) must not be turned on: %v", err)
 	}
 }
@@ -77,18 +90,18 @@ func TestKeyringOpsDoNotRaceWithDecryption(t *testing.T) {
 	}
 	for i := range 300 {
 		b := byte(10 + i%50)
-		if err := g.InstallKey(k(b)); err != nil {
+		if err := g.installKey(k(b)); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
-			if err := g.UseKey(k(b)); err != nil {
+			if err := g.useKey(k(b)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		keys := g.Keys()
+		keys := g.lockedKeys()
 		if len(keys) > 3 {
 			// Remove a middle key (never the primary).
-			if err := g.RemoveKey(keys[1]); err != nil {
+			if err := g.removeKey(keys[1]); err != nil {
 				t.Fatal(err)
 			}
 		}

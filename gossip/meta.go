@@ -14,10 +14,10 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// MaxMetaSize is the most bytes of encoded metadata memberlist gossips per
+// maxMetaSize is the most bytes of encoded metadata memberlist gossips per
 // node (memberlist.MetaMaxSize). Metadata that encodes larger is refused,
 // never truncated.
-const MaxMetaSize = memberlist.MetaMaxSize
+const maxMetaSize = memberlist.MetaMaxSize
 
 // metaVersion is the first byte of every encoding, so the format can change
 // without old nodes misreading new ones.
@@ -80,13 +80,13 @@ func encodeMeta(meta map[string]string, flags byte, id life) ([]byte, error) {
 		buf = binary.AppendUvarint(buf, uint64(len(v)))
 		buf = append(buf, v...)
 	}
-	if len(buf) > MaxMetaSize {
-		return nil, fmt.Errorf("metadata encodes to %d bytes, over memberlist's limit of %d bytes (%d of them this node's boot id)", len(buf), MaxMetaSize, lifeOverhead)
+	if len(buf) > maxMetaSize {
+		return nil, fmt.Errorf("metadata encodes to %d bytes, over memberlist's limit of %d bytes (%d of them this node's boot id)", len(buf), maxMetaSize, lifeOverhead)
 	}
 	return buf, nil
 }
 
-// lifeOverhead is what the life takes of MaxMetaSize.
+// lifeOverhead is what the life takes of maxMetaSize.
 const lifeOverhead = 2 + lifeLen
 
 // parseLife decodes the value of the empty-key entry.
@@ -110,9 +110,9 @@ func checkMetaString(what, s string) error {
 }
 
 // EncodeMeta returns the bytes gossiped for meta, or an error naming the
-// problem (invalid UTF-8, an empty key, or over MaxMetaSize). Use it to
+// problem (invalid UTF-8, an empty key, or over maxMetaSize). Use it to
 // check metadata before starting a node: a running node also gossips its
-// boot id, which takes 30 of the MaxMetaSize bytes, and this check counts
+// boot id, which takes 30 of the maxMetaSize bytes, and this check counts
 // them.
 func EncodeMeta(meta map[string]string) ([]byte, error) {
 	return encodeMeta(meta, 0, life{boot: 1})

@@ -50,12 +50,12 @@ func FuzzDecodeMeta(f *testing.F) {
 		enc, err := encodeMeta(m, flags, id)
 		if err != nil {
 			// Only what we refuse to send may fail to re-encode.
-			if len(b) <= MaxMetaSize && validForEncode(m) {
+			if len(b) <= maxMetaSize && validForEncode(m) {
 				t.Fatalf("decoded %q from %x but cannot encode it: %v", m, b, err)
 			}
 			return
 		}
-		if len(enc) > MaxMetaSize {
+		if len(enc) > maxMetaSize {
 			t.Fatalf("encoded %d bytes, over the limit", len(enc))
 		}
 		back, backFlags, backID, err := decodeMeta(enc)

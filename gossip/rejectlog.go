@@ -11,9 +11,9 @@ import (
 	"github.com/gencluster/gencluster/internal/joinfail"
 )
 
-// DefaultRejectLogEvery is Config.RejectLogEvery's default: the Node's
+// defaultRejectLogEvery is Config.RejectLogEvery's default: the Node's
 // default refresh interval.
-const DefaultRejectLogEvery = 5 * time.Second
+const defaultRejectLogEvery = 5 * time.Second
 
 // rejectLog condenses what memberlist logs when it refuses a stream or a
 // packet of a node that cannot join this one: another key, no key, a key
@@ -41,7 +41,7 @@ type rejected struct {
 
 func newRejectLog(every time.Duration) *rejectLog {
 	if every <= 0 {
-		every = DefaultRejectLogEvery
+		every = defaultRejectLogEvery
 	}
 	return &rejectLog{every: every, last: make(map[string]rejected)}
 }

@@ -12,55 +12,74 @@ import (
 	"testing"
 )
 
-// TestReadmeQuickStart checks that the quick-start program in README.md is
-// the body of Example_quickStart (example_quickstart_test.go), with the
-// same imports. go vet and go test compile that Example against the
-// current API, so the README's program compiles too: a renamed option
-// breaks the Example's build, and a README edited on its own fails here.
+// TestReadmeQuickStart checks that the README's two programs (the quick
+// start on one laptop, then the one for Kubernetes) are the bodies of
+// Example_quickStart and Example_kubernetes, with the same imports. go vet
+// and go test compile those Examples against the current API, so the
+// README's programs compile too: a renamed option breaks an Example's
+// build, and a README edited on its own fails here.
 func TestReadmeQuickStart(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := quickStartBlock(t, string(readme))
-	fset := token.NewFileSet()
-	rf, err := parser.ParseFile(fset, "README.md quick start", src, parser.ParseComments)
-	if err != nil {
-		t.Fatalf("the README's quick start does not parse: %v\n%s", err, src)
-	}
-	ef, err := parser.ParseFile(fset, "../example_quickstart_test.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := readmeImports(rf), readmeImports(ef); !slices.Equal(got, want) {
-		t.Errorf("README quick start imports %q, example_quickstart_test.go %q", got, want)
-	}
-	got := readmeFuncBody(t, fset, rf, "main")
-	want := readmeFuncBody(t, fset, ef, "Example_quickStart")
-	if got != want {
-		t.Errorf("README quick start's main differs from Example_quickStart:\n--- README\n%s\n--- example_quickstart_test.go\n%s", got, want)
+	blocks := programBlocks(string(readme))
+	for i, want := range []struct{ file, example string }{
+		{"../example_quickstart_test.go", "Example_quickStart"},
+		{"../example_kubernetes_test.go", "Example_kubernetes"},
+	} {
+		if i >= len(blocks) {
+			t.Fatalf("README.md has %d Go programs (package main); want the one of %s as number %d", len(blocks), want.example, i+1)
+		}
+		fset := token.NewFileSet()
+		rf, err := parser.ParseFile(fset, "README.md program", blocks[i], parser.ParseComments)
+		if err != nil {
+			t.Fatalf("the README's program %d does not parse: %v\n%s", i+1, err, blocks[i])
+		}
+		ef, err := parser.ParseFile(fset, want.file, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, w := readmeImports(rf), readmeImports(ef); !slices.Equal(got, w) {
+			t.Errorf("README program %d imports %q, %s %q", i+1, got, want.file, w)
+		}
+		got := readmeFuncBody(t, fset, rf, "main")
+		body := readmeFuncBody(t, fset, ef, want.example)
+		if got != body {
+			t.Errorf("README program %d's main differs from %s:\n--- README\n%s\n--- %s\n%s", i+1, want.example, got, want.file, body)
+		}
 	}
 }
 
-// quickStartBlock returns the first ```go block of the README that is a
-// whole program (package main).
-func quickStartBlock(t *testing.T, readme string) string {
-	t.Helper()
+// programBlocks returns the ```go blocks of the README that are whole
+// programs (package main), in order.
+func programBlocks(readme string) []string {
+	var out []string
 	rest := readme
 	for {
 		_, after, ok := strings.Cut(rest, "```go\n")
 		if !ok {
-			t.Fatal("README.md has no ```go block with package main")
+			return out
 		}
 		block, tail, ok := strings.Cut(after, "\n```")
 		if !ok {
-			t.Fatal("README.md: unterminated ```go block")
+			return out
 		}
 		if strings.HasPrefix(block, "package main\n") {
-			return block + "\n"
+			out = append(out, block+"\n")
 		}
 		rest = tail
 	}
+}
+
+// quickStartBlock returns the README's first program.
+func quickStartBlock(t *testing.T, readme string) string {
+	t.Helper()
+	blocks := programBlocks(readme)
+	if len(blocks) == 0 {
+		t.Fatal("README.md has no ```go block with package main")
+	}
+	return blocks[0]
 }
 
 func readmeImports(f *ast.File) []string {

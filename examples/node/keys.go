@@ -19,11 +19,11 @@ import (
 // management network only, never to an address clients or the internet
 // reach, and never publish its port.
 //
-//	GET  /keys           every member's key fingerprints (Keyring().List)
-//	POST /keys/install   {"key": "<key>"}: Keyring().Install (the key as gencluster.ParseKey reads it)
-//	POST /keys/use       {"key": "<key>"}: Keyring().Use
-//	POST /keys/remove    {"key": "<key>"}: Keyring().Remove
-//	POST /keys/encrypt   Keyring().Encrypt (migration from plaintext)
+//	GET  /keys           every member's key fingerprints (KeyManager().List)
+//	POST /keys/install   {"key": "<key>"}: KeyManager().Install (the key as gencluster.ParseKey reads it)
+//	POST /keys/use       {"key": "<key>"}: KeyManager().Use
+//	POST /keys/remove    {"key": "<key>"}: KeyManager().Remove
+//	POST /keys/encrypt   KeyManager().Encrypt (migration from plaintext)
 //	GET  /keys/behind    members that missed an operation of this node
 //
 // ?timeout=10s bounds an operation (default 10s, at most 60s). The answer
@@ -57,7 +57,7 @@ type keyMemberJSON struct {
 // keysHandler serves the key API of node.
 func keysHandler(node *gencluster.Node) http.Handler {
 	mux := http.NewServeMux()
-	op := func(name string, withKey bool, f func(context.Context, []byte) (gencluster.KeyringResult, error)) http.HandlerFunc {
+	op := func(name string, withKey bool, f func(context.Context, []byte) (gencluster.KeyResponse, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			timeout := defaultKeysTimeout
 			if s := r.URL.Query().Get("timeout"); s != "" {
@@ -82,14 +82,14 @@ func keysHandler(node *gencluster.Node) http.Handler {
 			writeJSON(w, keysStatus(err), toKeysJSON(res, err))
 		}
 	}
-	kr := node.Keyring()
-	mux.Handle("GET /keys", op("list", false, func(ctx context.Context, _ []byte) (gencluster.KeyringResult, error) { return kr.List(ctx) }))
-	mux.Handle("POST /keys/install", op("install", true, kr.Install))
-	mux.Handle("POST /keys/use", op("use", true, kr.Use))
-	mux.Handle("POST /keys/remove", op("remove", true, kr.Remove))
-	mux.Handle("POST /keys/encrypt", op("encrypt", false, func(ctx context.Context, _ []byte) (gencluster.KeyringResult, error) { return kr.Encrypt(ctx) }))
+	km := node.KeyManager()
+	mux.Handle("GET /keys", op("list", false, func(ctx context.Context, _ []byte) (gencluster.KeyResponse, error) { return km.List(ctx) }))
+	mux.Handle("POST /keys/install", op("install", true, km.Install))
+	mux.Handle("POST /keys/use", op("use", true, km.Use))
+	mux.Handle("POST /keys/remove", op("remove", true, km.Remove))
+	mux.Handle("POST /keys/encrypt", op("encrypt", false, func(ctx context.Context, _ []byte) (gencluster.KeyResponse, error) { return km.Encrypt(ctx) }))
 	mux.HandleFunc("GET /keys/behind", func(w http.ResponseWriter, _ *http.Request) {
-		behind := kr.Behind()
+		behind := km.Behind()
 		if behind == nil {
 			behind = map[string]int{}
 		}
@@ -130,7 +130,7 @@ func keysStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-func toKeysJSON(res gencluster.KeyringResult, err error) keysJSON {
+func toKeysJSON(res gencluster.KeyResponse, err error) keysJSON {
 	out := keysJSON{Op: res.Op, OK: err == nil, Members: []keyMemberJSON{}}
 	if err != nil {
 		out.Error = err.Error()

@@ -10,8 +10,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gencluster/gencluster"
 )
@@ -85,8 +87,10 @@ func TestKeysAPI(t *testing.T) {
 	if code, out := post(t, h, "/keys/remove", `{"key":"`+b64(oldKey)+`"}`); code != http.StatusOK {
 		t.Errorf("remove: %d %+v", code, out)
 	}
-	if !bytes.Equal(node.Keys()[0], newKey) || len(node.Keys()) != 1 {
-		t.Error("the key API did not rotate the key")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if res, err := node.KeyManager().List(ctx); err != nil || !slices.Equal(res.Members[0].Keys, []string{gencluster.KeyFingerprint(newKey)}) {
+		t.Errorf("the key API did not rotate the key: %v, %+v", err, res)
 	}
 	// No answer ever shows a key.
 	for _, p := range []string{"/keys", "/keys/behind"} {

@@ -107,7 +107,7 @@ var envHelp = []struct{ name, help string }{
 	{gencluster.EnvMeta, "metadata gossiped with the node, k=v,k=v"},
 	{gencluster.EnvSecretKey, "gossip encryption key: hex:<hex>, base64:<base64>, or the base64 of 16 or 32 bytes (never logged)"},
 	{gencluster.EnvSecretKeyFile, "file holding the key as " + gencluster.EnvSecretKey + " does (a mounted Kubernetes Secret); not with it"},
-	{gencluster.EnvKeyMigration, "true: hold the key but gossip plaintext until Keyring().Encrypt (docs/keys.md)"},
+	{gencluster.EnvKeyMigration, "true: hold the key but gossip plaintext until KeyManager().Encrypt (docs/keys.md)"},
 	{gencluster.EnvLabel, "cluster label: nodes with another label never merge with this one"},
 	{gencluster.EnvSnapshot, "member snapshot file, to rejoin the known members after a full outage (the -snapshot flag overrides it)"},
 }

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,9 +15,10 @@ import (
 )
 
 // TestKeyRotation rotates the key of a running 3-node cluster through the
-// three documented steps, with gossip going on, and checks that no node
-// falls out at any point, that traffic under the new key flows, and that
-// a node with only the old key cannot join afterwards.
+// three documented steps (KeyManager's Install, Use, Remove), with gossip
+// going on, and checks that no node falls out at any point, that traffic
+// under the new key flows, and that a node with only the old key cannot
+// join afterwards.
 func TestKeyRotation(t *testing.T) {
 	oldKey, newKey := key(0xA1, 32), key(0xB2, 16)
 	nodes := startCluster(t, "rot", 3, gencluster.WithSecretKey(oldKey), gencluster.WithLabel("rot"))
@@ -75,24 +75,32 @@ func TestKeyRotation(t *testing.T) {
 		}, step+": every node to see round "+val)
 		noneGone(step)
 	}
-	step := func(name string, f func(*gencluster.Node) error, wantKeys ...[]byte) {
+	// step runs a cluster-wide operation from one node (another at each
+	// step), which every node acknowledges, and checks every node's keys.
+	coordinator := 0
+	step := func(name string, op func(*gencluster.KeyManager, context.Context) (gencluster.KeyResponse, error), wantKeys ...[]byte) {
 		t.Helper()
-		for _, n := range nodes {
-			if err := f(n); err != nil {
-				t.Fatalf("%s on %s: %v", name, n.Name(), err)
-			}
-			noneGone(name)
+		coord := nodes[coordinator%len(nodes)]
+		coordinator++
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		res, err := op(coord.KeyManager(), ctx)
+		if err != nil || len(res.Acked()) != len(nodes) {
+			t.Fatalf("%s from %s: %v, acked by %v of %d", name, coord.Name(), err, res.Acked(), len(nodes))
 		}
+		noneGone(name)
 		for _, n := range nodes {
-			if got := n.Keys(); !slices.EqualFunc(got, wantKeys, bytes.Equal) {
-				t.Fatalf("%s: %s has keys %x, want %x", name, n.Name(), got, wantKeys)
+			if got := ownKeys(t, n); !slices.Equal(got, fingerprints(wantKeys...)) {
+				t.Fatalf("%s: %s has keys %v, want %v", name, n.Name(), got, fingerprints(wantKeys...))
 			}
 		}
 		gossipRound(name)
 	}
 
 	gossipRound("before")
-	step("1 InstallKey", func(n *gencluster.Node) error { return n.InstallKey(newKey) }, oldKey, newKey)
+	step("1 Install", func(k *gencluster.KeyManager, ctx context.Context) (gencluster.KeyResponse, error) {
+		return k.Install(ctx, newKey)
+	}, oldKey, newKey)
 	// A node that starts in the middle of the rotation has both keys, the
 	// one the cluster encrypts with first; it joins, then follows the
 	// remaining steps with the others.
@@ -103,8 +111,12 @@ func TestKeyRotation(t *testing.T) {
 	nodes = append(nodes, mid)
 	watch(mid)
 	gossipRound("1 mid")
-	step("2 UseKey", func(n *gencluster.Node) error { return n.UseKey(newKey) }, newKey, oldKey)
-	step("3 RemoveKey", func(n *gencluster.Node) error { return n.RemoveKey(oldKey) }, newKey)
+	step("2 Use", func(k *gencluster.KeyManager, ctx context.Context) (gencluster.KeyResponse, error) {
+		return k.Use(ctx, newKey)
+	}, newKey, oldKey)
+	step("3 Remove", func(k *gencluster.KeyManager, ctx context.Context) (gencluster.KeyResponse, error) {
+		return k.Remove(ctx, oldKey)
+	}, newKey)
 	// A few probe intervals and suspicion timeouts with the new key only.
 	for end := time.Now().Add(quietWindow); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		noneGone("after")
@@ -129,62 +141,61 @@ func TestKeyRotation(t *testing.T) {
 	testutil.WaitMembers(t, 10*time.Second, append(nodes, fresh), append(all, "rot-3")...)
 }
 
-func TestKeyringErrors(t *testing.T) {
+// TestKeyManagerErrors: the refusals and the idempotence of the key
+// operations, on a node alone.
+func TestKeyManagerErrors(t *testing.T) {
 	k1, k2, k3 := key(1, 16), key(2, 24), key(3, 32)
 	n := startNode(t, append(testOpts(t, "kr"), gencluster.WithKeyring(k1, k2))...)
-	if got := n.Keys(); !slices.EqualFunc(got, [][]byte{k1, k2}, bytes.Equal) {
-		t.Fatalf("Keys = %x", got)
+	km := n.KeyManager()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if got := ownKeys(t, n); !slices.Equal(got, fingerprints(k1, k2)) {
+		t.Fatalf("keys %v, want k1 k2", got)
 	}
-	// Keys returns copies.
-	n.Keys()[0][0] = 0xff
-	if n.Keys()[0][0] != 1 {
-		t.Fatal("Keys exposes the keyring's memory")
+	if _, err := km.Remove(ctx, k1); !errors.Is(err, gencluster.ErrRemoveRefused) || !errors.Is(err, gencluster.ErrRemovePrimaryKey) || !strings.Contains(err.Error(), "remove") {
+		t.Errorf("Remove(primary) = %v", err)
 	}
-	if err := n.RemoveKey(k1); !errors.Is(err, gencluster.ErrRemovePrimaryKey) || !strings.Contains(err.Error(), "RemoveKey") {
-		t.Errorf("RemoveKey(primary) = %v", err)
+	if _, err := km.Use(ctx, k3); !errors.Is(err, gencluster.ErrUseRefused) || !strings.Contains(err.Error(), "use") {
+		t.Errorf("Use(not installed) = %v", err)
 	}
-	if err := n.UseKey(k3); !errors.Is(err, gencluster.ErrKeyNotInstalled) || !strings.Contains(err.Error(), "UseKey") {
-		t.Errorf("UseKey(not installed) = %v", err)
-	}
-	if err := n.InstallKey(make([]byte, 17)); err == nil || !strings.Contains(err.Error(), "17 bytes") {
-		t.Errorf("InstallKey(17 bytes) = %v", err)
+	if _, err := km.Install(ctx, make([]byte, 17)); err == nil || !strings.Contains(err.Error(), "17 bytes") {
+		t.Errorf("Install(17 bytes) = %v", err)
 	}
 	// Idempotent: installing twice, removing what is not there.
 	for range 2 {
-		if err := n.InstallKey(k3); err != nil {
+		if _, err := km.Install(ctx, k3); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := n.RemoveKey(key(4, 16)); err != nil {
-		t.Errorf("RemoveKey(absent) = %v", err)
+	if _, err := km.Remove(ctx, key(4, 16)); err != nil {
+		t.Errorf("Remove(absent) = %v", err)
 	}
 	// Removing a key from the middle keeps the order of the others.
-	if err := n.RemoveKey(k2); err != nil {
+	if _, err := km.Remove(ctx, k2); err != nil {
 		t.Fatal(err)
 	}
-	if got := n.Keys(); !slices.EqualFunc(got, [][]byte{k1, k3}, bytes.Equal) {
-		t.Fatalf("after RemoveKey(k2): Keys = %x, want k1 k3", got)
+	if got := ownKeys(t, n); !slices.Equal(got, fingerprints(k1, k3)) {
+		t.Fatalf("after Remove(k2): keys %v, want k1 k3", got)
 	}
 	// The caller's buffer is copied.
 	buf := key(5, 16)
-	if err := n.InstallKey(buf); err != nil {
+	if _, err := km.Install(ctx, buf); err != nil {
 		t.Fatal(err)
 	}
 	buf[0] = 0
-	if got := n.Keys(); !bytes.Equal(got[2], key(5, 16)) {
-		t.Error("InstallKey kept the caller's buffer")
+	if got := ownKeys(t, n); len(got) != 3 || got[2] != gencluster.KeyFingerprint(key(5, 16)) {
+		t.Errorf("Install kept the caller's buffer: keys %v", got)
 	}
 
 	plain := startNode(t, testOpts(t, "kr-plain")...)
-	if plain.Keys() != nil {
-		t.Errorf("Keys without encryption = %x", plain.Keys())
-	}
-	for name, err := range map[string]error{
-		"InstallKey": plain.InstallKey(k1),
-		"UseKey":     plain.UseKey(k1),
-		"RemoveKey":  plain.RemoveKey(k1),
+	pk := plain.KeyManager()
+	for name, f := range map[string]func() (gencluster.KeyResponse, error){
+		"install": func() (gencluster.KeyResponse, error) { return pk.Install(ctx, k1) },
+		"use":     func() (gencluster.KeyResponse, error) { return pk.Use(ctx, k1) },
+		"remove":  func() (gencluster.KeyResponse, error) { return pk.Remove(ctx, k1) },
+		"list":    func() (gencluster.KeyResponse, error) { return pk.List(ctx) },
 	} {
-		if !errors.Is(err, gencluster.ErrNoKeyring) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "WithSecretKey") {
+		if _, err := f(); !errors.Is(err, gencluster.ErrNoKeyring) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "WithSecretKey") {
 			t.Errorf("%s without a keyring = %v", name, err)
 		}
 	}
@@ -196,10 +207,12 @@ func TestKeyringNotSharedBetweenNodes(t *testing.T) {
 	secret := gencluster.WithSecretKey(key(9, 16))
 	a := startNode(t, append(testOpts(t, "share-a"), secret)...)
 	b := startNode(t, append(testOpts(t, "share-b"), secret)...)
-	if err := a.InstallKey(key(8, 16)); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.KeyManager().Install(ctx, key(8, 16)); err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Keys()) != 2 || len(b.Keys()) != 1 {
-		t.Fatalf("a has %d keys, b %d: want 2 and 1", len(a.Keys()), len(b.Keys()))
+	if ka, kb := ownKeys(t, a), ownKeys(t, b); len(ka) != 2 || len(kb) != 1 {
+		t.Fatalf("a has %d keys, b %d: want 2 and 1", len(ka), len(kb))
 	}
 }

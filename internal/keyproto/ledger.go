@@ -1,12 +1,9 @@
-package gossip
+package keyproto
 
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
-
-	"github.com/gencluster/gencluster/membership"
 )
 
 // The catch-up ledger: a coordinator remembers, per member, the install,
@@ -33,48 +30,34 @@ const (
 	ledgerMembers = 256
 	ledgerOps     = 16
 	catchUpWait   = 3 * time.Second // per operation re-sent
+	retryEvery    = time.Second     // how often the ledger is re-sent
 )
 
 type pendingOp struct {
-	op  KeyOp
+	op  Op
 	key []byte
 }
 
-// ledger maps a member name to the operations it missed, oldest first.
-// Guarded by keyOps.mu.
-type ledger struct {
-	ops map[string][]pendingOp
-}
-
-func (l *ledger) empty(mu *sync.Mutex) bool {
-	mu.Lock()
-	defer mu.Unlock()
-	return len(l.ops) == 0
-}
-
 // noteLedger records who missed op and clears who answered.
-func (k *keyOps) noteLedger(op KeyOp, key []byte, replies []KeyReply) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.ledger.ops == nil {
-		k.ledger.ops = make(map[string][]pendingOp)
-	}
+func (e *Endpoint) noteLedger(op Op, key []byte, replies []Reply) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, r := range replies {
 		switch r.Status {
-		case KeyAcked, KeyRefused:
-			delete(k.ledger.ops, r.Name)
+		case Acked, Refused:
+			delete(e.ledger, r.Name)
 		default:
-			ops := k.ledger.ops[r.Name]
-			if len(ops) == 0 && len(k.ledger.ops) >= ledgerMembers {
-				k.logger.Warn("key catch-up ledger full: member not recorded", "peer", r.Name, "op", op.String())
+			ops := e.ledger[r.Name]
+			if len(ops) == 0 && len(e.ledger) >= ledgerMembers {
+				e.logger.Warn("key catch-up ledger full: member not recorded", "peer", r.Name, "op", op.String())
 				continue
 			}
 			if len(ops) >= ledgerOps {
-				k.logger.Warn("key catch-up ledger full for member: oldest operation forgotten", "peer", r.Name, "op", ops[0].op.String())
+				e.logger.Warn("key catch-up ledger full for member: oldest operation forgotten", "peer", r.Name, "op", ops[0].op.String())
 				ops = ops[1:]
 			}
-			k.ledger.ops[r.Name] = append(slices.Clone(ops), pendingOp{op: op, key: cloneKey(key)})
-			k.logger.Warn("member missed a key operation: will re-send while it is a member", "peer", r.Name, "op", op.String(), "status", r.Status.String())
+			e.ledger[r.Name] = append(slices.Clone(ops), pendingOp{op: op, key: append([]byte(nil), key...)})
+			e.logger.Warn("member missed a key operation: will re-send while it is a member", "peer", r.Name, "op", op.String(), "status", r.Status.String())
 		}
 	}
 }
@@ -82,64 +65,70 @@ func (k *keyOps) noteLedger(op KeyOp, key []byte, replies []KeyReply) {
 // Behind returns the members this node coordinated key operations for and
 // that have not acknowledged them yet, with how many operations each
 // missed.
-func (g *Gossip) Behind() map[string]int {
-	k := g.kops
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	out := make(map[string]int, len(k.ledger.ops))
-	for name, ops := range k.ledger.ops {
+func (e *Endpoint) Behind() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]int, len(e.ledger))
+	for name, ops := range e.ledger {
 		out[name] = len(ops)
 	}
 	return out
+}
+
+// caughtUp reports whether the ledger is empty.
+func (e *Endpoint) caughtUp() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.ledger) == 0
 }
 
 // catchUp re-sends the missed operations of every ledger member that is
 // live, in order, stopping at the first that gets no answer. It holds the
 // coordinator's operation slot, so it never interleaves with an operator's
 // operation.
-func (k *keyOps) catchUp() {
+func (e *Endpoint) catchUp() {
 	select {
-	case k.sem <- struct{}{}:
-		defer func() { <-k.sem }()
-	case <-k.ctx.Done():
+	case e.sem <- struct{}{}:
+		defer func() { <-e.sem }()
+	case <-e.ctx.Done():
 		return
 	}
-	k.mu.Lock()
-	names := make([]string, 0, len(k.ledger.ops))
-	for name := range k.ledger.ops {
+	e.mu.Lock()
+	names := make([]string, 0, len(e.ledger))
+	for name := range e.ledger {
 		names = append(names, name)
 	}
-	k.mu.Unlock()
+	e.mu.Unlock()
 	slices.Sort(names)
 	for _, name := range names {
-		m, ok := k.member(name)
+		m, ok := e.host.Peer(name)
 		if !ok {
 			continue
 		}
 		for {
-			k.mu.Lock()
-			ops := k.ledger.ops[name]
-			k.mu.Unlock()
+			e.mu.Lock()
+			ops := e.ledger[name]
+			e.mu.Unlock()
 			if len(ops) == 0 {
 				break
 			}
-			ctx, cancel := context.WithTimeout(k.ctx, catchUpWait)
-			replies, err := k.ask(ctx, ops[0].op, ops[0].key, []membership.Member{m})
+			ctx, cancel := context.WithTimeout(e.ctx, catchUpWait)
+			replies, err := e.ask(ctx, ops[0].op, ops[0].key, []Peer{m})
 			cancel()
-			if err != nil || len(replies) != 1 || (replies[0].Status != KeyAcked && replies[0].Status != KeyRefused) {
+			if err != nil || len(replies) != 1 || (replies[0].Status != Acked && replies[0].Status != Refused) {
 				break
 			}
-			k.logger.Info("member caught up on a key operation", "peer", name, "op", ops[0].op.String(), "status", replies[0].Status.String(), "err", replies[0].Err)
-			k.mu.Lock()
-			if cur := k.ledger.ops[name]; len(cur) > 0 {
+			e.logger.Info("member caught up on a key operation", "peer", name, "op", ops[0].op.String(), "status", replies[0].Status.String(), "err", replies[0].Err)
+			e.mu.Lock()
+			if cur := e.ledger[name]; len(cur) > 0 {
 				if len(cur) == 1 {
-					delete(k.ledger.ops, name)
+					delete(e.ledger, name)
 				} else {
-					k.ledger.ops[name] = cur[1:]
+					e.ledger[name] = cur[1:]
 				}
 			}
-			k.mu.Unlock()
-			if k.ctx.Err() != nil {
+			e.mu.Unlock()
+			if e.ctx.Err() != nil {
 				return
 			}
 		}

@@ -1,4 +1,4 @@
-package gossip
+package keyproto
 
 import (
 	"bytes"
@@ -8,11 +8,11 @@ import (
 
 func sampleMsgs() []keyMsg {
 	return []keyMsg{
-		{kind: kindRequest, op: KeyInstall, id: [16]byte{1, 2, 3}, time: 1700000000123456789, from: "node-1", key: k(7)},
-		{kind: kindRequest, op: KeyList, id: [16]byte{9}, time: -5, from: ""},
-		{kind: kindResponse, op: KeyUse, id: [16]byte{4}, time: 42, from: "n2", status: respRefused, message: "key is not installed",
+		{kind: kindRequest, op: Install, id: [16]byte{1, 2, 3}, time: 1700000000123456789, from: "node-1", key: k(7)},
+		{kind: kindRequest, op: List, id: [16]byte{9}, time: -5, from: ""},
+		{kind: kindResponse, op: Use, id: [16]byte{4}, time: 42, from: "n2", status: respRefused, message: "key is not installed",
 			keys: [][fingerprintSz]byte{fingerprint(k(1)), fingerprint(k(2))}},
-		{kind: kindResponse, op: KeyEncrypt, id: [16]byte{5}, time: 43, from: "n3", plaintext: true, keys: [][fingerprintSz]byte{fingerprint(k(3))}},
+		{kind: kindResponse, op: Encrypt, id: [16]byte{5}, time: 43, from: "n3", plaintext: true, keys: [][fingerprintSz]byte{fingerprint(k(3))}},
 	}
 }
 
@@ -42,13 +42,13 @@ func TestKeyMsgRoundTrip(t *testing.T) {
 }
 
 func TestKeyMsgRejects(t *testing.T) {
-	if _, err := encodeKeyMsg(keyMsg{kind: kindRequest, op: KeyInstall, key: make([]byte, 33)}); err == nil {
+	if _, err := encodeKeyMsg(keyMsg{kind: kindRequest, op: Install, key: make([]byte, 33)}); err == nil {
 		t.Fatal("33-byte key encoded")
 	}
-	if _, err := encodeKeyMsg(keyMsg{kind: 9, op: KeyList}); err == nil {
+	if _, err := encodeKeyMsg(keyMsg{kind: 9, op: List}); err == nil {
 		t.Fatal("unknown kind encoded")
 	}
-	b, _ := encodeKeyMsg(keyMsg{kind: kindRequest, op: KeyList})
+	b, _ := encodeKeyMsg(keyMsg{kind: kindRequest, op: List})
 	b[1] = 99 // unknown op
 	if _, err := decodeKeyMsg(b); err == nil {
 		t.Fatal("unknown op decoded")
@@ -74,7 +74,7 @@ func TestSealOpen(t *testing.T) {
 	if _, err := seal(k(1)[:5], body); err == nil {
 		t.Fatal("sealed with a 5-byte key")
 	}
-	if fp := KeyFingerprint(k(1)); len(fp) != 16 || bytes.Contains([]byte(fp), k(1)) {
+	if fp := Fingerprint(k(1)); len(fp) != 16 || bytes.Contains([]byte(fp), k(1)) {
 		t.Fatalf("fingerprint %q", fp)
 	}
 }
@@ -89,7 +89,7 @@ func FuzzKeyMsg(f *testing.F) {
 		f.Add(s)
 	}
 	f.Add([]byte{})
-	f.Add([]byte{msgKeyOp, sealVersion})
+	f.Add([]byte{Prefix, sealVersion})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = open([][]byte{k(1)}, b)
 		m, err := decodeKeyMsg(b)

@@ -1,4 +1,4 @@
-package gossip
+package keyproto
 
 import (
 	"crypto/aes"
@@ -11,7 +11,7 @@ import (
 	"fmt"
 )
 
-// The wire format of the cluster-wide key operations (keyops.go).
+// The wire format of the cluster-wide key operations (endpoint.go).
 //
 // A key operation message is a memberlist user message sent with
 // SendReliable (one TCP stream, encrypted by memberlist with its primary
@@ -21,7 +21,7 @@ import (
 // makes a key operation readable and acceptable only by key holders in
 // every mode.
 //
-//	sealed: msgKeyOp, sealVersion, nonce (12 bytes), AES-GCM(body), AAD sealAAD
+//	sealed: Prefix, sealVersion, nonce (12 bytes), AES-GCM(body), AAD sealAAD
 //	body:   kind, op, id (16 bytes), time (int64 Unix ns, big-endian),
 //	        from (uvarint length + bytes), then
 //	        request:  key (uvarint length + bytes; empty for list/encrypt)
@@ -29,8 +29,9 @@ import (
 //	                  key count (1 byte), fingerprints (8 bytes each,
 //	                  primary first)
 const (
-	// msgKeyOp is the first byte of a key operation user message.
-	msgKeyOp    byte = 0x4b // 'K'
+	// Prefix is the first byte of every key operation message: the
+	// host hands the messages that start with it to Endpoint.Notify.
+	Prefix      byte = 0x4b // 'K'
 	sealVersion byte = 1
 	sealNonce        = 12
 
@@ -48,7 +49,7 @@ var sealAAD = []byte("gencluster keyops v1")
 // keyMsg is one decoded key operation message: a request or a response.
 type keyMsg struct {
 	kind byte
-	op   KeyOp
+	op   Op
 	id   [16]byte
 	time int64 // Unix ns, set by the sender
 	from string
@@ -110,7 +111,7 @@ func decodeKeyMsg(b []byte) (keyMsg, error) {
 	var m keyMsg
 	r := reader{b: b}
 	m.kind = r.byte()
-	m.op = KeyOp(r.byte())
+	m.op = Op(r.byte())
 	copy(m.id[:], r.bytes(16))
 	m.time = int64(binary.BigEndian.Uint64(pad8(r.bytes(8))))
 	m.from = string(r.str(maxNameLen))
@@ -198,7 +199,7 @@ func seal(key, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	out := make([]byte, 2+sealNonce, 2+sealNonce+len(body)+gcm.Overhead())
-	out[0], out[1] = msgKeyOp, sealVersion
+	out[0], out[1] = Prefix, sealVersion
 	if _, err := rand.Read(out[2 : 2+sealNonce]); err != nil {
 		return nil, err
 	}
@@ -207,7 +208,7 @@ func seal(key, body []byte) ([]byte, error) {
 
 // open decrypts a payload made by seal with any of keys.
 func open(keys [][]byte, b []byte) ([]byte, error) {
-	if len(b) < 2+sealNonce || b[0] != msgKeyOp || b[1] != sealVersion {
+	if len(b) < 2+sealNonce || b[0] != Prefix || b[1] != sealVersion {
 		return nil, errBadKeyMsg
 	}
 	nonce, ct := b[2:2+sealNonce], b[2+sealNonce:]
@@ -241,9 +242,9 @@ func fingerprint(key []byte) [fingerprintSz]byte {
 	return fp
 }
 
-// KeyFingerprint names a key without revealing it: the first 8 bytes of
+// Fingerprint names a key without revealing it: the first 8 bytes of
 // its SHA-256, in hex. Key listings report fingerprints, never keys.
-func KeyFingerprint(key []byte) string {
+func Fingerprint(key []byte) string {
 	fp := fingerprint(key)
 	return hex.EncodeToString(fp[:])
 }
