@@ -26,8 +26,8 @@ type Node struct {
 	addr string
 	dist Dist // what else it can do is asked with type assertions (dist.go)
 	// poll brings the view up to date with a Dist that reports no events
-	// (it compares the Dist's Members with the view); a no-op for an
-	// EventSource, whose events keep the view current.
+	// (it compares the Dist's Members with the view); a no-op for the
+	// gossip adapter and an EventSource, whose events keep it current.
 	poll   func()
 	hub    *hub.Hub // holds the view, the one record of who is live
 	events <-chan Event
@@ -128,9 +128,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		// addresses, with the same backoff.
 		rc.Seeds = append(slices.Clone(cfg.seeds), snapshotSeeds{rec: rec, path: cfg.snapshotPath})
 	}
-	if _, ok := n.dist.(EventSource); !ok {
-		rc.AfterPass = n.poll
-	}
+	rc.AfterPass = n.poll // a no-op unless the Dist is polled
 	r := refresh.New(rc)
 	if err := n.initialJoin(ctx, r); err != nil {
 		n.stop(context.Background(), "Start", nil)
@@ -169,22 +167,28 @@ func (n *Node) startRunners() error {
 	return nil
 }
 
-// startDist adopts the Dist given with WithDist, or starts memberlist
-// through the gossip adapter, and connects it to the view: an EventSource
-// feeds the view with its events (the adapter publishes to it directly);
-// any other Dist is polled (see poll).
+// startDist starts memberlist through the gossip adapter, which publishes
+// to the view itself, or adopts the Dist given with WithDist and connects
+// it to the view: an EventSource feeds the view with its events; any other
+// Dist is polled (see poll).
 func (n *Node) startDist() error {
-	if n.cfg.dist != nil {
-		n.dist, n.addr = n.cfg.dist, n.cfg.advertiseAddr
-	} else if err := n.startGossip(); err != nil {
-		return err
+	if n.cfg.dist == nil {
+		return n.startGossip()
 	}
+	n.dist, n.addr = n.cfg.dist, n.cfg.advertiseAddr
 	if es, ok := n.dist.(EventSource); ok {
 		es.Notify(n.hub.Publish)
-	} else {
-		n.poll = func() { n.hub.Sync(n.dist.Members()) }
-		n.poll()
+		return nil
 	}
+	// One poll at a time: a list read earlier must not be applied after
+	// a newer one (it would report members failed, then joined again).
+	var mu sync.Mutex
+	n.poll = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		n.hub.Sync(n.dist.Members())
+	}
+	n.poll()
 	return nil
 }
 
@@ -288,7 +292,8 @@ func (n *Node) LocalMember() Member {
 // ctx ends (then ctx's error is returned, wrapped: test with errors.Is);
 // a ctx with no deadline sets no limit. A ctx that has already ended
 // changes nothing. With no other live member there is nothing to wait
-// for. The limits of WithMeta apply.
+// for. The limits of WithMeta apply. With a Dist given with WithDist, the
+// Dist does the update if it is a MetaUpdater; otherwise UpdateMeta fails.
 func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	mu, ok := n.dist.(MetaUpdater)
 	if !ok {
@@ -306,7 +311,9 @@ func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 // Leave leaves the cluster gracefully: the other members see an EventLeave
 // for this node, not an EventFail. It stops the refresh loop, announces the
 // leave and waits for the broadcast until it is out or ctx ends, shuts
-// gossip down, and waits for every goroutine the node started.
+// gossip down, and waits for every goroutine the node started. With a
+// Dist given with WithDist, the Dist leaves if it is a Leaver, and is
+// closed otherwise (see Leaver).
 //
 // Like http.Server.Shutdown, it returns when ctx ends, with ctx's error
 // (wrapped; test with errors.Is): the rest of the stop (the announcement
@@ -345,7 +352,8 @@ func (n *Node) Leave(ctx context.Context) error {
 // sent, so the other members detect a failure (EventFail). It waits for
 // every goroutine the node started (it has no context to bound that
 // wait: use Leave with one). It is idempotent, and after Leave returns
-// Leave's first result once the stop has finished.
+// Leave's first result once the stop has finished. A Dist given with
+// WithDist is closed if it is an io.Closer.
 func (n *Node) Close() error {
 	return n.stop(context.Background(), "Close", n.closeDist)
 }
