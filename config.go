@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/hashicorp/go-sockaddr/template"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gencluster/gencluster/internal/discovery"
 	"github.com/gencluster/gencluster/seeds"
 )
 
@@ -27,6 +27,7 @@ type config struct {
 	bindAddr          string
 	advertiseAddr     string
 	seeds             []seeds.Discoverer
+	backends          []discovery.Backend // seeds resolved once, by newConfig (backends.go)
 	refreshInterval   time.Duration
 	minBackoff        time.Duration
 	discoveryTimeout  time.Duration
@@ -80,6 +81,7 @@ func newConfig(opts []Option) (config, error) {
 			errs = append(errs, fmt.Errorf("%s cannot apply with WithDist: it configures memberlist, and the Dist given with WithDist owns its transport (secure that transport itself, and drop %s)", opt, opt))
 		}
 	}
+	c.backends = discovery.Resolve(c.seeds...)
 	errs = append(errs, checkRunners(&c))
 	if c.name == "" {
 		name, err := defaultName()
@@ -87,31 +89,6 @@ func newConfig(opts []Option) (config, error) {
 		c.name = name
 	}
 	return c, listErrors("gencluster: ", errs...)
-}
-
-// checkRunners refuses the combinations in which a discovery backend with
-// background work (a seeds.Runner, such as multicast) cannot work:
-//
-//   - WithRefreshInterval(0): only the refresh loop asks a backend again
-//     after the initial join, so what the backend learns later would never
-//     be read;
-//   - WithDist without WithAdvertiseAddr: the backend announces this
-//     node's address, and with WithDist the Node knows it only from
-//     WithAdvertiseAddr.
-func checkRunners(c *config) error {
-	var errs []error
-	for _, d := range c.seeds {
-		for _, r := range seeds.Runners(d) {
-			name := seeds.Name(r.(seeds.Discoverer))
-			if c.refreshInterval == 0 {
-				errs = append(errs, fmt.Errorf("discovery backend %s works in the background and needs the refresh loop, which WithRefreshInterval(0) disables", name))
-			}
-			if c.dist != nil && c.advertiseAddr == "" {
-				errs = append(errs, fmt.Errorf("discovery backend %s announces this node's address, which with WithDist is WithAdvertiseAddr: give WithAdvertiseAddr", name))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // defaultName is the host name plus a short random suffix, so that two

@@ -6,8 +6,8 @@
 // The data path, from the address of a peer to the program:
 //
 //	discover   discovery backends (package seeds: static, DNS A/SRV,
-//	   |       Kubernetes, a file, a port range, multicast, mDNS;
-//	   |       WithSeeds) and the WithSnapshot file yield host:port
+//	   |       Kubernetes, a file, a port range; seeds/multicast,
+//	   |       seeds/mdns; WithSeeds) and the WithSnapshot file yield host:port
 //	   v       addresses, re-run every WithRefreshInterval
 //	join       the refresh loop joins every address that is not a live
 //	   |       member, through the Dist (Connect), with backoff

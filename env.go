@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gencluster/gencluster/seeds"
 )
 
 // The environment variables FromEnv reads. Each maps onto one option.
@@ -13,7 +15,7 @@ const (
 	EnvName            = "GENCLUSTER_NAME"             // WithName
 	EnvBindAddr        = "GENCLUSTER_BIND"             // WithBindAddr (a go-sockaddr template is allowed)
 	EnvAdvertiseAddr   = "GENCLUSTER_ADVERTISE"        // WithAdvertiseAddr
-	EnvSeeds           = "GENCLUSTER_SEEDS"            // WithSeedSpec (seeds.Parse syntax)
+	EnvSeeds           = "GENCLUSTER_SEEDS"            // WithSeedSpec (seeds.Parse syntax; see SeedRegistry for mdns+ and mcast+)
 	EnvRefreshInterval = "GENCLUSTER_REFRESH_INTERVAL" // WithRefreshInterval (Go duration, or "infinity")
 	EnvMeta            = "GENCLUSTER_META"             // WithMeta, as k=v,k=v
 	EnvSecretKey       = "GENCLUSTER_SECRET_KEY"       // WithSecretKey, as ParseKey reads it: hex:..., base64:... or the base64 of 16 or 32 bytes (never echoed in errors)
@@ -48,27 +50,69 @@ const (
 //	env, err := gencluster.FromEnv()
 //	node, err := gencluster.Start(ctx, append(env, gencluster.WithLogger(l))...)
 //
+// GENCLUSTER_SEEDS is parsed with seeds.Default(), or with the Registry
+// given with SeedRegistry: the mdns+ and mcast+ schemes need it.
+//
 // A malformed value is an error naming the variable and the value (never
 // a key's), and so is a GENCLUSTER_* variable FromEnv does not read: a
 // misspelt one (GENCLUSTER_SEED) would otherwise leave its setting at the
 // default unnoticed, so the error names the closest variable it reads.
 // Every error is reported at once, one a line.
-func FromEnv() ([]Option, error) {
+func FromEnv(envOpts ...EnvOption) ([]Option, error) {
 	vars := make(map[string]string)
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			vars[k] = v
 		}
 	}
-	return fromVars(vars)
+	return fromVars(vars, envOpts...)
+}
+
+// EnvOption configures how FromEnv reads the environment.
+type EnvOption func(*envConfig) error
+
+// envConfig is what the EnvOptions set.
+type envConfig struct {
+	seeds *seeds.Registry // parses GENCLUSTER_SEEDS; seeds.Default() unless SeedRegistry
+}
+
+// SeedRegistry makes FromEnv parse GENCLUSTER_SEEDS with r instead of
+// seeds.Default(). Give it the Registry of a program that registered the
+// backends that live in packages of their own (seeds/mdns, seeds/multicast)
+// or schemes of its own, so that the environment can name them:
+//
+//	r := seeds.Default()
+//	if err := mdns.Register(r); err != nil { ... }
+//	env, err := gencluster.FromEnv(gencluster.SeedRegistry(r))
+//
+// Without it, a GENCLUSTER_SEEDS naming mdns+ or mcast+ is an error that
+// says which package to import and register.
+func SeedRegistry(r *seeds.Registry) EnvOption {
+	return func(c *envConfig) error {
+		if r == nil {
+			return fmt.Errorf("SeedRegistry: nil Registry")
+		}
+		c.seeds = r
+		return nil
+	}
 }
 
 // fromVars is FromEnv reading vars instead of the environment.
-func fromVars(vars map[string]string) ([]Option, error) {
+func fromVars(vars map[string]string, envOpts ...EnvOption) ([]Option, error) {
 	var (
 		opts []Option
 		errs = unknownVars(vars)
+		ec   = envConfig{seeds: seeds.Default()}
 	)
+	for i, o := range envOpts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("EnvOption %d is nil", i))
+			continue
+		}
+		if err := o(&ec); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	get := func(key string) (string, bool) {
 		v := strings.TrimSpace(vars[key])
 		return v, v != ""
@@ -93,7 +137,7 @@ func fromVars(vars map[string]string) ([]Option, error) {
 		add(EnvAdvertiseAddr, v, WithAdvertiseAddr(v))
 	}
 	if v, ok := get(EnvSeeds); ok {
-		add(EnvSeeds, v, WithSeedSpec(v))
+		add(EnvSeeds, v, withSeedSpec(ec.seeds, v))
 	}
 	if v, ok := get(EnvRefreshInterval); ok {
 		d, err := parseInterval(v)

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/gencluster/gencluster/seeds"
 )
 
 // nodeMetrics holds one Node's collectors. It is the refresh loop's
@@ -68,17 +66,14 @@ func (n *Node) initMetrics() {
 		return
 	}
 	m := newNodeMetrics(n.cfg.registerer, n.name)
-	for _, d := range n.cfg.seeds {
-		for _, b := range seeds.Backends(d) {
-			name := seeds.Name(b)
-			m.discDur.WithLabelValues(name)
-			m.discErrs.WithLabelValues(name)
-			m.discPeers.WithLabelValues(name)
-			// A backend with metrics of its own is registered with the
-			// node label that the node's collectors carry as ConstLabels.
-			if c, ok := b.(prometheus.Collector); ok {
-				m.collectors = append(m.collectors, prometheus.WrapCollectorWith(prometheus.Labels{"node": n.name}, c))
-			}
+	for _, b := range n.cfg.backends {
+		m.discDur.WithLabelValues(b.Name)
+		m.discErrs.WithLabelValues(b.Name)
+		m.discPeers.WithLabelValues(b.Name)
+		// A backend with metrics of its own is registered with the node
+		// label that the node's collectors carry as ConstLabels.
+		if b.Collector != nil {
+			m.collectors = append(m.collectors, prometheus.WrapCollectorWith(prometheus.Labels{"node": n.name}, b.Collector))
 		}
 	}
 	m.collectors = append(m.collectors,

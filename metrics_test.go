@@ -18,6 +18,8 @@ import (
 
 	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/seeds"
+
+	"github.com/gencluster/gencluster/seeds/multicast"
 )
 
 // sample returns the value of the series name{node=node, labels...} in
@@ -95,7 +97,7 @@ gencluster_members{node="m-1",state="alive"} 2
 `), "gencluster_members"); err != nil {
 		t.Error(err)
 	}
-	backend := seeds.Name(seeds.Static(nodes[0].Addr()))
+	backend := fmt.Sprint(seeds.Static(nodes[0].Addr()))
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, c := range []struct {
 			name, node string
@@ -323,7 +325,7 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 	if lo == "" {
 		t.Fatal("no loopback interface that is up: the multicast test needs one")
 	}
-	mc := seeds.Multicast("metrics", seeds.MulticastInterface(lo), seeds.MulticastGroup("239.193.7.47:17947"), seeds.MulticastInterval(20*time.Millisecond))
+	mc := multicast.New("metrics", multicast.Interface(lo), multicast.Group("239.193.7.47:17947"), multicast.Interval(20*time.Millisecond))
 	reg := prometheus.NewPedanticRegistry()
 	n := startNode(t,
 		WithName("fd"), WithAdvertiseAddr("127.0.0.1:7946"),
@@ -342,7 +344,7 @@ func TestMetricsWithDistAndMulticast(t *testing.T) {
 	if _, ok := sample(t, reg, "gencluster_memberlist_udp_sent_bytes_total", "fd"); ok {
 		t.Error("memberlist metrics without memberlist")
 	}
-	if _, ok := sample(t, reg, "gencluster_multicast_packets_total", "fd", "backend", seeds.Name(mc), "result", "sent"); !ok {
+	if _, ok := sample(t, reg, "gencluster_multicast_packets_total", "fd", "backend", fmt.Sprint(mc), "result", "sent"); !ok {
 		t.Error("no multicast packet counters")
 	}
 	if v, _ := sample(t, reg, "gencluster_members", "fd", "state", "alive"); v != 1 {

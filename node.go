@@ -12,9 +12,9 @@ import (
 	"sync/atomic"
 
 	"github.com/gencluster/gencluster/gossip"
+	"github.com/gencluster/gencluster/internal/discovery"
 	"github.com/gencluster/gencluster/internal/hub"
 	"github.com/gencluster/gencluster/internal/refresh"
-	"github.com/gencluster/gencluster/seeds"
 )
 
 // Node is this process's membership in a cluster. Start one with Start and
@@ -117,7 +117,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 
 	rc := refresh.Config{
-		Dist: n.dist, Seeds: cfg.seeds, Self: n.addr,
+		Dist: n.dist, Backends: cfg.backends, Self: n.addr,
 		Interval: cfg.refreshInterval, MinBackoff: cfg.minBackoff, Timeout: cfg.discoveryTimeout,
 		Workers: cfg.connectConcurrent, LookupHost: cfg.lookupHost,
 		Logger: n.logger, Observer: n.obs, // records carry node=<name>
@@ -126,7 +126,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	if rec != nil {
 		// The snapshot's members are join candidates like discovered
 		// addresses, with the same backoff.
-		rc.Seeds = append(slices.Clone(cfg.seeds), snapshotSeeds{rec: rec, path: cfg.snapshotPath})
+		rc.Backends = append(slices.Clone(cfg.backends), discovery.Resolve(snapshotSeeds{rec: rec, path: cfg.snapshotPath})...)
 	}
 	rc.AfterPass = n.poll // a no-op unless the Dist is polled
 	r := refresh.New(rc)
@@ -141,30 +141,6 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	n.goRun(r.Run)
 	n.logger.Info("started", "addr", n.addr, "seeds", r.Backends(), "refresh", cfg.refreshInterval)
 	return n, nil
-}
-
-func runnersOf(ds []seeds.Discoverer) []seeds.Runner {
-	var out []seeds.Runner
-	for _, d := range ds {
-		out = append(out, seeds.Runners(d)...)
-	}
-	return out
-}
-
-// startRunners starts the backends that work in the background, before the
-// initial join so that what they learn can seed it. Their work stops with
-// the node. A backend that cannot start fails Start (the combinations that
-// cannot work were refused by newConfig, see checkRunners).
-func (n *Node) startRunners() error {
-	for _, run := range runnersOf(n.cfg.seeds) {
-		name := seeds.Name(run.(seeds.Discoverer))
-		wait, err := run.Start(n.ctx, n.addr)
-		if err != nil {
-			return fmt.Errorf("gencluster: discovery backend %s: %w", name, err)
-		}
-		n.goRun(func(context.Context) { wait() })
-	}
-	return nil
 }
 
 // startDist starts memberlist through the gossip adapter, which publishes

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gencluster/gencluster/gossip"
 	"github.com/gencluster/gencluster/seeds"
+
+	"github.com/gencluster/gencluster/internal/discovery"
 )
 
 // The defaults, in one place.
@@ -90,10 +92,10 @@ func WithAdvertiseAddr(addr string) Option {
 // 7946). Several backends (and several WithSeeds) are merged and their
 // addresses de-duplicated. Without seeds the node starts a one-node
 // cluster that others may join. Each backend's configuration is checked
-// (seeds.Validate) when Start applies the option, so a bad backend is
+// (its Validate method) when Start applies the option, so a bad backend is
 // reported together with every other bad option.
 //
-// Backends with background work (seeds.Runner, such as seeds.Multicast)
+// Backends with background work (seeds.Runner, such as multicast.New)
 // are started before the initial join, so that what they learn can seed
 // it, and stop with the node. Start fails when one cannot start, and
 // refuses two combinations that cannot work: such a backend with
@@ -108,8 +110,8 @@ func WithSeeds(ds ...seeds.Discoverer) Option {
 				errs = append(errs, fmt.Errorf("WithSeeds: backend %d is nil", i))
 				continue
 			}
-			for _, b := range seeds.Backends(d) {
-				errs = append(errs, inContext("WithSeeds: "+seeds.Name(b), seeds.Validate(b))...)
+			for _, b := range discovery.Resolve(d) {
+				errs = append(errs, inContext("WithSeeds: "+b.Name, b.Validate())...)
 			}
 		}
 		if len(errs) > 0 {
@@ -121,10 +123,16 @@ func WithSeeds(ds ...seeds.Discoverer) Option {
 }
 
 // WithSeedSpec parses a seed spec string with seeds.Parse, for example
-// "dns+headless.ns.svc.cluster.local:7946", and adds the backends.
-func WithSeedSpec(spec string) Option {
+// "dns+headless.ns.svc.cluster.local:7946", and adds the backends. For a
+// spec naming schemes that are not built in (mdns+, mcast+, a program's
+// own), parse it with the Registry they were registered on and pass the
+// result to WithSeeds.
+func WithSeedSpec(spec string) Option { return withSeedSpec(seeds.Default(), spec) }
+
+// withSeedSpec is WithSeedSpec parsing with r (FromEnv's SeedRegistry).
+func withSeedSpec(r *seeds.Registry, spec string) Option {
 	return func(c *config) error {
-		d, err := seeds.Parse(spec)
+		d, err := r.Parse(spec)
 		if err != nil {
 			return fmt.Errorf("WithSeedSpec: %w", err)
 		}
@@ -235,7 +243,7 @@ func WithMinMembers(n int) Option {
 // name can register again.
 //
 // Discovery backends with metrics of their own (those that implement
-// prometheus.Collector, such as seeds.Multicast's
+// prometheus.Collector, such as multicast.New's
 // gencluster_multicast_packets_total) are registered on reg too, with the
 // node label added, and unregistered with the rest.
 //

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // DefaultDNSTimeout is how long one DNS query (one server, one name, one
@@ -235,7 +237,7 @@ func parseDNSText(text string, opts ...DNSOption) (Discoverer, error) {
 	if i < 0 {
 		return nil, fmt.Errorf("%q: want name:port", text)
 	}
-	port, err := ParsePort(text[i+1:])
+	port, err := backendkit.ParsePort(text[i+1:])
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", text, err)
 	}

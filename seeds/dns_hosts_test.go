@@ -65,7 +65,7 @@ bogus gossip.local
 		t.Errorf("missing hosts file: %v, want an error naming %s", err, missing)
 	}
 	// The hosts file has no SRV records.
-	if err := Validate(SRV("_a._tcp.test", DNSHostsFile(hosts))); err == nil || !strings.Contains(err.Error(), "DNSHostsFile") {
+	if err := validate(SRV("_a._tcp.test", DNSHostsFile(hosts))); err == nil || !strings.Contains(err.Error(), "DNSHostsFile") {
 		t.Errorf("SRV with DNSHostsFile: Validate = %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // DNSOption configures DNS and SRV. Each option says which of the two
@@ -163,7 +165,7 @@ func (c *dnsConfig) qtypes() []uint16 {
 func (c *dnsConfig) validate(backend int) error {
 	errs := []error{c.checkOptions(backend)}
 	if c.resolver != "" {
-		if err := CheckAddr(c.resolver); err != nil {
+		if err := backendkit.CheckAddr(c.resolver); err != nil {
 			errs = append(errs, fmt.Errorf("dns resolver %q: %w", c.resolver, err))
 		}
 	}

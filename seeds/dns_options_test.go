@@ -21,18 +21,18 @@ func TestDNSOptionsOfOtherBackends(t *testing.T) {
 		{SRV("_a._tcp.test", DNSResolvConf("/r"), DNSResolver("127.0.0.1:53")), []string{"DNSResolver and DNSResolvConf", "not both"}},
 		{DNS("web.test", 1, DNSResolver("127.0.0.1:53"), DNSHostsFile("/h")), []string{"DNSResolver and DNSHostsFile", "not both"}},
 	} {
-		err := Validate(tc.d)
+		err := validate(tc.d)
 		if err == nil {
-			t.Errorf("%s: Validate accepted it", Name(tc.d))
+			t.Errorf("%s: Validate accepted it", name(tc.d))
 			continue
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: Validate = %q, want it to mention %q", Name(tc.d), err, w)
+				t.Errorf("%s: Validate = %q, want it to mention %q", name(tc.d), err, w)
 			}
 		}
 		if _, derr := tc.d.Discover(context.Background()); derr == nil {
-			t.Errorf("%s: Discover accepted it", Name(tc.d))
+			t.Errorf("%s: Discover accepted it", name(tc.d))
 		}
 	}
 	// What each backend does use stays accepted.
@@ -42,8 +42,8 @@ func TestDNSOptionsOfOtherBackends(t *testing.T) {
 		SRV("_a._tcp.test", DNSDualStack(), DNSTimeout(1)),
 		SRV("_a._tcp.test", SRVHostNames(), DNSResolver("127.0.0.1:53")),
 	} {
-		if err := Validate(d); err != nil {
-			t.Errorf("%s: Validate: %v", Name(d), err)
+		if err := validate(d); err != nil {
+			t.Errorf("%s: Validate: %v", name(d), err)
 		}
 	}
 }
@@ -57,11 +57,9 @@ func TestNilOptions(t *testing.T) {
 	}{
 		{SRV("_a._tcp.test", DNSTimeout(1), nil), "option 1 is nil"},
 		{Kubernetes("ns", "svc", 7946, K8sIncludeNotReady(), nil), "kubernetes: option 1 is nil"},
-		{Multicast("c", nil), "multicast: option 0 is nil"},
-		{MDNS("_gencluster._udp", MDNSPeerTTL(1), nil), "mdns: option 1 is nil"},
 	} {
-		if err := Validate(tc.d); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Validate = %v, want %q", Name(tc.d), err, tc.want)
+		if err := validate(tc.d); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want %q", name(tc.d), err, tc.want)
 		}
 	}
 }

@@ -14,8 +14,8 @@ import (
 
 func discover(t *testing.T, d Discoverer) ([]string, error) {
 	t.Helper()
-	if err := Validate(d); err != nil {
-		t.Fatalf("Validate(%s): %v", Name(d), err)
+	if err := validate(d); err != nil {
+		t.Fatalf("Validate(%s): %v", name(d), err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -26,10 +26,10 @@ func mustDiscover(t *testing.T, d Discoverer, want ...string) {
 	t.Helper()
 	got, err := discover(t, d)
 	if err != nil {
-		t.Fatalf("%s: Discover: %v", Name(d), err)
+		t.Fatalf("%s: Discover: %v", name(d), err)
 	}
 	if !slices.Equal(got, want) {
-		t.Fatalf("%s: Discover = %q, want %q", Name(d), got, want)
+		t.Fatalf("%s: Discover = %q, want %q", name(d), got, want)
 	}
 }
 
@@ -180,19 +180,19 @@ func TestDNSValidate(t *testing.T) {
 		{SRV(""), "dns name is empty"},
 		{SRV("_a._tcp.test", DNSResolver("x")), `"x"`},
 	} {
-		err := Validate(tc.d)
+		err := validate(tc.d)
 		if tc.want == "" {
 			if err != nil {
-				t.Errorf("%s: Validate: %v", Name(tc.d), err)
+				t.Errorf("%s: Validate: %v", name(tc.d), err)
 			}
 			continue
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Validate = %v, want %q", Name(tc.d), err, tc.want)
+			t.Errorf("%s: Validate = %v, want %q", name(tc.d), err, tc.want)
 		}
 		// Discover refuses the same configuration without asking anyone.
 		if _, derr := tc.d.Discover(context.Background()); derr == nil {
-			t.Errorf("%s: Discover accepted an invalid configuration", Name(tc.d))
+			t.Errorf("%s: Discover accepted an invalid configuration", name(tc.d))
 		}
 	}
 }

@@ -46,23 +46,6 @@ func ExamplePortRange() {
 	// seeds: spec "ports+127.0.0.1:7949-7946": port range 7949-7946: first port is above last
 }
 
-func ExampleMDNS() {
-	// A node announcing and browsing _chat._udp.local; gencluster.Start
-	// starts it (it is a seeds.Runner) before the first join.
-	d := seeds.MDNS("_chat._udp", seeds.MDNSInterface("eth0"))
-	fmt.Println(seeds.Name(d), seeds.Validate(d))
-
-	// The same from a spec, and a bad service type.
-	d, err := seeds.Parse("mdns+_chat._udp?iface=eth0&interval=2s")
-	fmt.Println(seeds.Name(d), err)
-	_, err = seeds.Parse("mdns+chat")
-	fmt.Println(err)
-	// Output:
-	// mdns+_chat._udp <nil>
-	// mdns+_chat._udp <nil>
-	// seeds: spec "mdns+chat": mdns: service "chat": the protocol label is not _udp or _tcp (want _name._udp or _name._tcp)
-}
-
 func ExampleExec() {
 	// Every Discover runs the command (no shell) and reads one address per
 	// line; lines without a port get ExecDefaultPort's.
@@ -73,7 +56,7 @@ func ExampleExec() {
 
 	// The same from a spec: one arg= per argument, percent-encoded.
 	d, err = seeds.Parse(`exec+printf?arg=%25s\n&arg=10.0.0.1&arg=[fd00::2]:7000&port=7946&timeout=5s`)
-	fmt.Println(seeds.Name(d), err)
+	fmt.Println(d, err)
 
 	// A failing command: its exit status and standard error's first line.
 	_, err = seeds.Exec("sh", []string{"-c", "echo 'no credentials' >&2; exit 2"}).Discover(context.Background())

@@ -25,7 +25,7 @@ func ExampleDNS() {
 	d := seeds.DNS("gossip.prod.svc.cluster.local", 7946,
 		seeds.DNSResolver(srv.Addr()), seeds.DNSTimeout(time.Second))
 	addrs, err := d.Discover(context.Background())
-	fmt.Println(seeds.Name(d), addrs, err)
+	fmt.Println(d, addrs, err)
 
 	srv.Remove("gossip.prod.svc.cluster.local.")
 	_, err = d.Discover(context.Background())
@@ -56,7 +56,7 @@ func ExampleSRV() {
 
 	hosts := seeds.SRV("_gossip._tcp.example.test", seeds.DNSResolver(srv.Addr()), seeds.SRVHostNames())
 	addrs, err = hosts.Discover(context.Background())
-	fmt.Println(seeds.Name(hosts), addrs, err)
+	fmt.Println(hosts, addrs, err)
 	// Output:
 	// [192.0.2.1:7946 192.0.2.2:7947] <nil>
 	// dnssrvhost+_gossip._tcp.example.test [node-1.example.test:7946 node-2.example.test:7947] <nil>
@@ -69,7 +69,7 @@ func ExampleParse() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(seeds.Name(d))
+	fmt.Println(d)
 
 	_, err = seeds.Parse("dns+gossip.prod.svc.cluster.local")
 	fmt.Println(err)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // parseExecOutput reads the command's standard output: one address per
@@ -115,7 +117,7 @@ func execSpecOption(key, val string) (ExecOption, error) {
 	case "arg":
 		return nil, nil
 	case "port":
-		p, err := ParsePort(val)
+		p, err := backendkit.ParsePort(val)
 		if err != nil {
 			return nil, fmt.Errorf("option port: %w", err)
 		}

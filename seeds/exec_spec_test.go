@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 func TestExecSpec(t *testing.T) {
@@ -35,7 +37,7 @@ func TestExecSpec(t *testing.T) {
 // TestExecSpecArgs checks that the spec's arguments reach the command as
 // they are: one arg= is one argument, percent-decoded, '+' kept.
 func TestExecSpecArgs(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	d, err := Parse("exec+printf?arg=%25s%5Cn&arg=10.0.0.1&arg=+peer%20two&arg=peer-3:1&port=7946&column=1")
 	if err != nil {
 		t.Fatal(err)

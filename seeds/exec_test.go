@@ -11,14 +11,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 // execDiscover runs one Discover with a deadline well past any timeout the
 // tests set.
 func execDiscover(t *testing.T, d Discoverer) ([]string, error) {
 	t.Helper()
-	if err := Validate(d); err != nil {
-		t.Fatalf("Validate(%s): %v", Name(d), err)
+	if err := validate(d); err != nil {
+		t.Fatalf("Validate(%s): %v", name(d), err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -38,7 +40,7 @@ func wantErrParts(t *testing.T, err error, parts ...string) {
 }
 
 func TestExecReadsAddresses(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	out := "# peers of the test\n\n10.0.0.1:7946\n10.0.0.2   # no port: the default\n" +
 		"[fd00::3]:7000\nfd00::4\n[fd00::5]\npeer-6.internal\npeer-7.internal:7001\r\n10.0.0.1:7946\n"
 	d := Exec("printf", []string{"%s", out}, ExecDefaultPort(7946))
@@ -55,7 +57,7 @@ func TestExecReadsAddresses(t *testing.T) {
 // TestExecGetent runs the real getent against this machine's hosts
 // database: its lines are "address name aliases", so column 1.
 func TestExecGetent(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	getent, err := exec.LookPath("getent")
 	if err != nil {
 		t.Fatalf("getent (libc-bin) is needed: %v", err)
@@ -79,7 +81,7 @@ func TestExecGetent(t *testing.T) {
 }
 
 func TestExecBadLines(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	for _, tc := range []struct {
 		out   string
 		opts  []ExecOption
@@ -99,7 +101,7 @@ func TestExecBadLines(t *testing.T) {
 }
 
 func TestExecFailingCommand(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	d := Exec("sh", []string{"-c", "echo 10.0.0.1:7946; echo; echo 'no credentials found' >&2; echo second >&2; exit 3"})
 	got, err := execDiscover(t, d)
 	wantErrParts(t, err, `exec sh -c "echo 10.0.0.1:7946;`, "exit status 3", `(stderr: "no credentials found")`)
@@ -114,17 +116,17 @@ func TestExecFailingCommand(t *testing.T) {
 
 func TestExecMissingCommand(t *testing.T) {
 	d := Exec("/nonexistent/peers", nil)
-	wantErrParts(t, Validate(d), "exec /nonexistent/peers:", "no such file")
+	wantErrParts(t, validate(d), "exec /nonexistent/peers:", "no such file")
 	_, err := d.Discover(context.Background())
 	wantErrParts(t, err, "/nonexistent/peers")
-	wantErrParts(t, Validate(Exec("", nil)), "empty command")
+	wantErrParts(t, validate(Exec("", nil)), "empty command")
 }
 
 // TestExecTimeoutKillsGroup runs a shell that starts a background sleep
 // (its own child, holding the output pipe) and then sleeps itself: past
 // the timeout both must be gone, and Discover must return soon after it.
 func TestExecTimeoutKillsGroup(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	d := Exec("sh", []string{"-c", "sleep 60 & echo $! > " + pidFile + "; sleep 60"}, ExecTimeout(500*time.Millisecond))
 	start := time.Now()
@@ -163,7 +165,7 @@ func waitGone(t *testing.T, pid int) {
 }
 
 func TestExecContextEnds(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	_, err := Exec("sleep", []string{"60"}).Discover(ctx)
@@ -176,7 +178,7 @@ func TestExecContextEnds(t *testing.T) {
 // TestExecLeftoverProcess: the command exits 0 but a process it started
 // keeps the output open. The run gives up after execWaitDelay and kills it.
 func TestExecLeftoverProcess(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	d := Exec("sh", []string{"-c", "sleep 60 & echo $! > " + pidFile + "; echo 10.0.0.1:7946"})
 	_, err := execDiscover(t, d)
@@ -193,7 +195,7 @@ func TestExecLeftoverProcess(t *testing.T) {
 var awk100k = []string{`BEGIN { for (i = 0; i < 100000; i++) printf "10.%d.%d.%d:7946\n", int(i / 65536), int(i / 256) % 256, i % 256 }`}
 
 func TestExecOutputLimits(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	_, err := execDiscover(t, Exec("awk", awk100k))
 	wantErrParts(t, err, "exec awk", "output passed 10000 lines (ExecMaxLines, max-lines=); the command was killed")
 	_, err = execDiscover(t, Exec("awk", awk100k, ExecMaxLines(100000)))
@@ -216,6 +218,6 @@ func TestExecOutputLimits(t *testing.T) {
 }
 
 func TestExecOptionsValidate(t *testing.T) {
-	err := Validate(Exec("true", nil, ExecTimeout(0), ExecDefaultPort(70000), ExecColumn(0), ExecMaxOutput(-1), ExecMaxLines(0)))
+	err := validate(Exec("true", nil, ExecTimeout(0), ExecDefaultPort(70000), ExecColumn(0), ExecMaxOutput(-1), ExecMaxLines(0)))
 	wantErrParts(t, err, "exec timeout 0s", "exec default port 70000", "exec column 0", "exec max output -1 bytes", "exec max lines 0")
 }

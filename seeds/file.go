@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // seedFile is the Discoverer returned by File. It is safe for
@@ -112,7 +114,7 @@ const maxBadText = 80
 // error naming its 1-based number and its text.
 func parseFileLines(data []byte) ([]string, error) {
 	return parseAddrLines(data, func(text string) (string, error) {
-		return text, CheckAddr(text)
+		return text, backendkit.CheckAddr(text)
 	})
 }
 

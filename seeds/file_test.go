@@ -7,6 +7,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 func writeSeedFile(t *testing.T, path, text string) {
@@ -17,11 +21,11 @@ func writeSeedFile(t *testing.T, path, text string) {
 }
 
 func TestFileHappyPathAndReload(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
 	writeSeedFile(t, path, "# cluster seeds\n\n10.0.0.1:7946\n  10.0.0.2:7946   # rack 2\r\n[fd00::3]:7946\n10.0.0.1:7946\nnode-4.example.com:7946")
 	f := File(path)
-	if err := Validate(f); err != nil {
+	if err := validate(f); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
 	got, err := f.Discover(context.Background())
@@ -43,13 +47,13 @@ func TestFileHappyPathAndReload(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("comment-only file: Discover = %q, %v", got, err)
 	}
-	if s := Name(f); s != "file+"+path {
+	if s := name(f); s != "file+"+path {
 		t.Errorf("String = %q", s)
 	}
 }
 
 func TestFileMalformedKeepsLastGood(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
 	writeSeedFile(t, path, "10.0.0.1:7946\n10.0.0.2:7946\n")
 	f := File(path)
@@ -88,15 +92,15 @@ func TestFileMalformedKeepsLastGood(t *testing.T) {
 }
 
 func TestFileErrors(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing")
 
 	// Validate refuses a missing file and an empty path.
-	if err := Validate(File(missing)); err == nil || !strings.Contains(err.Error(), missing) {
+	if err := validate(File(missing)); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("Validate(missing) = %v, want an error naming the file", err)
 	}
-	if err := Validate(File("")); err == nil {
+	if err := validate(File("")); err == nil {
 		t.Error("Validate(\"\") = nil, want an error")
 	}
 	if _, err := File("").Discover(context.Background()); err == nil {
@@ -104,7 +108,7 @@ func TestFileErrors(t *testing.T) {
 	}
 
 	// A directory is unreadable as a file.
-	if err := Validate(File(dir)); err == nil {
+	if err := validate(File(dir)); err == nil {
 		t.Error("Validate(directory) = nil, want an error")
 	}
 
@@ -117,7 +121,7 @@ func TestFileErrors(t *testing.T) {
 	// A zero-byte file before any good read is simply empty.
 	empty := filepath.Join(dir, "empty")
 	writeSeedFile(t, empty, "")
-	if err := Validate(File(empty)); err != nil {
+	if err := validate(File(empty)); err != nil {
 		t.Errorf("Validate(empty file) = %v", err)
 	}
 	if got, err := File(empty).Discover(context.Background()); err != nil || len(got) != 0 {
@@ -138,7 +142,7 @@ func TestFileErrors(t *testing.T) {
 		path := filepath.Join(dir, "bad")
 		writeSeedFile(t, path, tc.text)
 		f := File(path)
-		verr := Validate(f)
+		verr := validate(f)
 		got, err := f.Discover(context.Background())
 		for _, e := range []error{verr, err} {
 			if e == nil || !strings.Contains(e.Error(), tc.line) || !strings.Contains(e.Error(), tc.bad) || !strings.Contains(e.Error(), path) {
@@ -152,15 +156,15 @@ func TestFileErrors(t *testing.T) {
 }
 
 func TestFileSpec(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
 	writeSeedFile(t, path, "10.0.0.1:7946\n")
 	d, err := Parse("file+" + path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Name(d) != "file+"+path {
-		t.Errorf("Name = %q", Name(d))
+	if name(d) != "file+"+path {
+		t.Errorf("Name = %q", name(d))
 	}
 	if _, err := Parse("file+" + path + ".missing"); err == nil || !strings.Contains(err.Error(), "file+") {
 		t.Errorf("Parse(missing file) = %v, want an error naming the spec", err)
@@ -184,7 +188,7 @@ func FuzzFileLines(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, a := range addrs {
-			if err := CheckAddr(a); err != nil {
+			if err := backendkit.CheckAddr(a); err != nil {
 				t.Fatalf("returned bad address %q: %v", a, err)
 			}
 			if seen[a] {

@@ -31,16 +31,16 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := Validate(d); err != nil {
+		if err := validate(d); err != nil {
 			t.Fatalf("Parse(%q) accepted an invalid Discoverer: %v", spec, err)
 		}
-		name := Name(d)
-		d2, err := Parse(name)
+		n := name(d)
+		d2, err := Parse(n)
 		if err != nil {
-			t.Fatalf("Parse(%q) gave Name %q, which does not parse: %v", spec, name, err)
+			t.Fatalf("Parse(%q) gave Name %q, which does not parse: %v", spec, n, err)
 		}
-		if n2 := Name(d2); n2 != name {
-			t.Fatalf("Parse(%q): Name %q parses to Name %q", spec, name, n2)
+		if n2 := name(d2); n2 != n {
+			t.Fatalf("Parse(%q): Name %q parses to Name %q", spec, n, n2)
 		}
 	})
 }

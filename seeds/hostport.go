@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // errNoPort is HostPort's error for a host without a port when there is
@@ -51,7 +53,7 @@ func HostPort(text string, port int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("want host, host:port, [ipv6] or [ipv6]:port: %w", err)
 	}
-	if _, err := ParsePort(p); err != nil {
+	if _, err := backendkit.ParsePort(p); err != nil {
 		return "", err
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // DefaultServiceAccountDir is where Kubernetes mounts a pod's service-account
@@ -180,7 +182,7 @@ func newKubernetes(namespace, service string, port int, opts ...KubernetesOption
 // Validate checks the configuration; it does no I/O, so it succeeds outside
 // a cluster.
 func (k *kubernetes) Validate() error {
-	errs := nilOptionErrors("kubernetes", k.nilOpts)
+	errs := backendkit.NilOptionErrors("kubernetes", k.nilOpts)
 	if k.namespace != "" && !isDNSLabel(k.namespace) {
 		errs = append(errs, fmt.Errorf("kubernetes: invalid namespace %q", k.namespace))
 	}
@@ -297,7 +299,7 @@ func parseKubernetes(text string) (Discoverer, error) {
 		return nil, fmt.Errorf("kubernetes %q: empty port", text)
 	}
 	if portText[0] >= '0' && portText[0] <= '9' {
-		p, err := ParsePort(portText)
+		p, err := backendkit.ParsePort(portText)
 		if err != nil {
 			return nil, fmt.Errorf("kubernetes %q: %w", text, err)
 		}

@@ -6,13 +6,15 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 // TestKubernetesConditions: each combination of ready, serving and
 // terminating in conditions.json is returned or not as the table in
 // Kubernetes's doc says, by default and with K8sIncludeNotReady.
 func TestKubernetesConditions(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	f := newFakeAPI(t)
 	f.body = func() string { return "conditions.json" }
 	for _, tc := range []struct {
@@ -54,7 +56,7 @@ func TestKubernetesConditions(t *testing.T) {
 // continue token pins the snapshot, and the API server rejects a
 // resourceVersion other than 0 beside one.
 func TestKubernetesListQuery(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	const token = "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTIzNDU2Nywic3RhcnQiOiJleGFtcGxlLWFiY1x1MDAwMCJ9"
 	sel := "kubernetes.io/service-name=example"
 	for _, tc := range []struct {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 // A Service that does not exist has no EndpointSlice at all: the list (by
@@ -11,7 +13,7 @@ import (
 // Service with no pods still has the controller's empty EndpointSlice: no
 // addresses and no error.
 func TestKubernetesMissingService(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	f := newFakeAPI(t)
 	f.body = func() string { return `{"kind":"EndpointSliceList","metadata":{},"items":[]}` }
 	got, err := f.discoverer("example", 7946).Discover(context.Background())

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 // fakeAPI is an httptest TLS server standing in for the Kubernetes API
@@ -98,7 +100,7 @@ func (f *fakeAPI) discoverer(service string, port int, opts ...KubernetesOption)
 }
 
 func TestKubernetesReadyEndpoints(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	f := newFakeAPI(t)
 	k := f.discoverer("example", 7946)
 	if err := k.Validate(); err != nil {
@@ -118,13 +120,13 @@ func TestKubernetesReadyEndpoints(t *testing.T) {
 	if !reflect.DeepEqual(f.tokens, []string{"token-1", "token-2"}) {
 		t.Errorf("tokens sent = %q", f.tokens)
 	}
-	if Name(k) != "k8s+prod/example:7946" {
-		t.Errorf("Name = %q", Name(k))
+	if name(k) != "k8s+prod/example:7946" {
+		t.Errorf("Name = %q", name(k))
 	}
 }
 
 func TestKubernetesOptions(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	f := newFakeAPI(t)
 
 	got, err := f.discoverer("example", 7946, K8sIncludeNotReady()).Discover(context.Background())
@@ -163,7 +165,7 @@ func TestKubernetesOptions(t *testing.T) {
 }
 
 func TestKubernetesPagesAndMissingNamedPort(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	f := newFakeAPI(t)
 	f.body = func() string { return "page1.json" }
 	f.pages = map[string]string{"eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTIzNDU2Nywic3RhcnQiOiJleGFtcGxlLWFiY1x1MDAwMCJ9": "page2.json"}
@@ -180,7 +182,7 @@ func TestKubernetesPagesAndMissingNamedPort(t *testing.T) {
 }
 
 func TestKubernetesHTTPErrors(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	f := newFakeAPI(t)
 	for _, tc := range []struct {
 		status int
@@ -212,7 +214,7 @@ func TestKubernetesHTTPErrors(t *testing.T) {
 }
 
 func TestKubernetesLocalErrors(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	f := newFakeAPI(t)
 	ctx := context.Background()
 
@@ -263,7 +265,7 @@ func TestKubernetesLocalErrors(t *testing.T) {
 }
 
 func TestKubernetesValidate(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	for _, tc := range []struct {
 		k    *kubernetes
 		want string
@@ -289,7 +291,7 @@ func TestKubernetesValidate(t *testing.T) {
 }
 
 func TestKubernetesSpec(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	checkSpecNames(t, map[string]string{
 		"k8s+prod/example:7946":                              "k8s+prod/example:7946",
 		"k8s+prod/example:gossip":                            "k8s+prod/example:gossip",

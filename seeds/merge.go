@@ -15,7 +15,7 @@ type merged []Discoverer
 // union of their addresses, de-duplicated, in the order of ds (first seen
 // first). A backend that fails does not hide the others: Discover returns
 // what the rest found together with the joined errors, each prefixed with
-// the backend's Name. A slow backend delays the answer only by its own
+// the backend's name (its String method). A slow backend delays the answer only by its own
 // time, not by the sum of all of theirs: bound it with Discover's context.
 func Merge(ds ...Discoverer) Discoverer {
 	if len(ds) == 1 {
@@ -47,7 +47,7 @@ func (m merged) Discover(ctx context.Context) ([]string, error) {
 	)
 	for i, a := range answers {
 		if a.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", Name(m[i]), a.err))
+			errs = append(errs, fmt.Errorf("%s: %w", name(m[i]), a.err))
 		}
 		for _, addr := range a.addrs {
 			if !seen[addr] {
@@ -63,31 +63,24 @@ func (m merged) Discover(ctx context.Context) ([]string, error) {
 func (m merged) Validate() error {
 	var errs []error
 	for _, d := range m {
-		if err := Validate(d); err != nil {
+		if err := validate(d); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Backends returns the merged backends, so that callers can observe each
-// one separately (the Node times and counts discovery per backend).
+// Backends returns the merged backends, so that the Node can run and
+// observe each one separately (it times and counts discovery per backend,
+// and starts each Runner). The method is on an unexported type: it is for
+// gencluster's own use, which finds it by type assertion.
 func (m merged) Backends() []Discoverer { return append([]Discoverer(nil), m...) }
 
 // String joins the backends' names with spaces, as a spec string would.
 func (m merged) String() string {
 	names := make([]string, len(m))
 	for i, d := range m {
-		names[i] = Name(d)
+		names[i] = name(d)
 	}
 	return strings.Join(names, " ")
-}
-
-// Backends returns the backends that make up d: the parts of a Merge, or d
-// itself.
-func Backends(d Discoverer) []Discoverer {
-	if m, ok := d.(interface{ Backends() []Discoverer }); ok {
-		return m.Backends()
-	}
-	return []Discoverer{d}
 }

@@ -38,7 +38,7 @@ func TestMergeAsksConcurrently(t *testing.T) {
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("err = %v, ctx.Err() = %v: want only the failing backend's error", err, ctx.Err())
 	}
-	if want := Name(failing) + ": boom"; err.Error() != want {
+	if want := name(failing) + ": boom"; err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 }

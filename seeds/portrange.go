@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // MaxPortRange is the largest number of ports a PortRange may span.
@@ -87,13 +89,13 @@ func parsePortRange(text string) (Discoverer, error) {
 		return nil, fmt.Errorf("port range %q: want host:first-last: %w", text, err)
 	}
 	firstS, lastS, isRange := strings.Cut(ports, "-")
-	first, err := ParsePort(firstS)
+	first, err := backendkit.ParsePort(firstS)
 	if err != nil {
 		return nil, fmt.Errorf("port range %q: first %w", text, err)
 	}
 	last := first
 	if isRange {
-		if last, err = ParsePort(lastS); err != nil {
+		if last, err = backendkit.ParsePort(lastS); err != nil {
 			return nil, fmt.Errorf("port range %q: last %w", text, err)
 		}
 	}

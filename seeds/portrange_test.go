@@ -5,10 +5,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 func TestPortRange(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	for _, tc := range []struct {
 		d    Discoverer
 		want []string
@@ -18,7 +20,7 @@ func TestPortRange(t *testing.T) {
 		{PortRange("::1", 1, 1), []string{"[::1]:1"}, "ports+[::1]:1-1"},
 		{PortRange("h", 65535-MaxPortRange+1, 65535), nil, "ports+h:64512-65535"},
 	} {
-		if err := Validate(tc.d); err != nil {
+		if err := validate(tc.d); err != nil {
 			t.Fatalf("%s: Validate: %v", tc.name, err)
 		}
 		got, err := tc.d.Discover(context.Background())
@@ -31,14 +33,14 @@ func TestPortRange(t *testing.T) {
 		if tc.want == nil && len(got) != MaxPortRange {
 			t.Errorf("%s: %d addresses, want %d", tc.name, len(got), MaxPortRange)
 		}
-		if Name(tc.d) != tc.name {
-			t.Errorf("Name = %q, want %q", Name(tc.d), tc.name)
+		if name(tc.d) != tc.name {
+			t.Errorf("Name = %q, want %q", name(tc.d), tc.name)
 		}
 	}
 }
 
 func TestPortRangeErrors(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	for _, tc := range []struct {
 		host        string
 		first, last int
@@ -53,7 +55,7 @@ func TestPortRangeErrors(t *testing.T) {
 		{"h", 1000, 1000 + MaxPortRange, "1000-2024: 1025 ports, more than the limit of 1024"},
 	} {
 		d := PortRange(tc.host, tc.first, tc.last)
-		err := Validate(d)
+		err := validate(d)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("PortRange(%q, %d, %d): Validate = %v, want %q", tc.host, tc.first, tc.last, err, tc.want)
 		}
@@ -64,7 +66,7 @@ func TestPortRangeErrors(t *testing.T) {
 }
 
 func TestPortRangeSpec(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	checkSpecNames(t, map[string]string{
 		"ports+127.0.0.1:7946-7955": "ports+127.0.0.1:7946-7955",
 		"ports+[::1]:7946-7947":     "ports+[::1]:7946-7947",

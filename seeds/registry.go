@@ -14,8 +14,15 @@ type Builder func(text string) (Discoverer, error)
 
 // Registry maps spec-string schemes to Builders, as grpc-go's resolver
 // registry and go-discover's provider map do. It is a value, not a package
-// global: a program (or a test) builds its own with NewRegistry, adds its
-// schemes, and parses with it. The built-in schemes come with Default.
+// global: a program (or a test) builds its own with NewRegistry or
+// Default, adds its schemes, and parses with it. The built-in schemes come
+// with Default; the backends that need more code than this package links
+// register themselves, so that a program links only what it names:
+//
+//	r := seeds.Default()
+//	if err := mdns.Register(r); err != nil { ... }      // seeds/mdns: mdns+
+//	if err := multicast.Register(r); err != nil { ... } // seeds/multicast: mcast+
+//	d, err := r.Parse("mdns+_chat._udp dns+chat-gossip:7946")
 //
 // A Registry is safe for concurrent use.
 type Registry struct {
@@ -103,6 +110,9 @@ func (r *Registry) parseOne(word string) (Discoverer, error) {
 	b := r.builders[scheme]
 	r.mu.RUnlock()
 	if b == nil {
+		if pkg := optionalPackage(scheme); pkg != "" {
+			return nil, fmt.Errorf("seeds: spec %q: scheme %q is not registered: its backend is in package %s; import it and call %s.Register on the Registry that parses this spec (for GENCLUSTER_SEEDS: gencluster.FromEnv(gencluster.SeedRegistry(registry)))", word, scheme, pkg, pkg[strings.LastIndexByte(pkg, '/')+1:])
+		}
 		return nil, fmt.Errorf("seeds: spec %q: unknown scheme %q (schemes: %s)", word, scheme, strings.Join(r.Schemes(), ", "))
 	}
 	if text == "" {
@@ -112,11 +122,13 @@ func (r *Registry) parseOne(word string) (Discoverer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seeds: spec %q: %w", word, err)
 	}
-	if err := Validate(d); err != nil {
+	if err := validate(d); err != nil {
 		return nil, fmt.Errorf("seeds: spec %q: %w", word, err)
 	}
 	return d, nil
 }
 
-// Parse parses spec with the built-in schemes (see Default).
+// Parse parses spec with the built-in schemes (see Default): not mdns+ or
+// mcast+, whose backends are in packages of their own; parse those with a
+// Registry they were registered on.
 func Parse(spec string) (Discoverer, error) { return Default().Parse(spec) }

@@ -12,7 +12,7 @@
 // gencluster.Start), Runner (background work, started by the Node before
 // its initial join) and prometheus.Collector (metrics of the backend's own,
 // registered by the Node with WithMetrics). Options carry their backend's
-// name (DNSTimeout, K8sNamedPort, MulticastSecret, ...), so that the
+// name (DNSTimeout, K8sNamedPort, ExecTimeout, ...), so that the
 // options of one backend cannot be passed to another; the DNSOptions,
 // shared by DNS and SRV, each say which of the two they apply to, and
 // Validate refuses one given to the other.
@@ -32,26 +32,29 @@
 //	k8s+[namespace/]service:port        Kubernetes (a named port, or a label
 //	                                    selector instead of the service, too)
 //	k8s+...?notready=include&list=cached  with K8sIncludeNotReady, K8sCachedList
-//	mcast+cluster                       Multicast
-//	mcast+cluster?group=&iface=&interval=&peer-ttl=&ttl=&max-peers=&secret-file=
-//	mdns+_service._udp                  MDNS (DNS-SD over mDNS)
-//	mdns+_service._udp?domain=&iface=&instance=&interval=&timeout=&peer-ttl=
 //	exec+command?arg=&arg=&port=        Exec (a command printing addresses)
 //	exec+command?...&timeout=&column=&max-output=&max-lines=
 //
-// Only k8s, mcast, mdns and exec take options in the spec (after '?'); the DNS
-// resolver, resolv.conf, hosts file and timeout options are for code only. Each
-// constructor's doc gives its forms in full; docs/discovery.md has the
-// whole reference.
+// Two more backends live in packages of their own, so that a program that
+// never names them does not link their code: LAN multicast (seeds/multicast,
+// mcast+cluster) and mDNS / DNS-SD (seeds/mdns, mdns+_service._udp). Their
+// schemes are not built in: a program registers them on its Registry
+// (multicast.Register, mdns.Register), and a spec naming one on a Registry
+// without it is an error that says which package to import.
+//
+// Only k8s and exec (and mcast, mdns) take options in the spec (after
+// '?'); the DNS resolver, resolv.conf, hosts file and timeout options are
+// for code only. Each constructor's doc gives its forms in full;
+// docs/discovery.md has the whole reference.
 package seeds
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // Discoverer returns the host:port addresses of the peers to join.
@@ -73,7 +76,7 @@ type Validator interface {
 }
 
 // Runner is implemented by backends that work in the background, such as
-// multicast announcements. The Node calls Start once per Runner, after it
+// multicast announcements (seeds/multicast). The Node calls Start once per Runner, after it
 // has bound its gossip port and before its initial join, so that what the
 // backend learns at start-up can seed that join.
 type Runner interface {
@@ -90,74 +93,31 @@ type Func func(ctx context.Context) ([]string, error)
 // Discover calls f(ctx).
 func (f Func) Discover(ctx context.Context) ([]string, error) { return f(ctx) }
 
-// Name returns a short description of d for logs and metric labels: its
-// String method when it has one, "func" for a Func, else its Go type.
-func Name(d Discoverer) string {
-	switch v := d.(type) {
-	case fmt.Stringer:
-		return v.String()
-	case Func:
-		return "func"
+// String returns "func", the name of a Func in logs and metric labels.
+func (f Func) String() string { return "func" }
+
+// name returns a short description of d for logs and error messages: its
+// String method when it has one (every backend of this module has one),
+// else its Go type.
+func name(d Discoverer) string {
+	if s, ok := d.(fmt.Stringer); ok {
+		return s.String()
 	}
 	return fmt.Sprintf("%T", d)
 }
 
-// Runners returns the backends of d that implement Runner.
-func Runners(d Discoverer) []Runner {
-	var out []Runner
-	for _, b := range Backends(d) {
-		if r, ok := b.(Runner); ok {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// Validate checks d when it implements Validator.
-func Validate(d Discoverer) error {
+// validate checks d when it implements Validator.
+func validate(d Discoverer) error {
 	if v, ok := d.(Validator); ok {
 		return v.Validate()
 	}
 	return nil
 }
 
-// nilOptionErrors reports the nil options given to a backend, by their
-// position, rather than panicking when they are applied.
-func nilOptionErrors(backend string, positions []int) []error {
-	var errs []error
-	for _, i := range positions {
-		errs = append(errs, fmt.Errorf("%s: option %d is nil", backend, i))
-	}
-	return errs
-}
-
-// CheckAddr checks that addr is a host:port with a non-empty host and a
-// port from 1 to 65535. Its errors name addr.
-func CheckAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("seed address %q: want host:port: %w", addr, err)
-	}
-	if host == "" {
-		return fmt.Errorf("seed address %q: empty host", addr)
-	}
-	if strings.ContainsAny(host, " \t\r\n/") {
-		return fmt.Errorf("seed address %q: invalid host %q", addr, host)
-	}
-	if _, err := ParsePort(port); err != nil {
-		return fmt.Errorf("seed address %q: %w", addr, err)
-	}
-	return nil
-}
-
-// ParsePort parses a port number from 1 to 65535.
-func ParsePort(s string) (int, error) {
-	p, err := strconv.Atoi(s)
-	if err != nil || p < 1 || p > 65535 {
-		return 0, fmt.Errorf("port %q: want a number from 1 to 65535", s)
-	}
-	return p, nil
-}
+// ParsePort parses a port number from 1 to 65535, with the error the
+// built-in backends give. Backends outside this module (contrib/godiscover)
+// use it to read a spec's port= as the built-in ones do.
+func ParsePort(s string) (int, error) { return backendkit.ParsePort(s) }
 
 // static is the Discoverer returned by Static.
 type static []string
@@ -178,11 +138,11 @@ func (s static) Discover(context.Context) ([]string, error) {
 	return append([]string(nil), s...), nil
 }
 
-// Validate checks every address with CheckAddr.
+// Validate checks every address: host:port with a port from 1 to 65535.
 func (s static) Validate() error {
 	var errs []error
 	for _, a := range s {
-		if err := CheckAddr(a); err != nil {
+		if err := backendkit.CheckAddr(a); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -3,6 +3,7 @@ package godiscover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"slices"
 	"strings"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/gencluster/gencluster/seeds"
 )
+
+// validate runs d's Validate, as gencluster.Start does.
+func validate(d seeds.Discoverer) error { return d.(seeds.Validator).Validate() }
 
 // fakeProvider returns addrs or err; with block set, each call waits
 // until block is closed.
@@ -53,7 +57,7 @@ func with(p discover.Provider) Option {
 func TestAddresses(t *testing.T) {
 	p := &fakeProvider{addrs: []string{"10.0.0.1", "fd00::1", "10.0.0.2:7000", "[fd00::2]:7001", "10.0.0.1", "peer.internal", "bad host!"}}
 	d := New(`provider=fake zone="a b"`, 7946, with(p))
-	if err := seeds.Validate(d); err != nil {
+	if err := validate(d); err != nil {
 		t.Fatal(err)
 	}
 	got, err := d.Discover(context.Background())
@@ -112,16 +116,16 @@ func TestValidate(t *testing.T) {
 		"provider=aws region":            "missing '='",
 		"provider=aws secret_access_key": "missing '='",
 	} {
-		err := seeds.Validate(New(config, 7946))
+		err := validate(New(config, 7946))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(%q): Validate = %v, want %q", config, err, want)
 		}
 	}
-	err := seeds.Validate(New("provider=aws secret_access_key=hunter2 x", 7946))
+	err := validate(New("provider=aws secret_access_key=hunter2 x", 7946))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("Validate = %v: want an error that does not show the secret", err)
 	}
-	if err := seeds.Validate(New("provider=k8s", 0)); err == nil || !strings.Contains(err.Error(), "godiscover port 0") {
+	if err := validate(New("provider=k8s", 0)); err == nil || !strings.Contains(err.Error(), "godiscover port 0") {
 		t.Errorf("port 0: %v", err)
 	}
 }
@@ -142,7 +146,7 @@ func TestRegister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name := seeds.Name(d); name != "discover+provider=fake&api_token=REDACTED&label_selector=app%3Dchat,tier%20x&port=7946 static+10.0.0.1:7946" {
+	if name := fmt.Sprint(d); name != "discover+provider=fake&api_token=REDACTED&label_selector=app%3Dchat,tier%20x&port=7946 static+10.0.0.1:7946" {
 		t.Fatalf("Name %q", name)
 	}
 	got, err := d.Discover(context.Background())

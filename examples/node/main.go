@@ -71,7 +71,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gencluster/gencluster"
+	"github.com/gencluster/gencluster/seeds"
+	"github.com/gencluster/gencluster/seeds/mdns"
+	"github.com/gencluster/gencluster/seeds/multicast"
 )
+
+// seedRegistry is the registry GENCLUSTER_SEEDS is parsed with: the
+// built-in schemes and the two whose backends live in packages of their
+// own, mdns+ and mcast+, so that the containers and the system tests can
+// name every backend.
+func seedRegistry() (*seeds.Registry, error) {
+	r := seeds.Default()
+	if err := mdns.Register(r); err != nil {
+		return nil, err
+	}
+	if err := multicast.Register(r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
 
 // maxEvents is how many events /events keeps.
 const maxEvents = 512
@@ -102,7 +120,7 @@ var envHelp = []struct{ name, help string }{
 	{gencluster.EnvName, "node name, unique in the cluster (default: host name + random suffix)"},
 	{gencluster.EnvBindAddr, "gossip IP:port, UDP and TCP; a go-sockaddr template is allowed (default 0.0.0.0:7946)"},
 	{gencluster.EnvAdvertiseAddr, "IP:port the others reach this node at, when it differs from the bind address"},
-	{gencluster.EnvSeeds, "discovery backends in seeds.Parse syntax, e.g. dns+gossip:7946"},
+	{gencluster.EnvSeeds, "discovery backends in seeds.Parse syntax, e.g. dns+gossip:7946 (mdns+ and mcast+ too)"},
 	{gencluster.EnvRefreshInterval, "how often discovery re-runs (default 5s; 0 or infinity: join once, at start)"},
 	{gencluster.EnvMeta, "metadata gossiped with the node, k=v,k=v"},
 	{gencluster.EnvSecretKey, "gossip encryption key: hex:<hex>, base64:<base64>, or the base64 of 16 or 32 bytes (never logged)"},
@@ -169,7 +187,12 @@ func run(args []string) int {
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
-	opts, err := gencluster.FromEnv()
+	seedReg, err := seedRegistry()
+	if err != nil {
+		logger.Error("seed schemes", "err", err)
+		return 1
+	}
+	opts, err := gencluster.FromEnv(gencluster.SeedRegistry(seedReg))
 	if err != nil {
 		logger.Error("bad configuration", "err", err)
 		return 2

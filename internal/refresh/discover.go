@@ -4,8 +4,6 @@ import (
 	"context"
 	"maps"
 	"time"
-
-	"github.com/gencluster/gencluster/seeds"
 )
 
 // answer is one backend's reply to one discovery.
@@ -71,7 +69,7 @@ func (r *Loop) discoverAndJoin(ctx context.Context) (joined, tried bool) {
 
 // noteAnswer observes and logs one backend's answer.
 func (r *Loop) noteAnswer(ctx context.Context, a answer) {
-	name := seeds.Name(r.backends[a.backend])
+	name := r.backends[a.backend].Name
 	r.obs.Discovered(name, len(a.addrs), a.took, a.err)
 	switch {
 	case a.err != nil && ctx.Err() != nil:

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/gencluster/gencluster/internal/backoff"
+	"github.com/gencluster/gencluster/internal/discovery"
 	"github.com/gencluster/gencluster/membership"
-	"github.com/gencluster/gencluster/seeds"
 )
 
 // Dist is what the loop needs of the Node's Dist.
@@ -40,9 +40,9 @@ func (nopObserver) Refreshed(time.Duration)                      {}
 
 // Config configures a Loop.
 type Config struct {
-	Dist  Dist
-	Seeds []seeds.Discoverer // expanded with seeds.Backends
-	Self  string             // this node's address: never joined
+	Dist     Dist
+	Backends []discovery.Backend // asked concurrently, each with Timeout
+	Self     string              // this node's address: never joined
 	// Interval between discovery runs; 0 joins once (Pass) and never
 	// again (Run returns at once).
 	Interval   time.Duration
@@ -66,7 +66,7 @@ type Config struct {
 // Loop is the refresh loop. Run and Pass must not run concurrently.
 type Loop struct {
 	dist       Dist
-	backends   []seeds.Discoverer
+	backends   []discovery.Backend
 	self       string
 	interval   time.Duration
 	timeout    time.Duration
@@ -119,6 +119,7 @@ func New(c Config) *Loop {
 		watch:      newWatch(c),
 		pulled:     make(map[string]bool),
 		ae:         newAntiEntropy(c.AntiEntropyQuiet),
+		backends:   c.Backends,
 	}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -128,9 +129,6 @@ func New(c Config) *Loop {
 	}
 	if r.lookupHost == nil {
 		r.lookupHost = net.DefaultResolver.LookupHost
-	}
-	for _, d := range c.Seeds {
-		r.backends = append(r.backends, seeds.Backends(d)...)
 	}
 	return r
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/membership"
 	"github.com/gencluster/gencluster/seeds"
+
+	"github.com/gencluster/gencluster/internal/discovery"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -20,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // interval, 20ms first backoff, 4 workers, no early anti-entropy (the
 // tests count joins; antientropy_test.go turns it on).
 func config(f *testutil.Dist, ds ...seeds.Discoverer) Config {
-	return Config{Dist: f, Seeds: ds, Self: f.Self, Interval: 100 * time.Millisecond, MinBackoff: 20 * time.Millisecond,
+	return Config{Dist: f, Backends: discovery.Resolve(ds...), Self: f.Self, Interval: 100 * time.Millisecond, MinBackoff: 20 * time.Millisecond,
 		Timeout: time.Second, Workers: 4, AntiEntropyQuiet: -1}
 }
 
@@ -120,7 +122,7 @@ func TestRefreshHostNameSeedLive(t *testing.T) {
 		}
 		return nil, errors.New("no such host")
 	}
-	c.Seeds = []seeds.Discoverer{seeds.Static("two.example:7946", "gone.example:7946")}
+	c.Backends = discovery.Resolve(seeds.Static("two.example:7946", "gone.example:7946"))
 	r := New(c)
 	r.Pass(context.Background(), true)
 	if n := len(f.CallTimes("gone.example:7946")); n != 1 {
@@ -194,7 +196,7 @@ func TestRefreshResolvesInParallel(t *testing.T) {
 		mu.Unlock()
 		return nil, errors.New("no such host")
 	}
-	c.Seeds = []seeds.Discoverer{seeds.Static("a.example:7946", "b.example:7946", "c.example:7946", "d.example:7946", "e.example:7946")}
+	c.Backends = discovery.Resolve(seeds.Static("a.example:7946", "b.example:7946", "c.example:7946", "d.example:7946", "e.example:7946"))
 	New(c).Pass(context.Background(), true)
 	if top != 4 {
 		t.Fatalf("at most %d look-ups ran at once, want 4 (one per worker)", top)

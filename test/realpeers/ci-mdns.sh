@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the mDNS interop tests (test/realpeers/mdns_test.go): gencluster's
-# seeds.MDNS against Debian's avahi-daemon, avahi-browse and avahi-publish,
+# mdns.New (seeds/mdns) against Debian's avahi-daemon, avahi-browse and avahi-publish,
 # in network namespaces the test creates (no mDNS packet reaches the
 # host's network). Needs root. Installs what is missing with apt-get and
 # fails, never skips, when a prerequisite cannot be had.

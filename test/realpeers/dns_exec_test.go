@@ -38,7 +38,7 @@ func TestDNSExecDig(t *testing.T) {
 	slices.Sort(got)
 	want := []string{"192.0.2.1:7946", "192.0.2.2:7946", "192.0.2.3:7946"}
 	if err != nil || !slices.Equal(got, want) {
-		t.Fatalf("%s: %v, %v; want %v", seeds.Name(disc), got, err, want)
+		t.Fatalf("%s: %v, %v; want %v", disc, got, err, want)
 	}
 
 	// A name without records: dig prints nothing and exits 0.

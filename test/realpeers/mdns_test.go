@@ -167,7 +167,7 @@ func (n *labNode) metric(metric, match string) (float64, error) {
 }
 
 // TestMDNSInteropAvahi: our backend against avahi, both ways. Nodes
-// mdns-b and mdns-c announce and browse _gencluster._udp with seeds.MDNS
+// mdns-b and mdns-c announce and browse _gencluster._udp with mdns.New
 // and find each other; avahi-browse lists both with their gossip address
 // and TXT; once avahi-publish announces the service at mdns-a's address (a
 // node with no discovery of its own), both join mdns-a.

@@ -1,4 +1,4 @@
-package seeds
+package multicast
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // This file holds the multicast backend's background work: the sockets,
@@ -27,7 +29,7 @@ func (m *multicast) Start(ctx context.Context, self string) (wait func(), err er
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	if err := CheckAddr(self); err != nil {
+	if err := backendkit.CheckAddr(self); err != nil {
 		return nil, fmt.Errorf("multicast: self: %w", err)
 	}
 	if len(self) > 255 {
@@ -131,7 +133,7 @@ func openMulticastSender(ifi *net.Interface, hops int) (*ipv4.PacketConn, error)
 
 // announce sends self now and then every interval, jittered, until ctx ends.
 func (m *multicast) announce(ctx context.Context, send *ipv4.PacketConn, group *net.UDPAddr, self string) {
-	everyJittered(ctx, m.interval, func() {
+	backendkit.EveryJittered(ctx, m.interval, func() {
 		if _, err := send.WriteTo(m.packet(self), nil, group); err != nil {
 			m.sendErrors.Add(1)
 		} else {

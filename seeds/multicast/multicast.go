@@ -1,4 +1,4 @@
-package seeds
+package multicast
 
 import (
 	"context"
@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gencluster/gencluster/seeds"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // This file holds the multicast backend's type, its constructor and its
@@ -21,27 +25,27 @@ import (
 
 // Multicast defaults.
 const (
-	// DefaultMulticastGroup is the group Multicast announces on. 239.193.0.0/16
+	// DefaultGroup is the group New announces on. 239.193.0.0/16
 	// lies in the IPv4 Organization-Local Scope 239.192.0.0/14 (RFC 2365),
 	// which routers do not forward out of a site; port 7947 sits next to
 	// memberlist's 7946.
-	DefaultMulticastGroup = "239.193.7.46:7947"
-	// DefaultMulticastInterval is how often a node announces itself.
-	DefaultMulticastInterval = 5 * time.Second
-	// DefaultMulticastMaxPeers bounds the peer table.
-	DefaultMulticastMaxPeers = 1024
-	// MinMulticastSecret is the shortest secret MulticastSecret accepts.
-	MinMulticastSecret = 16
-	// MaxMulticastClusterName is the longest cluster name Multicast accepts.
-	MaxMulticastClusterName = 64
+	DefaultGroup = "239.193.7.46:7947"
+	// DefaultInterval is how often a node announces itself.
+	DefaultInterval = 5 * time.Second
+	// DefaultMaxPeers bounds the peer table.
+	DefaultMaxPeers = 1024
+	// MinSecret is the shortest secret Secret accepts.
+	MinSecret = 16
+	// MaxClusterName is the longest cluster name New accepts.
+	MaxClusterName = 64
 )
 
 // mcWindow is the clock skew allowed between hosts: announcements whose
 // timestamp is further from the receiver's clock are dropped as stale.
 const mcWindow = 30 * time.Second
 
-// multicast is the Discoverer, Runner and prometheus.Collector returned by
-// Multicast. It is safe for concurrent use.
+// multicast is the seeds.Discoverer, seeds.Runner and prometheus.Collector
+// returned by New. It is safe for concurrent use.
 type multicast struct {
 	nilOpts  []int // positions of nil options, refused by Validate
 	cluster  string
@@ -72,30 +76,30 @@ type mcPeer struct {
 	lastTS int64
 }
 
-// Multicast returns a backend that finds the peers of cluster on the local
+// New returns a backend that finds the peers of cluster on the local
 // network by UDP multicast, with no configuration server: each node announces
 // its gossip address to a multicast group and listens for the others'.
 //
-//	d := seeds.Multicast("chat", seeds.MulticastSecret(secret))
+//	d := multicast.New("chat", multicast.Secret(secret))
 //
 // or the spec "mcast+chat?secret-file=/etc/chat/mcast.key". The spec
 // options are group=ip:port, iface=name, interval=5s, peer-ttl=15s, ttl=1,
 // max-peers=1024 and secret-file=path (the file's surrounding white space is
 // trimmed).
 //
-// The backend is both a Discoverer and a Runner: the Node calls Start with
+// The backend is both a seeds.Discoverer and a seeds.Runner: the Node calls Start with
 // its advertised host:port before its initial join, and Start joins the
 // group, announces that address every interval and records the
 // announcements of nodes with the same cluster name. Discover returns the
 // peers heard within the peer TTL, sorted; before Start it returns nothing.
 //
 // An announcement carries a version, the cluster name, the address, a
-// timestamp and a nonce, and with MulticastSecret an HMAC-SHA256 over all of it.
+// timestamp and a nonce, and with Secret an HMAC-SHA256 over all of it.
 // A receiver drops packets that are malformed, of another cluster, lack a
 // valid MAC (when either side has a secret), carry a timestamp more than 30
 // seconds from its clock (keep the hosts' clocks in sync) or not newer than
 // the last one from that address (a replay), exceed a per-source rate limit, or
-// would grow the peer table beyond MulticastMaxPeers. The backend is a
+// would grow the peer table beyond MaxPeers. The backend is a
 // prometheus.Collector whose gencluster_multicast_packets_total counts each
 // case; the Node registers it with WithMetrics.
 //
@@ -108,18 +112,18 @@ type mcPeer struct {
 // between hosts, on Kubernetes pod networks, or on most cloud VPCs (AWS,
 // GCP and Azure do not route multicast), so use Kubernetes, DNS or File
 // discovery there.
-func Multicast(cluster string, opts ...MulticastOption) Discoverer {
+func New(cluster string, opts ...Option) seeds.Discoverer {
 	return newMulticast(cluster, opts...)
 }
 
-// newMulticast is Multicast with the concrete type, for the tests.
-func newMulticast(cluster string, opts ...MulticastOption) *multicast {
+// newMulticast is New with the concrete type, for the tests.
+func newMulticast(cluster string, opts ...Option) *multicast {
 	m := &multicast{
 		cluster:  cluster,
-		group:    DefaultMulticastGroup,
-		interval: DefaultMulticastInterval,
+		group:    DefaultGroup,
+		interval: DefaultInterval,
 		hops:     1,
-		maxPeers: DefaultMulticastMaxPeers,
+		maxPeers: DefaultMaxPeers,
 		peers:    make(map[string]*mcPeer),
 	}
 	for i, o := range opts {
@@ -139,7 +143,7 @@ func newMulticast(cluster string, opts ...MulticastOption) *multicast {
 
 // Validate checks the configuration.
 func (m *multicast) Validate() error {
-	errs := nilOptionErrors("multicast", m.nilOpts)
+	errs := backendkit.NilOptionErrors("multicast", m.nilOpts)
 	if err := checkClusterName(m.cluster); err != nil {
 		errs = append(errs, err)
 	}
@@ -155,8 +159,8 @@ func (m *multicast) Validate() error {
 	if m.hops < 0 || m.hops > 255 {
 		errs = append(errs, fmt.Errorf("multicast: TTL %d: want 0 to 255", m.hops))
 	}
-	if m.secret != nil && len(m.secret) < MinMulticastSecret {
-		errs = append(errs, fmt.Errorf("multicast: secret of %d bytes: want at least %d", len(m.secret), MinMulticastSecret))
+	if m.secret != nil && len(m.secret) < MinSecret {
+		errs = append(errs, fmt.Errorf("multicast: secret of %d bytes: want at least %d", len(m.secret), MinSecret))
 	}
 	if m.maxPeers < 1 {
 		errs = append(errs, fmt.Errorf("multicast: max peers %d: want at least 1", m.maxPeers))
@@ -165,8 +169,8 @@ func (m *multicast) Validate() error {
 }
 
 func checkClusterName(s string) error {
-	if s == "" || len(s) > MaxMulticastClusterName {
-		return fmt.Errorf("multicast: cluster name %q: want 1 to %d characters", s, MaxMulticastClusterName)
+	if s == "" || len(s) > MaxClusterName {
+		return fmt.Errorf("multicast: cluster name %q: want 1 to %d characters", s, MaxClusterName)
 	}
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
@@ -185,7 +189,7 @@ func (m *multicast) groupAddr() (*net.UDPAddr, error) {
 	if ip == nil || !ip.IsMulticast() {
 		return nil, fmt.Errorf("multicast: group %q: %q is not an IPv4 multicast address (224.0.0.0/4)", m.group, host)
 	}
-	p, err := ParsePort(port)
+	p, err := backendkit.ParsePort(port)
 	if err != nil {
 		return nil, fmt.Errorf("multicast: group %q: %w", m.group, err)
 	}
@@ -195,7 +199,7 @@ func (m *multicast) groupAddr() (*net.UDPAddr, error) {
 // String returns "mcast+cluster", with the group when it is not the default.
 func (m *multicast) String() string {
 	s := "mcast+" + m.cluster
-	if m.group != DefaultMulticastGroup {
+	if m.group != DefaultGroup {
 		s += "?group=" + m.group
 	}
 	return s
@@ -249,7 +253,7 @@ func (m *multicast) handle(b []byte, srcIP net.IP, now time.Time) {
 			addr = net.JoinHostPort(srcIP.String(), port) // "0.0.0.0:7946": the sender's address
 		}
 	}
-	if CheckAddr(addr) != nil {
+	if backendkit.CheckAddr(addr) != nil {
 		m.malformed.Add(1)
 		return
 	}

@@ -1,4 +1,4 @@
-package seeds
+package mdns
 
 import (
 	"context"
@@ -11,10 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/mdns"
+	hmdns "github.com/hashicorp/mdns"
 	"github.com/miekg/dns"
 
 	"github.com/gencluster/gencluster/internal/testing/testutil"
+
+	"github.com/gencluster/gencluster/seeds"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 // The real library is exercised against avahi in test/realpeers (in
@@ -23,23 +27,23 @@ import (
 
 type fakeMDNS struct {
 	mu       sync.Mutex
-	zone     mdns.Zone
+	zone     hmdns.Zone
 	shutdown atomic.Int32
 	queries  atomic.Int32
-	params   *mdns.QueryParam
-	answer   func(n int) ([]*mdns.ServiceEntry, error) // per query, from 1
+	params   *hmdns.QueryParam
+	answer   func(n int) ([]*hmdns.ServiceEntry, error) // per query, from 1
 }
 
-func (f *fakeMDNS) install(m Discoverer) *mdnsDiscovery {
+func (f *fakeMDNS) install(m seeds.Discoverer) *mdnsDiscovery {
 	d := m.(*mdnsDiscovery)
-	d.newServer = func(c *mdns.Config) (mdnsServer, error) {
+	d.newServer = func(c *hmdns.Config) (mdnsServer, error) {
 		f.mu.Lock()
 		f.zone = c.Zone
 		f.mu.Unlock()
 		return f, nil
 	}
 	d.checkJoin = func(bool) error { return nil }
-	d.query = func(ctx context.Context, p *mdns.QueryParam) error {
+	d.query = func(ctx context.Context, p *hmdns.QueryParam) error {
 		n := int(f.queries.Add(1))
 		f.mu.Lock()
 		f.params = p
@@ -58,8 +62,8 @@ func (f *fakeMDNS) install(m Discoverer) *mdnsDiscovery {
 
 func (f *fakeMDNS) Shutdown() error { f.shutdown.Add(1); return nil }
 
-func entry(name string, v4 string, port int) *mdns.ServiceEntry {
-	e := &mdns.ServiceEntry{Name: name, Port: port}
+func entry(name string, v4 string, port int) *hmdns.ServiceEntry {
+	e := &hmdns.ServiceEntry{Name: name, Port: port}
 	if ip := net.ParseIP(v4); ip.To4() != nil {
 		e.AddrV4 = ip
 	} else if ip != nil {
@@ -72,12 +76,12 @@ func entry(name string, v4 string, port int) *mdns.ServiceEntry {
 // waits, failing t if that takes more than 5s.
 func startMDNS(t *testing.T, d *mdnsDiscovery, self string) func() {
 	t.Helper()
-	return startRunner(t, d, self)
+	return backendtest.StartRunner(t, d, self)
 }
 
 func TestMDNSAnnouncesAndBrowses(t *testing.T) {
-	f := &fakeMDNS{answer: func(int) ([]*mdns.ServiceEntry, error) {
-		return []*mdns.ServiceEntry{
+	f := &fakeMDNS{answer: func(int) ([]*hmdns.ServiceEntry, error) {
+		return []*hmdns.ServiceEntry{
 			entry("peer-1._chat._udp.local.", "10.0.0.2", 7946),
 			entry("PEER-2._Chat._UDP.local.", "10.0.0.3", 7000), // names are case-insensitive
 			entry("self._chat._udp.local.", "10.0.0.1", 7946),   // this node
@@ -87,7 +91,7 @@ func TestMDNSAnnouncesAndBrowses(t *testing.T) {
 			entry("noaddr._chat._udp.local.", "", 7946),         // incomplete
 		}, nil
 	}}
-	d := f.install(MDNS("_chat._udp", MDNSBrowseInterval(20*time.Millisecond), MDNSQueryTimeout(5*time.Millisecond)))
+	d := f.install(New("_chat._udp", BrowseInterval(20*time.Millisecond), QueryTimeout(5*time.Millisecond)))
 	stop := startMDNS(t, d, "10.0.0.1:7946")
 	testutil.Eventually(t, 5*time.Second, func() bool { return f.queries.Load() >= 1 }, "a browse")
 	var got []string
@@ -141,13 +145,13 @@ func TestMDNSAnnouncesAndBrowses(t *testing.T) {
 }
 
 func TestMDNSIPv6AndInstance(t *testing.T) {
-	f := &fakeMDNS{answer: func(int) ([]*mdns.ServiceEntry, error) {
-		return []*mdns.ServiceEntry{
+	f := &fakeMDNS{answer: func(int) ([]*hmdns.ServiceEntry, error) {
+		return []*hmdns.ServiceEntry{
 			entry("a._gencluster._udp.lan.", "fd00::2", 7946),
 			entry("b._gencluster._udp.lan.", "10.0.0.3", 7946),
 		}, nil
 	}}
-	d := f.install(MDNS("", MDNSDomain("lan."), MDNSInstance("Node_1"), MDNSBrowseInterval(20*time.Millisecond), MDNSQueryTimeout(5*time.Millisecond)))
+	d := f.install(New("", Domain("lan."), Instance("Node_1"), BrowseInterval(20*time.Millisecond), QueryTimeout(5*time.Millisecond)))
 	startMDNS(t, d, "[fd00::1]:7946")
 	var got []string
 	testutil.Eventually(t, 5*time.Second, func() bool {
@@ -170,13 +174,13 @@ func TestMDNSIPv6AndInstance(t *testing.T) {
 }
 
 func TestMDNSPeersExpireAndErrorsShow(t *testing.T) {
-	f := &fakeMDNS{answer: func(n int) ([]*mdns.ServiceEntry, error) {
+	f := &fakeMDNS{answer: func(n int) ([]*hmdns.ServiceEntry, error) {
 		if n == 1 {
-			return []*mdns.ServiceEntry{entry("p._gencluster._udp.local.", "10.0.0.2", 1)}, nil
+			return []*hmdns.ServiceEntry{entry("p._gencluster._udp.local.", "10.0.0.2", 1)}, nil
 		}
 		return nil, errors.New("no multicast route")
 	}}
-	d := f.install(MDNS("", MDNSBrowseInterval(20*time.Millisecond), MDNSQueryTimeout(5*time.Millisecond), MDNSPeerTTL(60*time.Millisecond)))
+	d := f.install(New("", BrowseInterval(20*time.Millisecond), QueryTimeout(5*time.Millisecond), PeerTTL(60*time.Millisecond)))
 	startMDNS(t, d, "10.0.0.1:7946")
 	testutil.Eventually(t, 5*time.Second, func() bool { got, _ := d.Discover(context.Background()); return len(got) == 1 }, "the peer")
 	testutil.Eventually(t, 5*time.Second, func() bool {
@@ -187,25 +191,25 @@ func TestMDNSPeersExpireAndErrorsShow(t *testing.T) {
 
 func TestMDNSStartErrors(t *testing.T) {
 	for _, tc := range []struct {
-		d    Discoverer
+		d    seeds.Discoverer
 		self string
 		want string
 	}{
-		{MDNS(""), "0.0.0.0:7946", "advertised IP"},
-		{MDNS(""), "node.example:7946", "advertised IP"},
-		{MDNS(""), "10.0.0.1", "want ip:port"},
-		{MDNS(""), "10.0.0.1:0", "port"},
-		{MDNS("", MDNSInterface("no-such-if0")), "10.0.0.1:7946", `interface "no-such-if0"`},
-		{MDNS("http"), "10.0.0.1:7946", `service "http"`},
+		{New(""), "0.0.0.0:7946", "advertised IP"},
+		{New(""), "node.example:7946", "advertised IP"},
+		{New(""), "10.0.0.1", "want ip:port"},
+		{New(""), "10.0.0.1:0", "port"},
+		{New("", Interface("no-such-if0")), "10.0.0.1:7946", `interface "no-such-if0"`},
+		{New("http"), "10.0.0.1:7946", `service "http"`},
 	} {
 		f := &fakeMDNS{}
 		d := f.install(tc.d)
 		if _, err := d.Start(context.Background(), tc.self); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s Start(%q) = %v, want an error containing %q", Name(tc.d), tc.self, err, tc.want)
+			t.Errorf("%s Start(%q) = %v, want an error containing %q", name(tc.d), tc.self, err, tc.want)
 		}
 	}
 	// A host where the group cannot be joined fails Start, saying why.
-	d := MDNS("").(*mdnsDiscovery)
+	d := New("").(*mdnsDiscovery)
 	d.checkJoin = func(bool) error {
 		return errors.New("mdns: joining 224.0.0.251:5353: no such device (the host needs a route)")
 	}
@@ -214,7 +218,7 @@ func TestMDNSStartErrors(t *testing.T) {
 	}
 	// A responder that cannot start fails Start, which can be retried.
 	d.checkJoin = func(bool) error { return nil }
-	d.newServer = func(*mdns.Config) (mdnsServer, error) { return nil, errors.New("no multicast listeners") }
+	d.newServer = func(*hmdns.Config) (mdnsServer, error) { return nil, errors.New("no multicast listeners") }
 	if _, err := d.Start(context.Background(), "10.0.0.1:7946"); err == nil || !strings.Contains(err.Error(), "no multicast listeners") || !strings.Contains(err.Error(), "10.0.0.1:7946") {
 		t.Errorf("Start with a failing responder: %v", err)
 	}
@@ -228,32 +232,32 @@ func TestMDNSStartErrors(t *testing.T) {
 
 func TestMDNSValidate(t *testing.T) {
 	for _, tc := range []struct {
-		d    Discoverer
+		d    seeds.Discoverer
 		want string
 	}{
-		{MDNS("_gencluster._sctp"), "protocol"},
-		{MDNS("gencluster._udp"), "the name"},
-		{MDNS("_._udp"), "the name"},
-		{MDNS("_abcdefghijklmnop._udp"), "the name"},
-		{MDNS("_a.b._udp"), "protocol"},
-		{MDNS("_-x._udp"), "letters"},
-		{MDNS("_x y._udp"), "letters"},
-		{MDNS("", MDNSDomain("")), "domain"},
-		{MDNS("", MDNSDomain("a..b")), "domain"},
-		{MDNS("", MDNSInstance("a.b")), "instance"},
-		{MDNS("", MDNSInstance(strings.Repeat("x", 64))), "instance"},
-		{MDNS("", MDNSQueryTimeout(0)), "must be positive"},
-		{MDNS("", MDNSQueryTimeout(time.Minute)), "less than the browse interval"},
-		{MDNS("", MDNSBrowseInterval(time.Millisecond)), "at least 10ms"},
-		{MDNS("", MDNSPeerTTL(time.Second)), "shorter than the browse interval"},
+		{New("_gencluster._sctp"), "protocol"},
+		{New("gencluster._udp"), "the name"},
+		{New("_._udp"), "the name"},
+		{New("_abcdefghijklmnop._udp"), "the name"},
+		{New("_a.b._udp"), "protocol"},
+		{New("_-x._udp"), "letters"},
+		{New("_x y._udp"), "letters"},
+		{New("", Domain("")), "domain"},
+		{New("", Domain("a..b")), "domain"},
+		{New("", Instance("a.b")), "instance"},
+		{New("", Instance(strings.Repeat("x", 64))), "instance"},
+		{New("", QueryTimeout(0)), "must be positive"},
+		{New("", QueryTimeout(time.Minute)), "less than the browse interval"},
+		{New("", BrowseInterval(time.Millisecond)), "at least 10ms"},
+		{New("", PeerTTL(time.Second)), "shorter than the browse interval"},
 	} {
-		if err := Validate(tc.d); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Validate = %v, want an error containing %q", Name(tc.d), err, tc.want)
+		if err := validate(tc.d); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want an error containing %q", name(tc.d), err, tc.want)
 		}
 	}
 	for _, s := range []string{"", "_gencluster._udp", "_chat-2._tcp", "_x._udp."} {
-		if err := Validate(MDNS(s)); err != nil {
-			t.Errorf("MDNS(%q): %v", s, err)
+		if err := validate(New(s)); err != nil {
+			t.Errorf("New(%q): %v", s, err)
 		}
 	}
 }
@@ -263,7 +267,7 @@ func TestMDNSSpec(t *testing.T) {
 		"mdns+_gencluster._udp":      "mdns+_gencluster._udp",
 		"mdns+_chat._tcp?domain=lan": "mdns+_chat._tcp?domain=lan",
 	})
-	d, err := Parse("mdns+_chat._udp?domain=lan&iface=lo&instance=n1&interval=2s&timeout=500ms&peer-ttl=9s")
+	d, err := parse("mdns+_chat._udp?domain=lan&iface=lo&instance=n1&interval=2s&timeout=500ms&peer-ttl=9s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,4 +283,12 @@ func TestMDNSSpec(t *testing.T) {
 		"mdns+_chat._udp?timeout=10s&interval=5s": "less than the browse interval",
 		"mdns+_chat._udp?instance=has.dot":        "instance",
 	})
+}
+
+// TestNilOptions: a nil option is an error naming its position, never a
+// panic.
+func TestNilOptions(t *testing.T) {
+	if err := validate(New("_gencluster._udp", PeerTTL(1), nil)); err == nil || !strings.Contains(err.Error(), "mdns: option 1 is nil") {
+		t.Errorf("Validate = %v, want %q", err, "mdns: option 1 is nil")
+	}
 }

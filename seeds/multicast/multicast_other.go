@@ -1,6 +1,6 @@
 //go:build !unix
 
-package seeds
+package multicast
 
 import (
 	"net"

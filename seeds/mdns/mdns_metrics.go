@@ -1,4 +1,4 @@
-package seeds
+package mdns
 
 import "github.com/prometheus/client_golang/prometheus"
 

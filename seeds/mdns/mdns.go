@@ -1,4 +1,4 @@
-package seeds
+package mdns
 
 import (
 	"context"
@@ -14,27 +14,31 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/mdns"
+	hmdns "github.com/hashicorp/mdns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gencluster/gencluster/seeds"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // mDNS defaults.
 const (
-	// DefaultMDNSService is the DNS-SD service type MDNS announces and
+	// DefaultService is the DNS-SD service type New announces and
 	// browses when given "".
-	DefaultMDNSService = "_gencluster._udp"
-	// DefaultMDNSDomain is the mDNS domain (RFC 6762).
-	DefaultMDNSDomain = "local"
-	// DefaultMDNSBrowseInterval is how often the service is browsed.
-	DefaultMDNSBrowseInterval = 5 * time.Second
-	// DefaultMDNSQueryTimeout is how long one browse collects answers.
-	DefaultMDNSQueryTimeout = time.Second
+	DefaultService = "_gencluster._udp"
+	// DefaultDomain is the mDNS domain (RFC 6762).
+	DefaultDomain = "local"
+	// DefaultBrowseInterval is how often the service is browsed.
+	DefaultBrowseInterval = 5 * time.Second
+	// DefaultQueryTimeout is how long one browse collects answers.
+	DefaultQueryTimeout = time.Second
 )
 
 // mdnsServer is what the backend needs of *mdns.Server; tests replace it.
 type mdnsServer interface{ Shutdown() error }
 
-// mdnsDiscovery is the Discoverer and Runner MDNS returns.
+// mdnsDiscovery is the seeds.Discoverer and seeds.Runner New returns.
 type mdnsDiscovery struct {
 	nilOpts  []int // positions of nil options, refused by Validate
 	service  string
@@ -47,8 +51,8 @@ type mdnsDiscovery struct {
 	logger   *slog.Logger
 
 	// The library, replaced in tests.
-	newServer func(*mdns.Config) (mdnsServer, error)
-	query     func(context.Context, *mdns.QueryParam) error
+	newServer func(*hmdns.Config) (mdnsServer, error)
+	query     func(context.Context, *hmdns.QueryParam) error
 	checkJoin func(ipv6 bool) error
 
 	running             atomic.Bool
@@ -63,19 +67,19 @@ type mdnsDiscovery struct {
 	lastErr error                // of the last browse
 }
 
-// MDNS returns a backend that finds peers on the local network with
+// New returns a backend that finds peers on the local network with
 // standard multicast DNS service discovery (RFC 6762 and 6763), so that
 // they are also visible to, and can be announced by, avahi, Bonjour and
 // other DNS-SD tools:
 //
-//	d := seeds.MDNS("_chat._udp")
+//	d := mdns.New("_chat._udp")
 //
 // or the spec "mdns+_chat._udp". service is a DNS-SD service type,
 // "_name._udp" or "_name._tcp" with a name of 1 to 15 letters, digits and
-// '-' ("" means DefaultMDNSService). The spec options are domain=local,
+// '-' ("" means DefaultService). The spec options are domain=local,
 // iface=name, instance=name, interval=5s, timeout=1s and peer-ttl=15s.
 //
-// The backend is a Discoverer, a Runner and a prometheus.Collector
+// The backend is a seeds.Discoverer, a seeds.Runner and a prometheus.Collector
 // (gencluster_mdns_events_total, see docs/mdns.md). Start answers mDNS queries
 // for an instance of service on the node's advertised IP and port (SRV,
 // TXT "gencluster=1", A or AAAA), and browses the service every interval;
@@ -86,29 +90,29 @@ type mdnsDiscovery struct {
 // Anyone on the network segment can announce an instance, and the
 // announcements are not authenticated: the node then tries to join the
 // address, which memberlist's WithSecretKey and WithLabel refuse when the
-// peer is not a member. Use Multicast with MulticastSecret when only
-// authenticated announcements may seed joins. Like Multicast, mDNS does
-// not cross routers and does not work on most cloud networks or Kubernetes
-// pod networks.
+// peer is not a member. Use multicast.New with multicast.Secret (package
+// seeds/multicast) when only authenticated announcements may seed joins.
+// Like multicast, mDNS does not cross routers and does not work on most
+// cloud networks or Kubernetes pod networks.
 //
 // It uses github.com/hashicorp/mdns, which answers queries but does not
 // send unsolicited announcements or goodbye packets: a browser sees this
 // node when it asks (avahi-browse asks at once), and keeps a stopped
 // node's records until their 120s TTL expires.
-func MDNS(service string, opts ...MDNSOption) Discoverer {
+func New(service string, opts ...Option) seeds.Discoverer {
 	if service == "" {
-		service = DefaultMDNSService
+		service = DefaultService
 	}
 	m := &mdnsDiscovery{
 		service:  strings.TrimSuffix(service, "."),
-		domain:   DefaultMDNSDomain,
-		interval: DefaultMDNSBrowseInterval,
-		timeout:  DefaultMDNSQueryTimeout,
+		domain:   DefaultDomain,
+		interval: DefaultBrowseInterval,
+		timeout:  DefaultQueryTimeout,
 		peers:    map[string]time.Time{},
-		newServer: func(c *mdns.Config) (mdnsServer, error) {
-			return mdns.NewServer(c)
+		newServer: func(c *hmdns.Config) (mdnsServer, error) {
+			return hmdns.NewServer(c)
 		},
-		query:     mdns.QueryContext,
+		query:     hmdns.QueryContext,
 		checkJoin: checkMDNSJoin,
 	}
 	for i, o := range opts {
@@ -128,7 +132,7 @@ func MDNS(service string, opts ...MDNSOption) Discoverer {
 // String returns "mdns+<service>", with the domain when it is not local.
 func (m *mdnsDiscovery) String() string {
 	s := "mdns+" + m.service
-	if m.domain != DefaultMDNSDomain {
+	if m.domain != DefaultDomain {
 		s += "?domain=" + m.domain
 	}
 	return s
@@ -171,7 +175,7 @@ func (m *mdnsDiscovery) Start(ctx context.Context, self string) (wait func(), er
 	if ip == nil || ip.IsUnspecified() {
 		return nil, fmt.Errorf("mdns: self %q: want the advertised IP address, not %q", self, host)
 	}
-	port, err := ParsePort(portStr)
+	port, err := backendkit.ParsePort(portStr)
 	if err != nil {
 		return nil, fmt.Errorf("mdns: self %q: %w", self, err)
 	}
@@ -188,7 +192,7 @@ func (m *mdnsDiscovery) Start(ctx context.Context, self string) (wait func(), er
 	// The host name is the instance's own, so that the A records of
 	// several nodes on one host never conflict.
 	hostName := strings.ToLower(instance) + "." + m.domain + "."
-	zone, err := mdns.NewMDNSService(instance, m.service, m.domain+".", hostName, port, []net.IP{ip}, []string{"gencluster=1"})
+	zone, err := hmdns.NewMDNSService(instance, m.service, m.domain+".", hostName, port, []net.IP{ip}, []string{"gencluster=1"})
 	if err != nil {
 		return nil, fmt.Errorf("mdns: %w", err)
 	}
@@ -200,7 +204,7 @@ func (m *mdnsDiscovery) Start(ctx context.Context, self string) (wait func(), er
 		return nil, err
 	}
 	stdlog := m.stdLogger()
-	srv, err := m.newServer(&mdns.Config{Zone: zone, Iface: ifi, Logger: stdlog})
+	srv, err := m.newServer(&hmdns.Config{Zone: zone, Iface: ifi, Logger: stdlog})
 	if err != nil {
 		m.running.Store(false)
 		return nil, fmt.Errorf("mdns: starting the responder for %s: %w", self, err)
@@ -227,6 +231,6 @@ func (m *mdnsDiscovery) stdLogger() *log.Logger {
 }
 
 var (
-	_ Runner               = (*mdnsDiscovery)(nil)
+	_ seeds.Runner         = (*mdnsDiscovery)(nil)
 	_ prometheus.Collector = (*mdnsDiscovery)(nil)
 )

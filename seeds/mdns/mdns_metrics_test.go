@@ -1,4 +1,4 @@
-package seeds
+package mdns
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/mdns"
+	hmdns "github.com/hashicorp/mdns"
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
@@ -19,11 +19,11 @@ import (
 // result, browses under browse_ok or browse_error, with the backend's name
 // as a label, in a form a pedantic registry and promlint accept.
 func TestMDNSCollector(t *testing.T) {
-	f := &fakeMDNS{answer: func(n int) ([]*mdns.ServiceEntry, error) {
+	f := &fakeMDNS{answer: func(n int) ([]*hmdns.ServiceEntry, error) {
 		if n > 1 {
 			return nil, context.DeadlineExceeded
 		}
-		return []*mdns.ServiceEntry{
+		return []*hmdns.ServiceEntry{
 			entry("p1._gencluster._udp.local.", "10.0.0.2", 7946),
 			entry("p2._gencluster._udp.local.", "10.0.0.3", 7946),
 			entry("me._gencluster._udp.local.", "10.0.0.1", 7946),
@@ -33,7 +33,7 @@ func TestMDNSCollector(t *testing.T) {
 			entry("na._gencluster._udp.local.", "", 7946),
 		}, nil
 	}}
-	d := f.install(MDNS("", MDNSBrowseInterval(20*time.Millisecond), MDNSQueryTimeout(5*time.Millisecond)))
+	d := f.install(New("", BrowseInterval(20*time.Millisecond), QueryTimeout(5*time.Millisecond)))
 	stop := startMDNS(t, d, "10.0.0.1:7946")
 	testutil.Eventually(t, 5*time.Second, func() bool { return d.browseErr.Load() > 0 }, "a failed browse after the first")
 	stop()

@@ -1,14 +1,16 @@
-package seeds
+package multicast
 
 import (
 	"bytes"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 func TestAnnouncementRoundTrip(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	a := ann("chat", "[fd00::1]:7946", time.Unix(1700000000, 5))
 	for _, secret := range [][]byte{nil, testSecret} {
 		b := encodeAnnouncement(a, secret)
@@ -58,7 +60,7 @@ func FuzzMulticastAnnouncement(f *testing.F) {
 		a.verify(testSecret)
 		a.verify(nil)
 		// And the receive path never panics on it.
-		m := newMulticast("chat", MulticastSecret(testSecret))
+		m := newMulticast("chat", Secret(testSecret))
 		m.handle(b, net.IPv4(192, 0, 2, 1), now)
 		m.handle(b, nil, now)
 	})

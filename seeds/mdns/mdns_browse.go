@@ -1,4 +1,4 @@
-package seeds
+package mdns
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/mdns"
+	hmdns "github.com/hashicorp/mdns"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
 // browseLoop browses now and then every interval, jittered, until ctx
 // ends.
 func (m *mdnsDiscovery) browseLoop(ctx context.Context, ifi *net.Interface, stdlog *log.Logger) {
-	everyJittered(ctx, m.interval, func() { m.browse(ctx, ifi, stdlog) })
+	backendkit.EveryJittered(ctx, m.interval, func() { m.browse(ctx, ifi, stdlog) })
 }
 
 // browse runs one query and records the instances that answered.
@@ -25,7 +27,7 @@ func (m *mdnsDiscovery) browse(ctx context.Context, ifi *net.Interface, stdlog *
 	m.mu.Unlock()
 	// The library drops entries it cannot hand over at once, so they are
 	// drained while the query runs.
-	entries := make(chan *mdns.ServiceEntry, 64)
+	entries := make(chan *hmdns.ServiceEntry, 64)
 	found := make(chan []string, 1)
 	go func() {
 		var addrs []string
@@ -41,7 +43,7 @@ func (m *mdnsDiscovery) browse(ctx context.Context, ifi *net.Interface, stdlog *
 		}
 		found <- addrs
 	}()
-	err := m.query(ctx, &mdns.QueryParam{
+	err := m.query(ctx, &hmdns.QueryParam{
 		Service:     m.service,
 		Domain:      m.domain,
 		Timeout:     m.timeout,
@@ -90,7 +92,7 @@ func checkMDNSJoin(ipv6 bool) error {
 // entryAddr turns an answer into host:port, or says why it is not a
 // peer. The library passes on every complete instance it hears, of any
 // service, so the name is checked.
-func (m *mdnsDiscovery) entryAddr(e *mdns.ServiceEntry, ipv6 bool) (string, mdnsResult) {
+func (m *mdnsDiscovery) entryAddr(e *hmdns.ServiceEntry, ipv6 bool) (string, mdnsResult) {
 	suffix := "." + m.service + "." + m.domain + "."
 	if !strings.HasSuffix(strings.ToLower(e.Name), strings.ToLower(suffix)) {
 		return "", mdnsOtherService

@@ -1,4 +1,4 @@
-package seeds
+package multicast
 
 import (
 	"bytes"
@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/gencluster/gencluster/internal/testing/testutil"
+
+	"github.com/gencluster/gencluster/seeds"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
 var testSecret = []byte("0123456789abcdef-test-secret")
@@ -50,7 +54,7 @@ func loopback(t *testing.T) string {
 // stop), failing t if Start fails or the work does not stop in 5s.
 func runMC(t *testing.T, m *multicast, self string) func() error {
 	t.Helper()
-	stop := startRunner(t, m, self)
+	stop := backendtest.StartRunner(t, m, self)
 	testutil.Eventually(t, 5*time.Second, func() bool { return m.stats().Sent > 0 }, self+" announcing")
 	return func() error {
 		stop()
@@ -68,9 +72,9 @@ func has(m *multicast, addr string) func() bool {
 }
 
 func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	opts := []MulticastOption{MulticastGroup(group), MulticastInterface(lo), MulticastInterval(20 * time.Millisecond), MulticastPeerTTL(300 * time.Millisecond), MulticastSecret(testSecret)}
+	opts := []Option{Group(group), Interface(lo), Interval(20 * time.Millisecond), PeerTTL(300 * time.Millisecond), Secret(testSecret)}
 	a, b := newMulticast("chat", opts...), newMulticast("chat", opts...)
 	if got, err := a.Discover(context.Background()); err != nil || len(got) != 0 {
 		t.Fatalf("Discover before Start = %q, %v", got, err)
@@ -111,8 +115,8 @@ func TestMulticastTwoNodesDiscoverEachOther(t *testing.T) {
 // TestMulticastRestart: once a Start's work has stopped, Start works again
 // and the backend announces anew.
 func TestMulticastRestart(t *testing.T) {
-	checkBackendLeaks(t)
-	m := newMulticast("chat", MulticastGroup(mcGroup(t)), MulticastInterface(loopback(t)), MulticastInterval(20*time.Millisecond))
+	backendtest.CheckLeaks(t)
+	m := newMulticast("chat", Group(mcGroup(t)), Interface(loopback(t)), Interval(20*time.Millisecond))
 	if err := runMC(t, m, "127.0.0.1:10001")(); err != nil {
 		t.Fatalf("first run stopped with %v", err)
 	}
@@ -149,9 +153,9 @@ func ann(cluster, addr string, ts time.Time) announcement {
 }
 
 func TestMulticastRejectsBadPackets(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	m := newMulticast("chat", MulticastGroup(group), MulticastInterface(lo), MulticastInterval(time.Hour), MulticastSecret(testSecret))
+	m := newMulticast("chat", Group(group), Interface(lo), Interval(time.Hour), Secret(testSecret))
 	runMC(t, m, "127.0.0.1:10001")
 
 	now := time.Now()
@@ -185,9 +189,9 @@ func TestMulticastRejectsBadPackets(t *testing.T) {
 }
 
 func TestMulticastLimits(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	group, lo := mcGroup(t), loopback(t)
-	m := newMulticast("chat", MulticastGroup(group), MulticastInterface(lo), MulticastInterval(time.Hour), MulticastMaxPeers(2))
+	m := newMulticast("chat", Group(group), Interface(lo), Interval(time.Hour), MaxPeers(2))
 	runMC(t, m, "127.0.0.1:10001")
 	now := time.Now()
 	inject(t, group, lo,
@@ -226,7 +230,7 @@ func TestMulticastLimits(t *testing.T) {
 }
 
 func TestMulticastStartErrors(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	group := mcGroup(t)
@@ -235,10 +239,10 @@ func TestMulticastStartErrors(t *testing.T) {
 		self string
 		want string
 	}{
-		{newMulticast("chat", MulticastGroup(group)), "nohost", "self"},
-		{newMulticast("chat", MulticastGroup(group)), "h:" + strings.Repeat("1", 300), "self"},
-		{newMulticast("", MulticastGroup(group)), "127.0.0.1:1", "cluster name"},
-		{newMulticast("chat", MulticastGroup(group), MulticastInterface("no-such-if0")), "127.0.0.1:1", `interface "no-such-if0"`},
+		{newMulticast("chat", Group(group)), "nohost", "self"},
+		{newMulticast("chat", Group(group)), "h:" + strings.Repeat("1", 300), "self"},
+		{newMulticast("", Group(group)), "127.0.0.1:1", "cluster name"},
+		{newMulticast("chat", Group(group), Interface("no-such-if0")), "127.0.0.1:1", `interface "no-such-if0"`},
 	} {
 		if wait, err := tc.m.Start(ctx, tc.self); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Start(%q) = %v, want %q", tc.self, err, tc.want)
@@ -251,7 +255,7 @@ func TestMulticastStartErrors(t *testing.T) {
 }
 
 func TestMulticastValidate(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	if err := newMulticast("chat").Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
@@ -260,18 +264,18 @@ func TestMulticastValidate(t *testing.T) {
 		want string
 	}{
 		{newMulticast(""), "cluster name"},
-		{newMulticast(strings.Repeat("x", MaxMulticastClusterName+1)), "1 to 64"},
+		{newMulticast(strings.Repeat("x", MaxClusterName+1)), "1 to 64"},
 		{newMulticast("a b"), `cluster name "a b"`},
-		{newMulticast("c", MulticastGroup("10.0.0.1:7947")), "not an IPv4 multicast"},
-		{newMulticast("c", MulticastGroup("[ff02::1]:7947")), "not an IPv4 multicast"},
-		{newMulticast("c", MulticastGroup("239.1.1.1")), "want ip:port"},
-		{newMulticast("c", MulticastGroup("239.1.1.1:0")), `port "0"`},
-		{newMulticast("c", MulticastInterval(time.Millisecond)), "at least 10ms"},
-		{newMulticast("c", MulticastPeerTTL(time.Second)), "shorter than the announce interval"},
-		{newMulticast("c", MulticastTTL(256)), "TTL 256"},
-		{newMulticast("c", MulticastSecret([]byte("short"))), "secret of 5 bytes: want at least 16"},
-		{newMulticast("c", MulticastSecret([]byte{})), "secret of 0 bytes"},
-		{newMulticast("c", MulticastMaxPeers(0)), "max peers 0"},
+		{newMulticast("c", Group("10.0.0.1:7947")), "not an IPv4 multicast"},
+		{newMulticast("c", Group("[ff02::1]:7947")), "not an IPv4 multicast"},
+		{newMulticast("c", Group("239.1.1.1")), "want ip:port"},
+		{newMulticast("c", Group("239.1.1.1:0")), `port "0"`},
+		{newMulticast("c", Interval(time.Millisecond)), "at least 10ms"},
+		{newMulticast("c", PeerTTL(time.Second)), "shorter than the announce interval"},
+		{newMulticast("c", TTL(256)), "TTL 256"},
+		{newMulticast("c", Secret([]byte("short"))), "secret of 5 bytes: want at least 16"},
+		{newMulticast("c", Secret([]byte{})), "secret of 0 bytes"},
+		{newMulticast("c", MaxPeers(0)), "max peers 0"},
 	} {
 		if err := tc.m.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Validate = %v, want %q", tc.m, err, tc.want)
@@ -280,25 +284,25 @@ func TestMulticastValidate(t *testing.T) {
 }
 
 func TestMulticastSpec(t *testing.T) {
-	checkBackendLeaks(t)
+	backendtest.CheckLeaks(t)
 	dir := t.TempDir()
 	keyFile := dir + "/key"
 	writeSeedFile(t, keyFile, string(testSecret)+"\n")
 	shortKey := dir + "/short"
 	writeSeedFile(t, shortKey, "short\n")
 
-	d, err := Parse("mcast+chat")
-	if err != nil || Name(d) != "mcast+chat" {
+	d, err := parse("mcast+chat")
+	if err != nil || name(d) != "mcast+chat" {
 		t.Fatalf("Parse(mcast+chat) = %v, %v", d, err)
 	}
 	m, ok := d.(*multicast)
-	if !ok || len(Runners(d)) != 1 {
-		t.Fatalf("Parse(mcast+chat) gave %T, not a Runner", d)
+	if _, runs := d.(seeds.Runner); !ok || !runs {
+		t.Fatalf("Parse(mcast+chat) gave %T, not a seeds.Runner", d)
 	}
-	if m.group != DefaultMulticastGroup || m.interval != DefaultMulticastInterval || m.peerTTL != 3*DefaultMulticastInterval || m.hops != 1 {
+	if m.group != DefaultGroup || m.interval != DefaultInterval || m.peerTTL != 3*DefaultInterval || m.hops != 1 {
 		t.Errorf("defaults: %+v", m)
 	}
-	d, err = Parse("mcast+chat?group=239.193.1.2:9000&iface=lo&interval=1s&peer-ttl=10s&ttl=2&max-peers=9&secret-file=" + keyFile)
+	d, err = parse("mcast+chat?group=239.193.1.2:9000&iface=lo&interval=1s&peer-ttl=10s&ttl=2&max-peers=9&secret-file=" + keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,8 +310,8 @@ func TestMulticastSpec(t *testing.T) {
 	if m.group != "239.193.1.2:9000" || m.iface != "lo" || m.interval != time.Second || m.peerTTL != 10*time.Second || m.hops != 2 || m.maxPeers != 9 || !bytes.Equal(m.secret, testSecret) {
 		t.Errorf("options: %+v", m)
 	}
-	if Name(d) != "mcast+chat?group=239.193.1.2:9000" {
-		t.Errorf("Name = %q", Name(d))
+	if name(d) != "mcast+chat?group=239.193.1.2:9000" {
+		t.Errorf("Name = %q", name(d))
 	}
 	checkSpecErrors(t, map[string]string{
 		"mcast+chat?x=1":                          `unknown option "x"`,
@@ -320,4 +324,12 @@ func TestMulticastSpec(t *testing.T) {
 		"mcast+chat?%zz":                          "bad options",
 		"mcast+a/b":                               "cluster name",
 	})
+}
+
+// TestNilOptions: a nil option is an error naming its position, never a
+// panic.
+func TestNilOptions(t *testing.T) {
+	if err := New("c", nil).(seeds.Validator).Validate(); err == nil || !strings.Contains(err.Error(), "multicast: option 0 is nil") {
+		t.Errorf("Validate = %v, want %q", err, "multicast: option 0 is nil")
+	}
 }

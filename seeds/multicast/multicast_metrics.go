@@ -1,4 +1,4 @@
-package seeds
+package multicast
 
 import (
 	"sync/atomic"

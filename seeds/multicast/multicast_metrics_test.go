@@ -1,4 +1,4 @@
-package seeds
+package multicast
 
 import (
 	"testing"
@@ -12,7 +12,7 @@ import (
 // series per result, labelled with its name, that a pedantic registry and
 // promlint accept.
 func TestMulticastCollector(t *testing.T) {
-	d := Multicast("test")
+	d := New("test")
 	c, ok := d.(prometheus.Collector)
 	if !ok {
 		t.Fatalf("Multicast returned %T, not a prometheus.Collector", d)

@@ -1,4 +1,4 @@
-package seeds
+package mdns
 
 import (
 	"errors"
@@ -7,61 +7,65 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gencluster/gencluster/seeds"
+
+	"github.com/gencluster/gencluster/seeds/internal/backendkit"
 )
 
-// MDNSOption configures the backend MDNS returns.
-type MDNSOption func(*mdnsDiscovery)
+// Option configures the backend New returns.
+type Option func(*mdnsDiscovery)
 
-// MDNSDomain sets the mDNS domain; the default is DefaultMDNSDomain.
-func MDNSDomain(domain string) MDNSOption {
+// Domain sets the mDNS domain; the default is DefaultDomain.
+func Domain(domain string) Option {
 	return func(m *mdnsDiscovery) { m.domain = strings.TrimSuffix(domain, ".") }
 }
 
-// MDNSInterface answers queries on the named network interface, such as
+// Interface answers queries on the named network interface, such as
 // "eth0", and sends this node's queries from it; by default the system
 // picks the interface its routing table gives for the mDNS group. (The
 // library's query sockets listen for multicast answers on the routing
 // table's interface in either case.)
-func MDNSInterface(name string) MDNSOption {
+func Interface(name string) Option {
 	return func(m *mdnsDiscovery) { m.iface = name }
 }
 
-// MDNSInstance sets the DNS-SD instance name this node announces (letters,
+// Instance sets the DNS-SD instance name this node announces (letters,
 // digits, '-' and '_', at most 63); it must be unique on the network. The
 // default is "gencluster-" followed by the advertised address, such as
 // "gencluster-10-0-0-5-7946".
-func MDNSInstance(name string) MDNSOption {
+func Instance(name string) Option {
 	return func(m *mdnsDiscovery) { m.instance = name }
 }
 
-// MDNSBrowseInterval sets how often the service is browsed; the default
-// is DefaultMDNSBrowseInterval. Each wait is jittered by ±20%.
-func MDNSBrowseInterval(d time.Duration) MDNSOption {
+// BrowseInterval sets how often the service is browsed; the default
+// is DefaultBrowseInterval. Each wait is jittered by ±20%.
+func BrowseInterval(d time.Duration) Option {
 	return func(m *mdnsDiscovery) { m.interval = d }
 }
 
-// MDNSQueryTimeout sets how long one browse waits for answers; the
-// default is DefaultMDNSQueryTimeout. It must be shorter than the browse
+// QueryTimeout sets how long one browse waits for answers; the
+// default is DefaultQueryTimeout. It must be shorter than the browse
 // interval.
-func MDNSQueryTimeout(d time.Duration) MDNSOption {
+func QueryTimeout(d time.Duration) Option {
 	return func(m *mdnsDiscovery) { m.timeout = d }
 }
 
-// MDNSPeerTTL sets how long a peer is returned after it last answered;
+// PeerTTL sets how long a peer is returned after it last answered;
 // the default is three browse intervals.
-func MDNSPeerTTL(d time.Duration) MDNSOption {
+func PeerTTL(d time.Duration) Option {
 	return func(m *mdnsDiscovery) { m.peerTTL = d }
 }
 
-// MDNSLogger receives the mDNS library's messages, at debug level; by
+// Logger receives the mDNS library's messages, at debug level; by
 // default they are discarded.
-func MDNSLogger(l *slog.Logger) MDNSOption {
+func Logger(l *slog.Logger) Option {
 	return func(m *mdnsDiscovery) { m.logger = l }
 }
 
 // Validate checks the configuration.
 func (m *mdnsDiscovery) Validate() error {
-	errs := nilOptionErrors("mdns", m.nilOpts)
+	errs := backendkit.NilOptionErrors("mdns", m.nilOpts)
 	if err := checkServiceType(m.service); err != nil {
 		errs = append(errs, err)
 	}
@@ -127,21 +131,21 @@ func checkDNSLabels(s string) error {
 }
 
 // parseMDNS reads "_service._udp[?domain=&iface=&instance=&interval=&timeout=&peer-ttl=]".
-func parseMDNS(text string) (Discoverer, error) {
+func parseMDNS(text string) (seeds.Discoverer, error) {
 	service, query, _ := strings.Cut(text, "?")
 	q, err := parseMDNSQuery(text, query)
 	if err != nil {
 		return nil, err
 	}
-	var opts []MDNSOption
+	var opts []Option
 	for key, v := range q {
 		switch key {
 		case "domain":
-			opts = append(opts, MDNSDomain(v))
+			opts = append(opts, Domain(v))
 		case "iface":
-			opts = append(opts, MDNSInterface(v))
+			opts = append(opts, Interface(v))
 		case "instance":
-			opts = append(opts, MDNSInstance(v))
+			opts = append(opts, Instance(v))
 		case "interval", "timeout", "peer-ttl":
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -149,17 +153,17 @@ func parseMDNS(text string) (Discoverer, error) {
 			}
 			switch key {
 			case "interval":
-				opts = append(opts, MDNSBrowseInterval(d))
+				opts = append(opts, BrowseInterval(d))
 			case "timeout":
-				opts = append(opts, MDNSQueryTimeout(d))
+				opts = append(opts, QueryTimeout(d))
 			default:
-				opts = append(opts, MDNSPeerTTL(d))
+				opts = append(opts, PeerTTL(d))
 			}
 		default:
 			return nil, fmt.Errorf("mdns %q: unknown option %q (known: domain, iface, instance, interval, timeout, peer-ttl)", text, key)
 		}
 	}
-	return MDNS(service, opts...), nil
+	return New(service, opts...), nil
 }
 
 // parseMDNSQuery reads the spec's options, each given once.

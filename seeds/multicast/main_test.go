@@ -1,0 +1,13 @@
+package multicast
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests when any goroutine is left running
+// after them (announcers, receivers, context.AfterFunc callbacks).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
