@@ -191,8 +191,36 @@ func TestEveryoneLeavesAtOnce(t *testing.T) {
 		}
 	}
 	for _, r := range recs.Records() {
-		if r.Level >= slog.LevelError {
+		if r.Level >= slog.LevelError && !isPeerNetError(r) {
 			t.Errorf("logged at %v: %s", r.Level, r.Message)
 		}
 	}
+}
+
+// isPeerNetError reports memberlist's own line for an exchange with a
+// peer that failed on the network: a probe, a push/pull or a stream that
+// got no answer in time, or whose peer had shut down (reset, refused).
+// It is memberlist's failure detector at work, not the leave: with the
+// tests' 100ms probe timeout a loaded machine (a 2-core CI runner under
+// -race) misses answers now and then while the cluster forms, and during
+// the stop a peer shuts down in the middle of an exchange. Leave promises
+// nothing about them (docs/operating.md, "When the whole cluster stops at
+// once"). The errors of this node's own shutdown (a closed socket, a
+// cancelled dial) are not among them: those are promised to be Debug
+// records, and every Error record of gencluster's own fails the test.
+func isPeerNetError(r slog.Record) bool {
+	fromMemberlist := false
+	r.Attrs(func(a slog.Attr) bool {
+		fromMemberlist = fromMemberlist || (a.Key == "component" && a.Value.String() == "memberlist")
+		return true
+	})
+	if !fromMemberlist || strings.Contains(r.Message, "use of closed network connection") || strings.Contains(r.Message, "operation was canceled") {
+		return false
+	}
+	for _, peer := range []string{"i/o timeout", "connection reset by peer", "connection refused", "broken pipe", "EOF"} {
+		if strings.Contains(r.Message, peer) {
+			return true
+		}
+	}
+	return false
 }

@@ -19,8 +19,15 @@ import (
 // could not do before the switch.
 func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	key := keyBytes(5)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	// Each cluster operation gets its own generous deadline: one shared
+	// bound for the whole test ran out on a loaded machine before its
+	// last steps began, which failed them with a timeout that said
+	// nothing about the library.
+	opCtx := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		t.Cleanup(cancel)
+		return ctx
+	}
 
 	// Step 1 on a running plaintext cluster: a plain node and migrating
 	// nodes are one cluster.
@@ -35,11 +42,13 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	if fps, plaintext := ownKeys(t, nodes[0]); !plaintext || !slices.Equal(fps, []string{KeyFingerprint(key)}) {
 		t.Fatal("a migrating node reports keys in use before Encrypt")
 	}
-	if _, err := nodes[0].KeyManager().Install(ctx, keyBytes(6)); !errors.Is(err, ErrNoKeyring) {
+	if _, err := nodes[0].KeyManager().Install(opCtx(), keyBytes(6)); !errors.Is(err, ErrNoKeyring) {
 		t.Fatalf("install before Encrypt: %v, want ErrNoKeyring", err)
 	}
 	// Not every member migrates yet: Encrypt is refused, nothing changes.
-	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	// The plain member never answers, so the check waits out this bound;
+	// the migrating members must answer within it.
+	short, cancelShort := context.WithTimeout(context.Background(), 5*time.Second)
 	res, err := nodes[1].KeyManager().Encrypt(short)
 	cancelShort()
 	if !errors.Is(err, ErrEncryptRefused) || !slices.Equal(res.NotAcked(), []string{"mig-plain"}) {
@@ -51,13 +60,13 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 		}
 	}
 	// The plain node is restarted with the key: here it leaves for good.
-	if err := plain.Leave(ctx); err != nil {
+	if err := plain.Leave(opCtx()); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitMembers(t, 10*time.Second, nodes, "mig-0", "mig-1", "mig-2", "mig-3")
 	// A node that refuses plaintext cannot join yet.
 	strict := startNode(t, append(testOpts(t, "mig-strict"), WithSecretKey(key), WithRefreshInterval(0))...)
-	if err := strict.dist.Connect(ctx, nodes[0].Addr()); err == nil {
+	if err := strict.dist.Connect(opCtx(), nodes[0].Addr()); err == nil {
 		t.Fatal("a node refusing plaintext joined the cluster before Encrypt")
 	}
 
@@ -66,7 +75,7 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 	for i, l := range logs {
 		marks[i] = len(l.All())
 	}
-	res, err = nodes[2].KeyManager().Encrypt(ctx)
+	res, err = nodes[2].KeyManager().Encrypt(opCtx())
 	if err != nil || len(res.Acked()) != 4 {
 		t.Fatalf("encrypt: %v, %+v", err, res)
 	}
@@ -76,16 +85,16 @@ func TestKeyringMigrationWithoutDowntime(t *testing.T) {
 		}
 	}
 	// Encrypted gossip now: the strict node joins and everyone sees it.
-	if err := strict.dist.Connect(ctx, nodes[0].Addr()); err != nil {
+	if err := strict.dist.Connect(opCtx(), nodes[0].Addr()); err != nil {
 		t.Fatalf("the node refusing plaintext cannot join after Encrypt: %v", err)
 	}
 	testutil.WaitMembers(t, 10*time.Second, append(slices.Clone(nodes), strict), "mig-0", "mig-1", "mig-2", "mig-3", "mig-strict")
 	// Key operations work on the encrypted cluster.
-	if res, err = nodes[3].KeyManager().Install(ctx, keyBytes(6)); err != nil || len(res.Acked()) != 5 {
+	if res, err = nodes[3].KeyManager().Install(opCtx(), keyBytes(6)); err != nil || len(res.Acked()) != 5 {
 		t.Fatalf("install after Encrypt: %v, %+v", err, res)
 	}
 	// Encrypt again is a no-op.
-	if _, err := nodes[0].KeyManager().Encrypt(ctx); err != nil {
+	if _, err := nodes[0].KeyManager().Encrypt(opCtx()); err != nil {
 		t.Fatalf("second Encrypt: %v", err)
 	}
 	for i, l := range logs {

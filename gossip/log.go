@@ -17,9 +17,10 @@ import (
 // are condensed by rejects, see rejectlog.go.
 //
 // Once the Gossip shuts down, memberlist's goroutines that were still
-// sending fail with "use of closed network connection" and log it as an
-// error; that is the shutdown, not a fault, so those lines become debug
-// records.
+// sending fail with "use of closed network connection", and its dials
+// still pending (a push/pull) with "operation was canceled" (the
+// transport cancels them at Shutdown), and log it as an error; that is
+// the shutdown, not a fault, so those lines become debug records.
 type logBridge struct {
 	logger   *slog.Logger
 	stopping atomic.Bool
@@ -53,9 +54,17 @@ func (b *logBridge) Write(p []byte) (int, error) {
 	if level > slog.LevelDebug && b.rejects != nil && b.rejects.handle(b.logger, line) {
 		return len(p), nil
 	}
-	if level > slog.LevelDebug && b.stopping.Load() && strings.Contains(line, "use of closed network connection") {
+	if level > slog.LevelDebug && b.stopping.Load() && isShutdownNoise(line) {
 		level = slog.LevelDebug
 	}
 	b.logger.Log(context.Background(), level, line, "component", "memberlist")
 	return len(p), nil
+}
+
+// isShutdownNoise reports the errors this node's own shutdown causes in
+// memberlist's goroutines: a closed socket, or a dial the transport
+// cancelled (see transport.Shutdown).
+func isShutdownNoise(line string) bool {
+	return strings.Contains(line, "use of closed network connection") ||
+		strings.Contains(line, "operation was canceled")
 }

@@ -65,5 +65,20 @@ func WaitMembers[N Viewer](t testing.TB, d time.Duration, nodes []N, want ...str
 			}
 		}
 		return true
-	}, "members %s", strings.Join(want, ","))
+	}, "members %s (seen: %v)", strings.Join(want, ","), views(func() string {
+		var b strings.Builder
+		for i, n := range nodes {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(strings.Join(Names(n.Members()), ","))
+		}
+		return b.String()
+	}))
 }
+
+// views is what each node sees, worked out when a failure message is
+// formatted (its String method), not when the wait starts.
+type views func() string
+
+func (v views) String() string { return v() }
