@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -98,31 +99,32 @@ func (r *Loop) noteAlias(addr string, live map[string]bool) {
 }
 
 // fewSeeds is the most discovered addresses a starting node pushes and
-// pulls state with, each (pullFewSeeds).
+// pulls state with, each, whether or not they are members already
+// (pullFewSeeds).
 const fewSeeds = 8
 
-// pullFewSeeds runs once, when the node first has other live members: if
-// discovery lists at most fewSeeds addresses (a retry_join list of static
-// seeds, or a small cluster), it pushes and pulls state with every listed
-// live address it has not exchanged state with yet, as memberlist's own
-// Join of that list does.
+// announceMax bounds how many listed live members a starting node pushes
+// its state to when discovery lists more than fewSeeds addresses
+// (pullFewSeeds): above it, the rest learn of the node by gossip.
+const announceMax = 64
+
+// pullFewSeeds runs once, when the node first has other live members.
 //
-// Why: joining one seed and skipping the others (they are members once
-// that join has pulled in the seed's view) leaves the node to learn of
-// every later member by gossip, and memberlist retransmits a broadcast a
-// bounded number of times, to the members the sender knew then. In a
-// join storm the senders' views are small, and some alive messages never
-// reach a node that joined early: it then lacks those members until its
-// next periodic push-pull, a minute at N = 40 (docs/benchmarks.md,
-// section 6); with a few static seeds, discovery never lists the others,
-// so the refresh loop cannot repair that. And a node that pushes its
-// state to every listed peer is known to each of them at once, instead
-// of one gossip round per hop later. Above fewSeeds addresses, one
-// push-pull: discovery lists (nearly) every node, the refresh loop joins
-// any listed address that is not a member, and a push-pull with each of
-// N addresses, N² in a storm, is what overloaded 150 to 200 nodes
-// starting together (section 6, rule 1). The cost is bounded: at most
-// fewSeeds push-pulls per node, once.
+// If discovery lists at most fewSeeds addresses (a retry_join list of
+// static seeds, or a small cluster), it pushes and pulls state with every
+// listed live address it has not exchanged state with yet, as
+// memberlist's own Join of that list does. Joining one seed and skipping
+// the others (they are members once that join has pulled in the seed's
+// view) leaves the node to learn of every later member by gossip, and
+// memberlist retransmits a broadcast a bounded number of times, to the
+// members the sender knew then: in a join storm some alive messages never
+// reach a node that joined early, and with a few static seeds discovery
+// never lists the others, so the refresh loop cannot repair that.
+//
+// Above fewSeeds listed addresses it announces itself (announce): it
+// pushes its state to the listed addresses that are live members now,
+// at most announceMax of them. docs/benchmarks.md, section 6, rules 5
+// and 8, has the measurements.
 func (r *Loop) pullFewSeeds(ctx context.Context) {
 	if r.bootstrapped {
 		return
@@ -141,6 +143,7 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 		}
 	}
 	if len(others) > fewSeeds {
+		r.announce(ctx, others, live, pulled)
 		return
 	}
 	for _, a := range others {
@@ -150,5 +153,52 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 		err := r.dist.Connect(ctx, a)
 		r.obs.Connected(a, err)
 		r.logger.Debug("pushed and pulled state with a seed", "addr", a, "err", err)
+	}
+}
+
+// announce pushes and pulls state with the listed addresses that were
+// live members when the node first had other members, and that it has
+// not exchanged state with yet: at most announceMax of them, chosen at
+// random, r.workers at a time.
+//
+// Why: a node that starts late, into a cluster that has formed, gets
+// the whole view from its first join, but the others learn of it only by
+// gossip, one round (200 ms at LAN defaults) per hop; memberlist's own
+// Join of the listed set pushes the node's state to every listed peer,
+// so each of them knows it at once. Why it does not bring back the join
+// storm: the push-pulls go only to members of the view at that moment.
+// In a join storm the view a node first gets is small (the others have
+// not joined each other yet), so it announces itself to few; a node that
+// joins a formed cluster of N announces itself to min(N, announceMax),
+// once. The cost is at most announceMax push-pulls per node per start,
+// where memberlist's Join of the list costs N.
+func (r *Loop) announce(ctx context.Context, listed []string, live, pulled map[string]bool) {
+	var cands []string
+	for _, a := range listed {
+		if live[a] && !pulled[a] {
+			cands = append(cands, a)
+		}
+	}
+	r.rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	cands = cands[:min(len(cands), max(0, announceMax-len(pulled)))]
+	errs := make([]error, len(cands))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(max(1, r.workers), len(cands)) {
+		wg.Go(func() {
+			for i := range next {
+				errs[i] = r.dist.Connect(ctx, cands[i])
+			}
+		})
+	}
+	sent := 0
+	for ; sent < len(cands) && ctx.Err() == nil; sent++ {
+		next <- sent
+	}
+	close(next)
+	wg.Wait()
+	for i, a := range cands[:sent] { // observed here: the Observer is not told concurrently
+		r.obs.Connected(a, errs[i])
+		r.logger.Debug("announced to a listed member", "addr", a, "err", errs[i])
 	}
 }

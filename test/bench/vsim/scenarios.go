@@ -34,6 +34,7 @@ func (r *run) start() (Phase, error) {
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
+		last time.Time // the last member's start
 	)
 	rng := rand.New(rand.NewPCG(r.o.Seed, 0x5eed))
 	for i, tr := range trs {
@@ -43,6 +44,11 @@ func (r *run) start() (Phase, error) {
 		}
 		wg.Go(func() {
 			time.Sleep(delay)
+			mu.Lock()
+			if now := time.Now(); now.After(last) {
+				last = now
+			}
+			mu.Unlock()
 			n, err := r.startNode(i, tr, r.o.N)
 			if err != nil {
 				mu.Lock()
@@ -57,7 +63,11 @@ func (r *run) start() (Phase, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Phase{}, err
 	}
-	return r.await(r.live(), t0, w0, func(s sighting) (time.Time, bool) { return s.fullAt, s.full }), nil
+	p := r.await(r.live(), t0, w0, func(s sighting) (time.Time, bool) { return s.fullAt, s.full })
+	if p.OK {
+		p.AfterLast = max(t0.Add(p.Took).Sub(last), 0)
+	}
+	return p, nil
 }
 
 // crashOne crashes one member (not a seed of the baseline) and waits until
