@@ -42,17 +42,22 @@ func TestAnnounceToFormedCluster(t *testing.T) {
 	}
 }
 
-// TestAnnounceBounded: in a cluster of more than announceMax listed
-// members, the node pushes its state to announceMax of them in all (the
-// first join included), each at most once, and leaves the rest to gossip.
+// TestAnnounceBounded: the announcement is bounded in member states: in a
+// view of 101 (this node and 100 listed members) the node pushes and
+// pulls state with announceStates/101 of them in all, the first join
+// included, each at most once, and leaves the rest to gossip.
 func TestAnnounceBounded(t *testing.T) {
-	listed := addrsFrom(1, announceMax+20)
+	listed := addrsFrom(1, 100)
+	want := announceStates / (len(listed) + 1)
+	if want >= len(listed) {
+		t.Fatalf("setup: %d listed members are within the budget (%d)", len(listed), want)
+	}
 	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", listed...), cluster: listed}
 	c := config(f.Dist, seeds.Static(listed...))
 	c.Dist = f
 	New(c).Pass(context.Background(), true)
-	if n := joins(f.Dist, listed); n != announceMax {
-		t.Errorf("%d push-pulls with %d listed members, want announceMax = %d", n, len(listed), announceMax)
+	if n := joins(f.Dist, listed); n != want {
+		t.Errorf("%d push-pulls with %d listed members, want announceStates/%d = %d", n, len(listed), len(listed)+1, want)
 	}
 	for _, a := range listed {
 		if n := len(f.CallTimes(a)); n > 1 {

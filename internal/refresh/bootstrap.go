@@ -103,10 +103,14 @@ func (r *Loop) noteAlias(addr string, live map[string]bool) {
 // (pullFewSeeds).
 const fewSeeds = 8
 
-// announceMax bounds how many listed live members a starting node pushes
-// its state to when discovery lists more than fewSeeds addresses
-// (pullFewSeeds): above it, the rest learn of the node by gossip.
-const announceMax = 64
+// announceStates bounds what a starting node's announcement (announce)
+// costs, in member states pushed and pulled: it announces itself to at
+// most announceStates / (members in its view) listed members, e.g. all
+// 39 others of a cluster of 40, 64 in one of 64, 20 in one of 200, 4 in
+// one of 1,000. A push-pull's CPU and bytes grow with the state it
+// carries, so this bounds each node's cost per start whatever N is;
+// the rest learn of the node by gossip.
+const announceStates = 64 * 64
 
 // pullFewSeeds runs once, when the node first has other live members.
 //
@@ -122,8 +126,8 @@ const announceMax = 64
 // never lists the others, so the refresh loop cannot repair that.
 //
 // Above fewSeeds listed addresses it announces itself (announce): it
-// pushes its state to the listed addresses that are live members now,
-// at most announceMax of them. docs/benchmarks.md, section 6, rules 5
+// pushes its state to the listed addresses that are live members now, as
+// many as announceStates allows. docs/benchmarks.md, section 6, rules 5
 // and 8, has the measurements.
 func (r *Loop) pullFewSeeds(ctx context.Context) {
 	if r.bootstrapped {
@@ -158,8 +162,9 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 
 // announce pushes and pulls state with the listed addresses that were
 // live members when the node first had other members, and that it has
-// not exchanged state with yet: at most announceMax of them, chosen at
-// random, r.workers at a time.
+// not exchanged state with yet: chosen at random, r.workers at a time,
+// and at most announceStates/len(live) push-pulls in all, the joins
+// before it included.
 //
 // Why: a node that starts late, into a cluster that has formed, gets
 // the whole view from its first join, but the others learn of it only by
@@ -167,11 +172,10 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 // Join of the listed set pushes the node's state to every listed peer,
 // so each of them knows it at once. Why it does not bring back the join
 // storm: the push-pulls go only to members of the view at that moment.
-// In a join storm the view a node first gets is small (the others have
-// not joined each other yet), so it announces itself to few; a node that
-// joins a formed cluster of N announces itself to min(N, announceMax),
-// once. The cost is at most announceMax push-pulls per node per start,
-// where memberlist's Join of the list costs N.
+// The budget is in member states, so a node pushes and pulls at most
+// about announceStates states once per start, whatever N is, where
+// memberlist's Join of the list pushes and pulls N states with each of N
+// peers: N² per node, N³ in a join storm.
 func (r *Loop) announce(ctx context.Context, listed []string, live, pulled map[string]bool) {
 	var cands []string
 	for _, a := range listed {
@@ -180,7 +184,7 @@ func (r *Loop) announce(ctx context.Context, listed []string, live, pulled map[s
 		}
 	}
 	r.rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	cands = cands[:min(len(cands), max(0, announceMax-len(pulled)))]
+	cands = cands[:min(len(cands), max(0, announceStates/len(live)-len(pulled)))]
 	errs := make([]error, len(cands))
 	next := make(chan int)
 	var wg sync.WaitGroup

@@ -158,6 +158,9 @@ type run struct {
 	count    counters
 	fails    failures
 	t0       time.Time // virtual start of the run
+	// spy is the member whose arrival the start phase times at every
+	// other node (the last to start; -1: none).
+	spy int
 
 	mu    sync.Mutex
 	nodes []*node // by member number; nil when down
