@@ -7,16 +7,15 @@
 //	  godiscover-node -http :8080 \
 //	  -seeds 'discover+provider=aws&region=eu-west-1&tag_key=cluster&tag_value=chat&port=7946'
 //
-// The cluster settings other than the seeds come from the GENCLUSTER_*
-// environment (gencluster.FromEnv); GENCLUSTER_SEEDS must be unset, since
-// the seeds are the -seeds flag's (the default Registry of FromEnv has no
-// discover+ scheme). It serves the Node's status handler (/members,
+// The cluster settings come from the GENCLUSTER_* environment
+// (gencluster.FromEnv, given the program's Registry, so GENCLUSTER_SEEDS
+// may name discover+ too); the seeds are -seeds or GENCLUSTER_SEEDS, not
+// both. It serves the Node's status handler (/members,
 // /healthz, /readyz) on -http and leaves the cluster on SIGTERM or SIGINT.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -40,14 +39,14 @@ func main() {
 }
 
 func run() error {
-	spec := flag.String("seeds", "", "seed spec, built-in schemes and discover+ (required)")
+	spec := flag.String("seeds", "", "seed spec, built-in schemes and discover+ (or GENCLUSTER_SEEDS)")
 	httpAddr := flag.String("http", ":8080", "`addr`ess of the status handler")
 	flag.Parse()
-	if *spec == "" {
-		return errors.New("-seeds is required")
-	}
-	if os.Getenv(gencluster.EnvSeeds) != "" {
-		return fmt.Errorf("%s is set: give the seeds with -seeds", gencluster.EnvSeeds)
+	switch env := os.Getenv(gencluster.EnvSeeds); {
+	case *spec == "" && env == "":
+		return fmt.Errorf("no seeds: give -seeds or %s", gencluster.EnvSeeds)
+	case *spec != "" && env != "":
+		return fmt.Errorf("both -seeds and %s are set: give one", gencluster.EnvSeeds)
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
@@ -56,15 +55,19 @@ func run() error {
 	if err := godiscover.Register(reg); err != nil {
 		return err
 	}
-	d, err := reg.Parse(*spec)
+	opts, err := gencluster.FromEnv(gencluster.SeedRegistry(reg))
 	if err != nil {
 		return err
 	}
-	opts, err := gencluster.FromEnv()
-	if err != nil {
-		return err
+	seedsName := os.Getenv(gencluster.EnvSeeds)
+	if *spec != "" {
+		d, err := reg.Parse(*spec)
+		if err != nil {
+			return err
+		}
+		opts, seedsName = append(opts, gencluster.WithSeeds(d)), fmt.Sprint(d)
 	}
-	opts = append(opts, gencluster.WithSeeds(d), gencluster.WithLogger(logger))
+	opts = append(opts, gencluster.WithLogger(logger))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -81,7 +84,7 @@ func run() error {
 	}
 	srv := &http.Server{Handler: node.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	logger.Info("running", "name", node.Name(), "addr", node.Addr(), "seeds", fmt.Sprint(d))
+	logger.Info("running", "name", node.Name(), "addr", node.Addr(), "seeds", seedsName)
 
 	<-ctx.Done()
 	leaveCtx, cancelLeave := context.WithTimeout(context.Background(), 10*time.Second)
