@@ -68,6 +68,7 @@ func TestPullFewSeeds(t *testing.T) {
 	c.Dist = g
 	r = New(c)
 	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background())
 	r.Pass(context.Background(), true)
 	for _, a := range many {
 		if n := len(g.CallTimes(a)); n != 1 {
