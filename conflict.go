@@ -22,14 +22,26 @@ var ErrNameConflict = gossip.ErrNameConflict
 // its old BootID, then an EventJoin of its new one.
 type BootID = membership.BootID
 
+// nameClaimer is a Dist that makes sure this node's name is its own (the
+// gossip adapter: memberlist keeps the first holder of a name). ClaimName
+// runs once, after the initial join, and fails with ErrNameConflict
+// (wrapped) when a live member holds the name; NameConflict then reports
+// a conflict noticed later. A Dist without it claims nothing: Start does
+// not check the name, and NameConflict is always nil.
+type nameClaimer interface {
+	ClaimName(ctx context.Context) error
+	NameConflict() error
+}
+
 // claimName runs after the initial join: it fails Start when a live
 // member holds this node's name, and from then on watches for conflicts
 // noticed later.
 func (n *Node) claimName(ctx context.Context) error {
-	if n.gossip == nil {
+	c, ok := n.dist.(nameClaimer)
+	if !ok {
 		return nil
 	}
-	err := n.gossip.ClaimName(ctx)
+	err := c.ClaimName(ctx)
 	switch {
 	case err == nil:
 		return nil
@@ -49,12 +61,14 @@ func (n *Node) claimName(ctx context.Context) error {
 // it logged one ERROR, counted gencluster_name_conflicts_total, and
 // /healthz fails with the reason. Nothing is stopped; the condition
 // clears when the holder stops answering (it failed or left), after which
-// the cluster accepts this node under the name. Always nil with WithDist.
+// the cluster accepts this node under the name. Always nil with a Dist
+// given with WithDist, which does not claim names.
 func (n *Node) NameConflict() error {
-	if n.gossip == nil {
+	c, ok := n.dist.(nameClaimer)
+	if !ok {
 		return nil
 	}
-	if err := n.gossip.NameConflict(); err != nil {
+	if err := c.NameConflict(); err != nil {
 		return fmt.Errorf("gencluster: %w", err)
 	}
 	return nil

@@ -16,8 +16,8 @@
 //	   |       detects failures; WithSecretKey, WithLabel and
 //	   v       WithAllowedCIDRs secure it
 //	adapter    package gossip, which owns every memberlist setting, turns its
-//	   |       callbacks into Events and keeps the view they add up to
-//	   v
+//	   |       callbacks into Events, applied to the Node's one
+//	   v       membership view
 //	events     Node.Events and Node.Subscribe stream join, update, leave
 //	members    and fail; Node.Members is the view; Node.Handler serves it;
 //	metrics    WithMetrics exports Prometheus series, memberlist's too

@@ -4,13 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Handler returns an http.Handler serving the node's state, for an admin
 // or probe port:
 //
 //   - GET /members: a JSON array of every live member as this node sees
-//     it, sorted by name: {"name", "addr", "state", "meta", "boot"}.
+//     it, sorted by name: {"name", "addr", "state", "meta", "boot"}. The
+//     header Gencluster-View-Version is the version of the node's
+//     membership view that the array shows: a number that grows with
+//     every change of the live set or of a member (two answers with the
+//     same version list the same members), to tell whether anything
+//     changed between two polls.
 //   - GET /healthz: 200 "ok" while the node runs and is not isolated (see
 //     Isolated) and has no name conflict (see NameConflict); 503
 //     "isolated: <diagnosis>" while it is isolated, 503 "gencluster: name
@@ -41,6 +47,9 @@ type memberJSON struct {
 	Boot  BootID            `json:"boot,omitzero"`
 }
 
+// viewVersionHeader carries the view's version on /members.
+const viewVersionHeader = "Gencluster-View-Version"
+
 // stoppedText is the body of every path of a stopped node.
 const stoppedText = "stopped: the node left the cluster or was closed (Leave or Close)\n"
 
@@ -49,7 +58,7 @@ func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusServiceUnavailable, stoppedText)
 		return
 	}
-	ms := n.Members()
+	ms, version := n.snapshot()
 	out := make([]memberJSON, len(ms))
 	for i, m := range ms {
 		meta := m.Meta
@@ -65,6 +74,7 @@ func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set(viewVersionHeader, strconv.FormatUint(version, 10))
 	_, _ = w.Write(append(b, '\n'))
 }
 

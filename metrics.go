@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/gencluster/gencluster/gossip"
 )
 
 // nodeMetrics holds one Node's collectors. It is the refresh loop's
@@ -22,8 +20,6 @@ type nodeMetrics struct {
 	discPeers *prometheus.GaugeVec
 	connects  *prometheus.CounterVec
 	refresh   prometheus.Histogram
-
-	ml *gossip.Metrics // memberlist's, nil with WithDist
 
 	unregisterOnce sync.Once
 }
@@ -64,8 +60,7 @@ func newNodeMetrics(reg prometheus.Registerer, name string) *nodeMetrics {
 }
 
 // initMetrics sets up metrics for WithMetrics before the Dist starts: the
-// refresh loop's observer and memberlist's collectors, which the gossip
-// adapter feeds.
+// refresh loop's observer and the node's collectors.
 func (n *Node) initMetrics() {
 	if n.cfg.registerer == nil {
 		return
@@ -80,10 +75,6 @@ func (n *Node) initMetrics() {
 		if b.Collector != nil {
 			m.collectors = append(m.collectors, prometheus.WrapCollectorWith(prometheus.Labels{"node": n.name}, b.Collector))
 		}
-	}
-	if n.cfg.dist == nil {
-		m.ml = gossip.NewMetrics(n.name)
-		m.collectors = append(m.collectors, m.ml.Collectors()...)
 	}
 	m.collectors = append(m.collectors,
 		&membersCollector{n: n, desc: prometheus.NewDesc("gencluster_members",
@@ -110,6 +101,14 @@ func (n *Node) initMetrics() {
 	n.obs = m
 }
 
+// collectorDist is a Dist with metrics of its own, labelled node=<name>
+// as the node's are (the gossip adapter: memberlist's metrics and health
+// score). They are registered and unregistered with the node's. A Dist
+// without it adds none.
+type collectorDist interface {
+	Collectors() []prometheus.Collector
+}
+
 // registerMetrics registers the collectors once the Dist runs. On error
 // none stays registered.
 func (n *Node) registerMetrics() error {
@@ -117,12 +116,8 @@ func (n *Node) registerMetrics() error {
 	if m == nil {
 		return nil
 	}
-	if n.gossip != nil {
-		g := n.gossip
-		m.collectors = append(m.collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "gencluster_health_score", Help: "memberlist's Lifeguard awareness score: 0 is healthy, higher means this node is slow to answer probes.",
-			ConstLabels: prometheus.Labels{"node": n.name},
-		}, func() float64 { return float64(g.HealthScore()) }))
+	if c, ok := n.dist.(collectorDist); ok {
+		m.collectors = append(m.collectors, c.Collectors()...)
 	}
 	for i, c := range m.collectors {
 		if err := m.reg.Register(c); err != nil {
@@ -146,15 +141,6 @@ func (m *nodeMetrics) unregister() {
 			m.reg.Unregister(c)
 		}
 	})
-}
-
-// gossipMetrics returns memberlist's collectors for the adapter to feed,
-// or nil.
-func (m *nodeMetrics) gossipMetrics() *gossip.Metrics {
-	if m == nil {
-		return nil
-	}
-	return m.ml
 }
 
 func (m *nodeMetrics) event(ev Event) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -20,12 +21,15 @@ import (
 // stop it with Leave (graceful) or Close (abrupt). Its methods are safe for
 // concurrent use. The package documentation shows its data path.
 type Node struct {
-	cfg    config
-	name   string
-	addr   string
-	dist   Dist
-	gossip *gossip.Gossip // nil when WithDist replaced it
-	hub    *hub.Hub
+	cfg  config
+	name string
+	addr string
+	dist Dist // what else it can do is asked with type assertions (dist.go)
+	// poll brings the view up to date with a Dist that reports no events
+	// (it compares the Dist's Members with the view); a no-op for the
+	// gossip adapter and an EventSource, whose events keep it current.
+	poll   func()
+	hub    *hub.Hub // holds the view, the one record of who is live
 	events <-chan Event
 	obs    refresh.Observer // nil without metrics
 	met    *nodeMetrics     // nil without WithMetrics
@@ -79,7 +83,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, done: make(chan struct{}), status: new(refresh.Status)}
+	n := &Node{cfg: cfg, name: cfg.name, ctx: lctx, cancel: cancel, done: make(chan struct{}), status: new(refresh.Status), poll: func() {}}
 	n.logger = cfg.logger.With("node", cfg.name)
 	n.hub = hub.New(lctx, &n.wg, n.observeEvent)
 	n.initMetrics()
@@ -124,10 +128,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		// addresses, with the same backoff.
 		rc.Backends = append(slices.Clone(cfg.backends), discovery.Resolve(snapshotSeeds{rec: rec, path: cfg.snapshotPath})...)
 	}
-	if _, ok := n.dist.(EventSource); !ok && n.gossip == nil {
-		rc.AfterPass = func() { n.hub.Sync(n.dist.Members()) }
-		n.hub.Sync(n.dist.Members())
-	}
+	rc.AfterPass = n.poll // a no-op unless the Dist is polled
 	r := refresh.New(rc)
 	if err := n.initialJoin(ctx, r); err != nil {
 		n.stop(context.Background(), "Start", nil)
@@ -142,16 +143,37 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	return n, nil
 }
 
-// startDist starts memberlist through the gossip adapter, or adopts the
-// Dist given with WithDist.
+// startDist starts memberlist through the gossip adapter, which publishes
+// to the view itself, or adopts the Dist given with WithDist and connects
+// it to the view: an EventSource feeds the view with its events; any other
+// Dist is polled (see poll).
 func (n *Node) startDist() error {
-	if n.cfg.dist != nil {
-		n.dist = n.cfg.dist
-		if es, ok := n.dist.(EventSource); ok {
-			es.Notify(n.hub.Publish)
-		}
-		n.addr = n.cfg.advertiseAddr
+	if n.cfg.dist == nil {
+		return n.startGossip()
+	}
+	n.dist, n.addr = n.cfg.dist, n.cfg.advertiseAddr
+	if es, ok := n.dist.(EventSource); ok {
+		es.Notify(n.hub.Publish)
 		return nil
+	}
+	// One poll at a time: a list read earlier must not be applied after
+	// a newer one (it would report members failed, then joined again).
+	var mu sync.Mutex
+	n.poll = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		n.hub.Sync(n.dist.Members())
+	}
+	n.poll()
+	return nil
+}
+
+// startGossip starts the default Dist, the memberlist adapter, publishing
+// to the Node's view.
+func (n *Node) startGossip() error {
+	var met *gossip.Metrics
+	if n.met != nil {
+		met = gossip.NewMetrics(n.name)
 	}
 	g, err := gossip.Start(gossip.Config{
 		Name:          n.cfg.name,
@@ -159,8 +181,8 @@ func (n *Node) startDist() error {
 		AdvertiseAddr: n.cfg.advertiseAddr,
 		Meta:          n.cfg.meta,
 		Logger:        n.logger,
-		OnEvent:       n.hub.Publish,
-		Metrics:       n.met.gossipMetrics(),
+		View:          n.hub.View(),
+		Metrics:       met,
 		Security: gossip.Security{
 			Keys: n.cfg.keys, Pending: n.cfg.pendingKeys, Label: n.cfg.label, AllowedCIDRs: n.cfg.allowedCIDRs,
 		},
@@ -172,7 +194,7 @@ func (n *Node) startDist() error {
 	if err != nil {
 		return fmt.Errorf("gencluster: %w", err)
 	}
-	n.gossip, n.dist, n.addr = g, g, g.Addr()
+	n.dist, n.addr = g, g.Addr()
 	return nil
 }
 
@@ -232,46 +254,13 @@ func (n *Node) Name() string { return n.name }
 // in WithBindAddr, the port that was picked).
 func (n *Node) Addr() string { return n.addr }
 
-// LocalMember returns this node as a Member.
+// LocalMember returns this node as a Member: as its Dist sees it (Self),
+// or built from its options.
 func (n *Node) LocalMember() Member {
-	if n.gossip != nil {
-		return n.gossip.LocalMember()
+	if s, ok := n.dist.(Self); ok {
+		return s.LocalMember()
 	}
-	return Member{Name: n.name, Addr: n.addr, Meta: n.cfg.meta, State: StateAlive}
-}
-
-// Members returns the live members, this node included, sorted by name. A
-// member memberlist suspects is live (StateAlive) until it is declared
-// failed: memberlist does not expose suspicion. A stopped node has no
-// members: it returns none.
-func (n *Node) Members() []Member {
-	if n.ctx.Err() != nil {
-		return nil
-	}
-	ms := n.dist.Members()
-	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
-	return ms
-}
-
-// Events returns the node's event stream, which starts with this node's own
-// join. It never blocks gossip: when the reader falls behind, a member's
-// pending events coalesce into its latest state, so memory is bounded by
-// the number of members. Per member, events arrive in order, and a reader
-// that drains the stream ends with the view Members() returns. The channel
-// is closed by Leave and Close.
-func (n *Node) Events() <-chan Event { return n.events }
-
-// Subscribe returns the current members and a stream of every change after
-// that snapshot, with the guarantees of Events. Each subscriber has its own
-// stream; cancel ends it (closing the channel) and is safe to call more
-// than once. Streams also close when the node stops. A stopped node
-// returns no members and a closed stream.
-func (n *Node) Subscribe() (snapshot []Member, events <-chan Event, cancel func()) {
-	snap, q, cancel := n.hub.Subscribe()
-	if n.ctx.Err() != nil {
-		snap = nil // the stream closes: the node's context ended
-	}
-	return snap, q.C(), cancel
+	return Member{Name: n.name, Addr: n.addr, Meta: maps.Clone(n.cfg.meta), State: StateAlive}
 }
 
 // UpdateMeta replaces this node's metadata and gossips it; the others see
@@ -279,15 +268,17 @@ func (n *Node) Subscribe() (snapshot []Member, events <-chan Event, cancel func(
 // ctx ends (then ctx's error is returned, wrapped: test with errors.Is);
 // a ctx with no deadline sets no limit. A ctx that has already ended
 // changes nothing. With no other live member there is nothing to wait
-// for. The limits of WithMeta apply.
+// for. The limits of WithMeta apply. With a Dist given with WithDist, the
+// Dist does the update if it is a MetaUpdater; otherwise UpdateMeta fails.
 func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
-	if n.gossip == nil {
+	mu, ok := n.dist.(MetaUpdater)
+	if !ok {
 		return errors.New("gencluster: UpdateMeta: the Dist given with WithDist owns metadata")
 	}
 	if err := n.stopped("UpdateMeta"); err != nil {
 		return err
 	}
-	if err := n.gossip.UpdateMeta(ctx, meta); err != nil {
+	if err := mu.UpdateMeta(ctx, meta); err != nil {
 		return fmt.Errorf("gencluster: UpdateMeta: %w", err)
 	}
 	return nil
@@ -296,7 +287,9 @@ func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 // Leave leaves the cluster gracefully: the other members see an EventLeave
 // for this node, not an EventFail. It stops the refresh loop, announces the
 // leave and waits for the broadcast until it is out or ctx ends, shuts
-// gossip down, and waits for every goroutine the node started.
+// gossip down, and waits for every goroutine the node started. With a
+// Dist given with WithDist, the Dist leaves if it is a Leaver, and is
+// closed otherwise (see Leaver).
 //
 // Like http.Server.Shutdown, it returns when ctx ends, with ctx's error
 // (wrapped; test with errors.Is): the rest of the stop (the announcement
@@ -316,13 +309,15 @@ func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 // result.
 func (n *Node) Leave(ctx context.Context) error {
 	return n.stop(ctx, "Leave", func() error {
-		if n.gossip == nil {
-			if err := ctx.Err(); err != nil {
+		l, ok := n.dist.(Leaver)
+		if !ok {
+			// Leaving is closing: the others will see a failure.
+			if err := errors.Join(ctx.Err(), n.closeDist()); err != nil {
 				return fmt.Errorf("gencluster: Leave: %w", err)
 			}
 			return nil
 		}
-		if err := n.gossip.Leave(ctx); err != nil {
+		if err := l.Leave(ctx); err != nil {
 			return fmt.Errorf("gencluster: Leave: %w", err)
 		}
 		return nil
@@ -333,12 +328,8 @@ func (n *Node) Leave(ctx context.Context) error {
 // sent, so the other members detect a failure (EventFail). It waits for
 // every goroutine the node started (it has no context to bound that
 // wait: use Leave with one). It is idempotent, and after Leave returns
-// Leave's first result once the stop has finished.
+// Leave's first result once the stop has finished. A Dist given with
+// WithDist is closed if it is an io.Closer.
 func (n *Node) Close() error {
-	return n.stop(context.Background(), "Close", func() error {
-		if n.gossip == nil {
-			return nil
-		}
-		return n.gossip.Close()
-	})
+	return n.stop(context.Background(), "Close", n.closeDist)
 }

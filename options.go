@@ -186,8 +186,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithDist replaces the memberlist adapter with another Dist. The Node then
-// binds nothing itself: the Dist owns its transport, and the Node does not
-// close it. WithBindAddr, WithMeta and WithMemberlistConfig do not apply;
+// binds nothing itself: the Dist owns its transport. What else the Node
+// asks of it (events, a graceful leave, Close, metadata) is optional, see
+// Dist. WithBindAddr, WithMeta and WithMemberlistConfig do not apply;
 // the security options (WithSecretKey, WithKeyring, WithLabel,
 // WithAllowedCIDRs) make Start fail, since the Dist would not honour them.
 func WithDist(d Dist) Option {

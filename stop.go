@@ -3,6 +3,7 @@ package gencluster
 import (
 	"context"
 	"fmt"
+	"io"
 )
 
 // stop stops the node once and returns the first result of Leave or
@@ -28,16 +29,14 @@ func (n *Node) stop(ctx context.Context, op string, shutdown func() error) error
 	return n.firstResult(n.stopErr)
 }
 
-// finish runs the stop: shutdown leaves or closes gossip (nil: close),
+// finish runs the stop: shutdown leaves or closes the Dist (nil: close),
 // then the hub and every goroutine of the node end, the metrics are
 // unregistered, and done is closed.
 func (n *Node) finish(shutdown func() error) {
-	var err error
-	if shutdown != nil {
-		err = shutdown()
-	} else if n.gossip != nil {
-		err = n.gossip.Close()
+	if shutdown == nil {
+		shutdown = n.closeDist
 	}
+	err := shutdown()
 	n.hub.Close()
 	n.wg.Wait()
 	n.met.unregister()
@@ -55,4 +54,14 @@ func (n *Node) firstResult(err error) error {
 		n.result = &err
 	}
 	return *n.result
+}
+
+// closeDist closes the Dist if it is an io.Closer; any other Dist has
+// nothing to close (see Leaver). Before a Dist was adopted (Start failed
+// first) there is none.
+func (n *Node) closeDist() error {
+	if c, ok := n.dist.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ func (d *delegate) NotifyConflict(existing, other *memberlist.Node) {
 		return
 	}
 	d.mu.Lock()
-	_, live := d.known[existing.Name]
+	_, live := d.view.Member(existing.Name)
 	if _, held := d.held[existing.Name]; held {
 		live = false // memberlist has removed it
 	}

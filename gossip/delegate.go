@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/gencluster/gencluster/internal/view"
 	"github.com/gencluster/gencluster/membership"
 )
 
@@ -16,16 +17,19 @@ import (
 // EventDelegate (it turns node changes into events) and its
 // ConflictDelegate (claims.go).
 type delegate struct {
-	onEvent func(membership.Event)
+	// view is the membership view (Config.View): every event is
+	// published to it, and it is the delegate's record of who is live.
+	view    *view.View
 	onKeyOp func([]byte) // key operation messages (keyops.go)
 	logger  *slog.Logger
 	self    string // this node's name
 	life    life   // this node's boot id and start time, fixed at Start
 
-	mu    sync.Mutex
-	meta  []byte                       // encoded local metadata
-	user  map[string]string            // local metadata as given
-	known map[string]membership.Member // last event per live member, to drop no-op updates
+	// mu orders the callbacks and the hold timers: every decision that
+	// reads the view and the event that follows it are taken under it.
+	mu   sync.Mutex
+	meta []byte            // encoded local metadata
+	user map[string]string // local metadata as given
 	// leavingPeers are the live members that told this node directly
 	// (msgLeaving) that they are leaving, with the boot id the notice
 	// named (see Gossip.Leave).
@@ -135,7 +139,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.known[name]; !ok {
+	if _, ok := d.view.Member(name); !ok {
 		return
 	}
 	if d.leavingPeers == nil {
@@ -175,44 +179,31 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 		if h.ev.Member.Addr == m.Addr && h.ev.Member.Boot == m.Boot {
 			// The same life refuted its removal: it never went.
 			d.logger.Debug("a member refuted its removal while another node claimed its name; not reported", "peer", m.Name, "addr", m.Addr)
-			d.updateLocked(m)
+			d.emitLocked(membership.Event{Type: membership.EventUpdate, Member: m})
 			return
 		}
 		d.emitLocked(h.ev)
 	}
-	d.known[m.Name] = m
 	d.emitLocked(membership.Event{Type: membership.EventJoin, Member: m})
 }
 
 // NotifyUpdate runs under memberlist's node lock. An update that changes
 // nothing a user can see (a refuted suspicion, the internal leaving flag)
-// is not an event. An update that carries another boot id than the
-// member had is a restart under the same name and address (memberlist
-// sees only newer metadata): the old life is reported failed, the new
-// one joined.
+// is not an event: the view drops it. An update that carries another boot
+// id than the member had is a restart under the same name and address
+// (memberlist sees only newer metadata): the old life is reported failed,
+// the new one joined.
 func (d *delegate) NotifyUpdate(n *memberlist.Node) {
 	m, _ := d.member(n, membership.StateAlive)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	old, ok := d.known[m.Name]
+	old, ok := d.view.Member(m.Name)
 	if ok && old.Boot != 0 && m.Boot != 0 && old.Boot != m.Boot {
 		delete(d.leavingPeers, m.Name)
 		delete(d.held, m.Name)
-		d.known[m.Name] = m
 		old.State = membership.StateFailed
 		d.emitLocked(membership.Event{Type: membership.EventFail, Member: old})
 		d.emitLocked(membership.Event{Type: membership.EventJoin, Member: m})
-		return
-	}
-	d.updateLocked(m)
-}
-
-// updateLocked records m and reports an update if anything a user sees
-// changed.
-func (d *delegate) updateLocked(m membership.Member) {
-	old, ok := d.known[m.Name]
-	d.known[m.Name] = m
-	if ok && old.Addr == m.Addr && maps.Equal(old.Meta, m.Meta) {
 		return
 	}
 	d.emitLocked(membership.Event{Type: membership.EventUpdate, Member: m})
@@ -255,48 +246,32 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 		}
 	}
 	delete(d.held, m.Name)
-	delete(d.known, m.Name)
 	d.emitLocked(ev)
 }
 
-// members returns the live members the callbacks reported.
-func (d *delegate) members() []membership.Member {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]membership.Member, 0, len(d.known))
-	for _, m := range d.known {
-		out = append(out, m.Clone())
-	}
-	return out
-}
+// members returns the live members the callbacks reported, sorted by
+// name.
+func (d *delegate) members() []membership.Member { return d.view.Members() }
+
+// lookup returns the live member called name. Its Meta must not be
+// modified.
+func (d *delegate) lookup(name string) (membership.Member, bool) { return d.view.Member(name) }
 
 // local returns this node: as memberlist reported it, or, before its own
 // join callback, from the local metadata.
 func (d *delegate) local(name, addr string) membership.Member {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if m, ok := d.known[name]; ok {
+	if m, ok := d.view.Member(name); ok {
 		return m.Clone()
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	return membership.Member{Name: name, Addr: addr, Meta: maps.Clone(d.user), State: membership.StateAlive, Boot: membership.BootID(d.life.boot)}
 }
 
-// emitLocked queues ev; it runs with d.mu held, which orders the events
-// of the callbacks and of the hold timers.
-func (d *delegate) emitLocked(ev membership.Event) {
-	if d.onEvent != nil {
-		d.onEvent(ev)
-	}
-}
+// emitLocked publishes ev to the view; it runs with d.mu held, which
+// orders the events of the callbacks and of the hold timers. The view
+// drops an event that changes nothing (see view.Publish).
+func (d *delegate) emitLocked(ev membership.Event) { d.view.Publish(ev) }
 
 // othersLive reports whether any live member other than self is known.
-func (d *delegate) othersLive(self string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for name := range d.known {
-		if name != self {
-			return true
-		}
-	}
-	return false
-}
+func (d *delegate) othersLive(self string) bool { return d.view.Others(self) }

@@ -17,10 +17,11 @@
 //
 // The adapter also turns memberlist's NotifyJoin, NotifyUpdate and
 // NotifyLeave callbacks into membership.Events. memberlist calls them while
-// holding its node lock, so the adapter only converts the node and hands the
-// event to Config.OnEvent, which must queue it and return (a callback that
-// blocks stalls gossip; one that calls back into memberlist deadlocks:
-// memberlist issues #23 and #237).
+// holding its node lock, so the adapter only converts the node and
+// publishes the event to Config.View, whose listener must queue it and
+// return (a callback that blocks stalls gossip; one that calls back into
+// memberlist deadlocks: memberlist issues #23 and #237). The view is also
+// the adapter's record of who is live: it keeps no copy of its own.
 package gossip
 
 import (
@@ -32,7 +33,6 @@ import (
 	"maps"
 	"net"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,6 +42,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/internal/joinfail"
+	"github.com/gencluster/gencluster/internal/view"
 	"github.com/gencluster/gencluster/membership"
 )
 
@@ -58,13 +59,16 @@ type Config struct {
 	AdvertiseAddr string
 	// Meta is gossiped with the node; see EncodeMeta for the limits.
 	Meta map[string]string
+	// View is the membership view: every change the adapter sees is
+	// published to it, and the adapter reads it back (Members, whether a
+	// name is live, who to tell of a leave), so it must be fed by this
+	// Gossip alone. Its listener is called with memberlist's node lock
+	// held: it must not block and must not call back into this Gossip.
+	// Nil means a view of the adapter's own, with no listener.
+	View *view.View
 	// Logger receives memberlist's log lines at their own level, and the
 	// adapter's. Nil discards.
 	Logger *slog.Logger
-	// OnEvent receives every membership change. It is called with
-	// memberlist's node lock held: it must not block and must not call
-	// back into this Gossip.
-	OnEvent func(membership.Event)
 	// Security is the keys, label and allowed networks (security.go).
 	Security Security
 	// Metrics, when set, receive memberlist's metrics: Start routes the
@@ -159,19 +163,22 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 	}
 
+	v := cfg.View
+	if v == nil {
+		v = view.New(nil)
+	}
 	bridge := &logBridge{logger: logger, rejects: newRejectLog(cfg.RejectLogEvery)}
 	del := &delegate{
-		meta:    meta,
-		user:    maps.Clone(cfg.Meta),
-		onEvent: cfg.OnEvent,
-		logger:  logger,
-		known:   make(map[string]membership.Member),
-		self:    cfg.Name,
-		life:    id,
+		meta:   meta,
+		user:   maps.Clone(cfg.Meta),
+		view:   v,
+		logger: logger,
+		self:   cfg.Name,
+		life:   id,
 	}
 	kops := newKeyOps(del, logger, cfg.Security.Pending)
 	del.onKeyOp = kops.notify
-	bridge.rejects.alone = func() bool { return !del.othersLive(cfg.Name) }
+	bridge.rejects.alone = func() bool { return !v.Others(cfg.Name) }
 
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
@@ -298,18 +305,15 @@ func (g *Gossip) Connect(ctx context.Context, addr string) error {
 
 // Members returns memberlist's live members, sorted by name.
 //
-// The view is the one the events add up to, kept by the delegate from
-// memberlist's callbacks (memberlist's own Members returns pointers into
-// its state that it goes on writing, which is a data race for the reader).
+// They are read from Config.View, which the events add up to, published
+// from memberlist's callbacks (memberlist's own Members returns pointers
+// into its state that it goes on writing, which is a data race for the
+// reader).
 //
 // Every member is reported as StateAlive: memberlist marks suspects
 // internally but does not expose the state (memberlist issue #293), so a
 // suspect member shows as alive until it is declared failed.
-func (g *Gossip) Members() []membership.Member {
-	out := g.del.members()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
+func (g *Gossip) Members() []membership.Member { return g.del.members() }
 
 // LocalMember returns this node as the cluster sees it.
 func (g *Gossip) LocalMember() membership.Member {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gencluster/gencluster/internal/testing/testutil"
+	"github.com/gencluster/gencluster/internal/view"
 	"github.com/gencluster/gencluster/membership"
 )
 
@@ -171,7 +172,7 @@ func startLogged(t *testing.T, name string, s *sink, h slog.Handler) *Gossip {
 		cfg.Logger = slog.New(h)
 	}
 	if s != nil {
-		cfg.OnEvent = s.add
+		cfg.View = view.New(s.add)
 	}
 	g, err := Start(cfg)
 	if err != nil {
@@ -268,7 +269,7 @@ func TestStartRejects(t *testing.T) {
 // ignored, and a rejoin clears the notice.
 func TestLeavingNoticeWithoutFlag(t *testing.T) {
 	s := &sink{}
-	d := &delegate{onEvent: s.add, logger: slog.New(slog.DiscardHandler), known: map[string]membership.Member{}}
+	d := &delegate{view: view.New(s.add), logger: slog.New(slog.DiscardHandler)}
 	meta, err := encodeMeta(map[string]string{"k": "v"}, 0, life{boot: 7, start: 1})
 	if err != nil {
 		t.Fatal(err)

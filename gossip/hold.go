@@ -86,6 +86,5 @@ func (d *delegate) releaseHeld(name string, h *heldEvent) {
 		return
 	}
 	delete(d.held, name)
-	delete(d.known, name)
 	d.emitLocked(h.ev)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/internal/testing/testutil"
+	"github.com/gencluster/gencluster/internal/view"
 	"github.com/gencluster/gencluster/membership"
 )
 
@@ -36,7 +37,7 @@ func testDelegate(s *sink, h slog.Handler) *delegate {
 	if h == nil {
 		h = slog.DiscardHandler
 	}
-	return &delegate{onEvent: s.add, logger: slog.New(h), known: map[string]membership.Member{}, self: "me", life: life{boot: 99, start: 99}}
+	return &delegate{view: view.New(s.add), logger: slog.New(h), self: "me", life: life{boot: 99, start: 99}}
 }
 
 // TestRestartIsFailThenJoin: an update that carries another boot id is a

@@ -65,9 +65,7 @@ func (k *keyOps) Self() keyproto.Peer { return keyproto.Peer{Name: k.g.name, Add
 
 // Peer returns the live member called name in this node's view.
 func (k *keyOps) Peer(name string) (keyproto.Peer, bool) {
-	k.del.mu.Lock()
-	defer k.del.mu.Unlock()
-	m, ok := k.del.known[name]
+	m, ok := k.del.lookup(name)
 	return keyproto.Peer{Name: m.Name, Addr: m.Addr}, ok
 }
 

@@ -42,7 +42,7 @@ type Config struct {
 	// such as 0.0.0.0.
 	AdvertiseAddr string
 	// Meta is this node's metadata, seen by every member in Member.Meta
-	// (at most MaxMetaSize bytes encoded). SetMeta changes it later.
+	// (at most MaxMetaSize bytes encoded). UpdateMeta changes it later.
 	Meta map[string]string
 	// Interval is how often a heartbeat is sent on each connection.
 	// Default DefaultInterval (1s), at least MinInterval.

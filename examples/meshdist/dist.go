@@ -14,7 +14,7 @@ import (
 	"github.com/gencluster/gencluster"
 )
 
-// ErrClosed is returned (wrapped) by Connect and SetMeta once Leave or
+// ErrClosed is returned (wrapped) by Connect and UpdateMeta once Leave or
 // Close was called.
 var ErrClosed = errors.New("meshdist: closed")
 
@@ -152,16 +152,22 @@ func (d *Dist) Notify(f func(gencluster.Event)) {
 	d.emitLocked(evs)
 }
 
-// SetMeta replaces this node's metadata and sends it to every peer, which
-// report an EventUpdate. The rules of Config.Meta apply.
-func (d *Dist) SetMeta(meta map[string]string) error {
+// UpdateMeta replaces this node's metadata and sends it to every peer,
+// which report an EventUpdate (it is a gencluster.MetaUpdater: the Node's
+// UpdateMeta calls it). The rules of Config.Meta apply. The frames are
+// queued on each connection, so it does not wait for the peers; a ctx that
+// has already ended changes nothing.
+func (d *Dist) UpdateMeta(ctx context.Context, meta map[string]string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("meshdist: UpdateMeta: %w", err)
+	}
 	if err := checkMeta(meta); err != nil {
-		return fmt.Errorf("meshdist: SetMeta: %w", err)
+		return fmt.Errorf("meshdist: UpdateMeta: %w", err)
 	}
 	d.mu.Lock()
 	if d.state != running {
 		d.mu.Unlock()
-		return fmt.Errorf("meshdist: SetMeta: %w", ErrClosed)
+		return fmt.Errorf("meshdist: UpdateMeta: %w", ErrClosed)
 	}
 	ver := d.tab.setSelfMeta(meta)
 	for _, c := range d.conns {

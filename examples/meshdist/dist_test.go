@@ -42,7 +42,7 @@ func TestOneConnectPullsInTheMesh(t *testing.T) {
 	}
 }
 
-// TestLeaveCloseAndMeta: SetMeta is an update at every peer, Leave a
+// TestLeaveCloseAndMeta: UpdateMeta is an update at every peer, Leave a
 // leave, Close a failure within the bound.
 func TestLeaveCloseAndMeta(t *testing.T) {
 	a, b, c := startDist(t, "a", "", nil), startDist(t, "b", "", nil), startDist(t, "c", "", nil)
@@ -50,7 +50,7 @@ func TestLeaveCloseAndMeta(t *testing.T) {
 	connect(t, c, a)
 	testutil.Eventually(t, wait, func() bool { return len(a.Members()) == 3 && len(b.Members()) == 3 }, "the mesh of 3")
 
-	if err := c.SetMeta(map[string]string{"version": "2"}); err != nil {
+	if err := c.UpdateMeta(context.Background(), map[string]string{"version": "2"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []testDist{a, b} {

@@ -66,7 +66,8 @@ func TestNodesOverMeshdist(t *testing.T) {
 		t.Errorf("WaitForMembers(3): %v", err)
 	}
 
-	if err := dc.SetMeta(map[string]string{"name": "c", "version": "2"}); err != nil {
+	// Through the Node: meshdist is a gencluster.MetaUpdater.
+	if err := nc.UpdateMeta(context.Background(), map[string]string{"name": "c", "version": "2"}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, wait, func() bool { return evs.Has(gencluster.EventUpdate, "c") }, "a's Node to see c's update")
@@ -76,16 +77,14 @@ func TestNodesOverMeshdist(t *testing.T) {
 
 	ctx, cancel = context.WithTimeout(context.Background(), wait)
 	defer cancel()
+	// The Node's Leave calls the Dist's (a gencluster.Leaver): its
+	// goodbyes make the peers report a leave.
 	if err := nc.Leave(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := dc.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, wait, func() bool { return evs.Has(gencluster.EventLeave, "c") }, "a's Node to see c leave")
 
-	nb.Close()
-	db.Close()
+	nb.Close() // closes its Dist (an io.Closer): no goodbye, a failure
 	testutil.Eventually(t, wait, func() bool { return evs.Has(gencluster.EventFail, "b") }, "a's Node to see b fail")
 	if evs.Has(gencluster.EventFail, "c") || evs.Has(gencluster.EventLeave, "b") {
 		t.Errorf("a leave read as a failure or the reverse: %v", evs.All())

@@ -25,6 +25,7 @@ type Queue struct {
 	mu      sync.Mutex
 	pending map[string][]membership.Event // one event, or a removal and a new life's join
 	order   []string                      // names with a pending event, oldest first
+	peak    int                           // the most names pending since the storage was made
 	closed  bool
 
 	coalesced atomic.Uint64
@@ -70,6 +71,7 @@ func (q *Queue) Push(ev membership.Event) {
 	} else {
 		q.pending[name] = []membership.Event{ev}
 		q.order = append(q.order, name)
+		q.peak = max(q.peak, len(q.order))
 	}
 	q.mu.Unlock()
 	select {
@@ -125,8 +127,18 @@ func (q *Queue) pop() (membership.Event, bool) {
 	q.order[0] = ""
 	q.order = q.order[1:]
 	delete(q.pending, name)
+	if len(q.order) == 0 && q.peak > shrinkAbove {
+		// Drained after a burst (a cluster forming): Go maps keep the
+		// room they grew to, so start afresh rather than hold a slot
+		// per member for the queue's lifetime.
+		q.pending, q.order, q.peak = make(map[string][]membership.Event), nil, 0
+	}
 	return evs[0], true
 }
+
+// shrinkAbove is the backlog (members with pending events) past which a
+// drained queue lets its storage go; below it, the storage is reused.
+const shrinkAbove = 64
 
 // Run delivers events until ctx is done, then closes C. Pending events are
 // dropped at that point: nobody may be reading any more.

@@ -3,6 +3,8 @@ package eventq
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +168,46 @@ func TestRestartIsNotCoalescedAway(t *testing.T) {
 	}
 	if q.Len() != 0 {
 		t.Fatalf("Len = %d after the removal, want 0", q.Len())
+	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// TestDrainedQueueLetsItsStorageGo: a queue that held a burst (a cluster
+// of 20000 forming while the reader was behind) and drained it does not
+// keep a slot per member for the rest of its life (Go maps do not
+// shrink).
+func TestDrainedQueueLetsItsStorageGo(t *testing.T) {
+	const burst = 20000
+	names := make([]string, burst)
+	for i := range names {
+		names[i] = "member-" + strconv.Itoa(i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := New()
+	done := make(chan struct{})
+	go func() { defer close(done); q.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	before := heapInUse()
+	for _, name := range names {
+		q.Push(membership.Event{Type: membership.EventJoin, Member: membership.Member{Name: name}})
+	}
+	for range burst {
+		recv(t, q.C())
+	}
+	if q.Len() != 0 {
+		t.Fatalf("%d pending after the drain", q.Len())
+	}
+	kept := heapInUse() - before
+	runtime.KeepAlive(q)
+	runtime.KeepAlive(names)
+	if kept > 256<<10 {
+		t.Fatalf("the drained queue keeps %d KiB after a burst of %d members, want under 256 KiB", kept>>10, burst)
 	}
 }

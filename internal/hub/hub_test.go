@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -20,8 +21,11 @@ func TestHubCoalescedMonotonic(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	h := New(ctx, &wg, nil)
 	_, _, unsubscribe := h.Subscribe() // never read
-	for _, typ := range []membership.EventType{membership.EventJoin, membership.EventUpdate, membership.EventUpdate, membership.EventUpdate} {
-		h.Publish(membership.Event{Type: typ, Member: membership.Member{Name: "a", Addr: "10.0.0.1:7946"}})
+	for i, typ := range []membership.EventType{membership.EventJoin, membership.EventUpdate, membership.EventUpdate, membership.EventUpdate} {
+		// Each update changes the metadata: the view drops one that
+		// changes nothing.
+		m := membership.Member{Name: "a", Addr: "10.0.0.1:7946", Meta: map[string]string{"v": strconv.Itoa(i)}}
+		h.Publish(membership.Event{Type: typ, Member: m})
 	}
 	// At most one event is in flight to the reader; the rest coalesce.
 	n := h.Coalesced()

@@ -189,12 +189,12 @@ func claimName(ctx context.Context, d *meshdist.Dist, seedAddrs []string) error 
 	return nil
 }
 
-// leave leaves the cluster: the Node first (its refresh loop stops
-// joining), then the Dist, whose goodbyes make the peers report a leave.
+// leave leaves the cluster: the Node stops its refresh loop, then calls the
+// Dist's Leave, whose goodbyes make the peers report a leave.
 func leave(node *gencluster.Node, d *meshdist.Dist, timeout time.Duration, logger *slog.Logger) int {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := errors.Join(node.Leave(ctx), d.Leave(ctx))
+	err := node.Leave(ctx)
 	if err != nil {
 		logger.Error("leave", "err", err)
 		return 1
