@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -98,31 +99,37 @@ func (r *Loop) noteAlias(addr string, live map[string]bool) {
 }
 
 // fewSeeds is the most discovered addresses a starting node pushes and
-// pulls state with, each (pullFewSeeds).
+// pulls state with, each, whether or not they are members already
+// (pullFewSeeds).
 const fewSeeds = 8
 
-// pullFewSeeds runs once, when the node first has other live members: if
-// discovery lists at most fewSeeds addresses (a retry_join list of static
-// seeds, or a small cluster), it pushes and pulls state with every listed
-// live address it has not exchanged state with yet, as memberlist's own
-// Join of that list does.
+// announceStates bounds what a starting node's announcement (announce)
+// costs, in member states pushed and pulled: it announces itself to at
+// most announceStates / (members in its view) listed members, e.g. all
+// 39 others of a cluster of 40, 64 in one of 64, 20 in one of 200, 4 in
+// one of 1,000. A push-pull's CPU and bytes grow with the state it
+// carries, so this bounds each node's cost per start whatever N is;
+// the rest learn of the node by gossip.
+const announceStates = 64 * 64
+
+// pullFewSeeds runs once, when the node first has other live members.
 //
-// Why: joining one seed and skipping the others (they are members once
-// that join has pulled in the seed's view) leaves the node to learn of
-// every later member by gossip, and memberlist retransmits a broadcast a
-// bounded number of times, to the members the sender knew then. In a
-// join storm the senders' views are small, and some alive messages never
-// reach a node that joined early: it then lacks those members until its
-// next periodic push-pull, a minute at N = 40 (docs/benchmarks.md,
-// section 6); with a few static seeds, discovery never lists the others,
-// so the refresh loop cannot repair that. And a node that pushes its
-// state to every listed peer is known to each of them at once, instead
-// of one gossip round per hop later. Above fewSeeds addresses, one
-// push-pull: discovery lists (nearly) every node, the refresh loop joins
-// any listed address that is not a member, and a push-pull with each of
-// N addresses, N² in a storm, is what overloaded 150 to 200 nodes
-// starting together (section 6, rule 1). The cost is bounded: at most
-// fewSeeds push-pulls per node, once.
+// If discovery lists at most fewSeeds addresses (a retry_join list of
+// static seeds, or a small cluster), it pushes and pulls state with every
+// listed live address it has not exchanged state with yet, as
+// memberlist's own Join of that list does. Joining one seed and skipping
+// the others (they are members once that join has pulled in the seed's
+// view) leaves the node to learn of every later member by gossip, and
+// memberlist retransmits a broadcast a bounded number of times, to the
+// members the sender knew then: in a join storm some alive messages never
+// reach a node that joined early, and with a few static seeds discovery
+// never lists the others, so the refresh loop cannot repair that.
+//
+// Above fewSeeds listed addresses, when its view already holds at least
+// half of them (it joined a cluster that has formed, not a join storm),
+// it announces itself (announce): it pushes its state to the listed
+// addresses that are live members now, as many as announceStates allows. docs/benchmarks.md, section 6, rules 5
+// and 8, has the measurements.
 func (r *Loop) pullFewSeeds(ctx context.Context) {
 	if r.bootstrapped {
 		return
@@ -141,6 +148,16 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 		}
 	}
 	if len(others) > fewSeeds {
+		// Only into a cluster that has formed: a view that holds at
+		// least half of the listed addresses. In a join storm the
+		// first views are partial, and announcing there cost more
+		// than gossip (section 6, rule 8).
+		if 2*len(live) >= len(others)+1 {
+			r.pending = &pendingAnnounce{listed: others, live: live, pulled: pulled}
+			if r.running {
+				r.flushAnnounce(ctx)
+			}
+		}
 		return
 	}
 	for _, a := range others {
@@ -150,5 +167,71 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 		err := r.dist.Connect(ctx, a)
 		r.obs.Connected(a, err)
 		r.logger.Debug("pushed and pulled state with a seed", "addr", a, "err", err)
+	}
+}
+
+// pendingAnnounce is an announcement decided in Start's pass and made
+// when Run begins (flushAnnounce).
+type pendingAnnounce struct {
+	listed       []string
+	live, pulled map[string]bool
+}
+
+// flushAnnounce makes the pending announcement, if any. It runs from Run,
+// after Start has returned, never inside Start: in a join storm every
+// node is inside its Start at once, and push-pulls made from there held
+// every Start up (loopback, N = 40 at once: 0.6 to 1 s instead of about
+// 0.1 s), while the node's own view was already complete.
+func (r *Loop) flushAnnounce(ctx context.Context) {
+	if p := r.pending; p != nil {
+		r.pending = nil
+		r.announce(ctx, p.listed, p.live, p.pulled)
+	}
+}
+
+// announce pushes and pulls state with the listed addresses that were
+// live members when the node first had other members, and that it has
+// not exchanged state with yet: chosen at random, r.workers at a time,
+// and at most announceStates/len(live) push-pulls in all, the joins
+// before it included.
+//
+// Why: a node that starts late, into a cluster that has formed, gets
+// the whole view from its first join, but the others learn of it only by
+// gossip, one round (200 ms at LAN defaults) per hop; memberlist's own
+// Join of the listed set pushes the node's state to every listed peer,
+// so each of them knows it at once. Why it does not bring back the join
+// storm: the push-pulls go only to members of the view at that moment.
+// The budget is in member states, so a node pushes and pulls at most
+// about announceStates states once per start, whatever N is, where
+// memberlist's Join of the list pushes and pulls N states with each of N
+// peers: N² per node, N³ in a join storm.
+func (r *Loop) announce(ctx context.Context, listed []string, live, pulled map[string]bool) {
+	var cands []string
+	for _, a := range listed {
+		if live[a] && !pulled[a] {
+			cands = append(cands, a)
+		}
+	}
+	r.rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	cands = cands[:min(len(cands), max(0, announceStates/len(live)-len(pulled)))]
+	errs := make([]error, len(cands))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(max(1, r.workers), len(cands)) {
+		wg.Go(func() {
+			for i := range next {
+				errs[i] = r.dist.Connect(ctx, cands[i])
+			}
+		})
+	}
+	sent := 0
+	for ; sent < len(cands) && ctx.Err() == nil; sent++ {
+		next <- sent
+	}
+	close(next)
+	wg.Wait()
+	for i, a := range cands[:sent] { // observed here: the Observer is not told concurrently
+		r.obs.Connected(a, errs[i])
+		r.logger.Debug("announced to a listed member", "addr", a, "err", errs[i])
 	}
 }

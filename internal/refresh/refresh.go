@@ -92,6 +92,8 @@ type Loop struct {
 	// with before that.
 	bootstrapped bool
 	pulled       map[string]bool
+	pending      *pendingAnnounce // decided in Start's pass, made by Run
+	running      bool             // Run has begun: announce at once
 	ae           antiEntropy
 }
 
@@ -145,6 +147,8 @@ const warmupFirst = 100 * time.Millisecond
 // Run re-runs discovery every interval and retries failed addresses when
 // their backoff expires, until ctx is done.
 func (r *Loop) Run(ctx context.Context) {
+	r.running = true
+	r.flushAnnounce(ctx)
 	if r.interval <= 0 {
 		return // gen_cluster's `infinity`: join once, at Start.
 	}

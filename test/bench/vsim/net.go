@@ -72,6 +72,9 @@ type Network struct {
 	seq     uint32
 	stopped bool
 	cpu     CPU // set before the first transport; read-only after
+	// refuseUnstarted: dials to a transport whose stream channel nobody
+	// has asked for yet (memberlist not created) are refused at once.
+	refuseUnstarted bool
 
 	cpuStats cpuCounters
 

@@ -37,6 +37,11 @@ type Options struct {
 	// [0, Spread) instead of all at once (as pods that start over a few
 	// hundred milliseconds, or the real-loopback benchmark, do).
 	Spread time.Duration
+	// RefuseUnstarted makes a dial to a member that has not started yet
+	// fail at once with "connection refused", as on loopback or a LAN
+	// where the port is closed until the process listens. Off, the dial
+	// waits for the member to start (a SYN in a listening backlog).
+	RefuseUnstarted bool
 	// Timeout bounds each phase, in virtual time.
 	Timeout time.Duration
 	// Steady is the quiet time between formation and the crash, in which
@@ -89,6 +94,10 @@ type Phase struct {
 	Median time.Duration `json:"median_ns"`
 	P90    time.Duration `json:"p90_ns"`
 	Wall   time.Duration `json:"wall_ns"` // real time the phase took to simulate
+	// AfterLast, for the start, is from the last member's start until the
+	// slowest lists all N (the formation matrix's figure): with starts
+	// spread out, Took is mostly the spread.
+	AfterLast time.Duration `json:"after_last_ns,omitempty"`
 }
 
 // Result is one run's figures.
@@ -149,6 +158,9 @@ type run struct {
 	count    counters
 	fails    failures
 	t0       time.Time // virtual start of the run
+	// spy is the member whose arrival the start phase times at every
+	// other node (the last to start; -1: none).
+	spy int
 
 	mu    sync.Mutex
 	nodes []*node // by member number; nil when down
@@ -181,6 +193,7 @@ func Run(o Options) (Result, error) {
 	if err := nw.SetCPU(o.CPU); err != nil {
 		return res, err
 	}
+	nw.refuseUnstarted = o.RefuseUnstarted
 	r := &run{o: o, size: o.N, net: nw, reg: &Registry{}, nodes: make([]*node, o.N)}
 	defer r.stopAll()
 	wall0, virt0 := realNow(), time.Now()
@@ -255,7 +268,11 @@ func (p Phase) String() string {
 	if !p.OK {
 		state = "NOT done (timeout)"
 	}
-	return fmt.Sprintf("%s in %v (median %v, p90 %v; wall %v)", state, p.Took.Round(time.Millisecond), p.Median.Round(time.Millisecond), p.P90.Round(time.Millisecond), p.Wall.Round(time.Millisecond))
+	after := ""
+	if p.AfterLast > 0 {
+		after = fmt.Sprintf(", %v after the last start", p.AfterLast.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("%s in %v%s (median %v, p90 %v; wall %v)", state, p.Took.Round(time.Millisecond), after, p.Median.Round(time.Millisecond), p.P90.Round(time.Millisecond), p.Wall.Round(time.Millisecond))
 }
 
 // live returns the members that are up.

@@ -34,15 +34,28 @@ func (r *run) start() (Phase, error) {
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
+		last time.Time // the last member's start
 	)
 	rng := rand.New(rand.NewPCG(r.o.Seed, 0x5eed))
-	for i, tr := range trs {
-		var delay time.Duration
+	delays := make([]time.Duration, len(trs))
+	r.spy = -1
+	for i := range delays {
 		if r.o.Spread > 0 {
-			delay = time.Duration(rng.Int64N(int64(r.o.Spread)))
+			delays[i] = time.Duration(rng.Int64N(int64(r.o.Spread)))
+			if r.spy < 0 || delays[i] > delays[r.spy] {
+				r.spy = i
+			}
 		}
+	}
+	for i, tr := range trs {
+		delay := delays[i]
 		wg.Go(func() {
 			time.Sleep(delay)
+			mu.Lock()
+			if now := time.Now(); now.After(last) {
+				last = now
+			}
+			mu.Unlock()
 			n, err := r.startNode(i, tr, r.o.N)
 			if err != nil {
 				mu.Lock()
@@ -57,7 +70,12 @@ func (r *run) start() (Phase, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Phase{}, err
 	}
-	return r.await(r.live(), t0, w0, func(s sighting) (time.Time, bool) { return s.fullAt, s.full }), nil
+	p := r.await(r.live(), t0, w0, func(s sighting) (time.Time, bool) { return s.fullAt, s.full })
+	if p.OK {
+		p.AfterLast = max(t0.Add(p.Took).Sub(last), 0)
+	}
+	r.logSpy(last)
+	return p, nil
 }
 
 // crashOne crashes one member (not a seed of the baseline) and waits until
@@ -196,4 +214,29 @@ func maxDuration(s []time.Duration) time.Duration {
 		m = max(m, d)
 	}
 	return m
+}
+
+// logSpy logs when the last member to start listed all N, and when each
+// other member first listed it (median and slowest, after its start):
+// whether the slowest node waited for the newcomer or for someone else.
+func (r *run) logSpy(last time.Time) {
+	if r.spy < 0 {
+		return
+	}
+	var seen []time.Duration
+	var own time.Duration
+	for _, n := range r.live() {
+		s := n.trk.look()
+		n.trk.mu.Lock()
+		at := n.trk.spyAt
+		n.trk.mu.Unlock()
+		switch {
+		case n.idx == r.spy:
+			own = s.fullAt.Sub(last)
+		case !at.IsZero():
+			seen = append(seen, at.Sub(last))
+		}
+	}
+	r.o.Logf("start: the last member to start (%s) listed all N %v after its start; the others listed it after median %v, slowest %v (%d of %d)",
+		nodeName(r.spy), own.Round(time.Millisecond), quantileOf(seen, 0.5).Round(time.Millisecond), quantileOf(seen, 1).Round(time.Millisecond), len(seen), len(r.live())-1)
 }

@@ -26,6 +26,7 @@ type tracker struct {
 	watch  int
 	joinAt time.Time
 	failAt time.Time
+	spyAt  time.Time // when this node first listed the run's spy member
 }
 
 func newTracker(s *run, tr *Transport, obs, size, want int) *tracker {
@@ -47,6 +48,9 @@ func (t *tracker) joined(i int) {
 	}
 	if i == t.watch {
 		t.joinAt = time.Now()
+	}
+	if i == t.sim.spy && t.spyAt.IsZero() {
+		t.spyAt = time.Now()
 	}
 	t.mu.Unlock()
 	if learned {

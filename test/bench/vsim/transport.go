@@ -38,6 +38,7 @@ type Transport struct {
 	busy  time.Time // the node's virtual CPU is booked until then
 
 	down     atomic.Bool
+	started  atomic.Bool   // memberlist asked for StreamCh: it listens
 	done     chan struct{} // closed when the node crashes or shuts down
 	downOnce sync.Once
 
@@ -159,7 +160,10 @@ func (t *Transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, e
 func (t *Transport) PacketCh() <-chan *memberlist.Packet { return t.packetCh }
 
 // StreamCh returns the channel of accepted streams.
-func (t *Transport) StreamCh() <-chan net.Conn { return t.streamCh }
+func (t *Transport) StreamCh() <-chan net.Conn {
+	t.started.Store(true)
+	return t.streamCh
+}
 
 // DialTimeout connects a stream to addr.
 func (t *Transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
@@ -178,7 +182,7 @@ var (
 func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
 	t.net.Dials.Add(1)
 	dest := t.net.lookup(a.Addr)
-	if dest == nil || t.down.Load() {
+	if dest == nil || t.down.Load() || (t.net.refuseUnstarted && !dest.started.Load()) {
 		return nil, fmt.Errorf("vsim: dial %s: %w", a.Addr, errRefused)
 	}
 	var expired <-chan time.Time

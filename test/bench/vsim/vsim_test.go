@@ -40,6 +40,7 @@ var (
 	flagGSeeds    = flag.String("g-seeds", "registry", "gencluster's discovery, comma-separated: registry (lists members as they come up), K (a static list of the first K addresses) or all (every address): one gencluster run per value")
 	flagCPU       = flag.String("cpu", "off,lzw", "virtual CPU profiles, comma-separated: off (all work is free), plain, lzw (memberlist's default compression): one run per profile")
 	flagSpread    = flag.Duration("spread", 0, "start the members over this much virtual time instead of all at once")
+	flagRefuse    = flag.Bool("refuse-unstarted", false, "refuse dials to members that have not started yet, as loopback does (default: the dial waits for them)")
 	flagTimeout   = flag.Duration("timeout", 3*time.Minute, "virtual time limit of each phase")
 	flagSteady    = flag.Duration("steady", 10*time.Second, "virtual quiet time between the start and the crash")
 	flagRestarts  = flag.Int("restarts", 3, "members replaced by the rolling restart")
@@ -105,7 +106,7 @@ func TestVirtual(t *testing.T) {
 						CPU: cpuCosts[cpuName], CPUName: cpuName,
 						Link:            Link{Latency: *flagLatency, Jitter: *flagJitter, Loss: *flagLoss},
 						RefreshInterval: *flagRefresh,
-						Spread:          *flagSpread, Timeout: *flagTimeout, Steady: *flagSteady,
+						Spread:          *flagSpread, RefuseUnstarted: *flagRefuse, Timeout: *flagTimeout, Steady: *flagSteady,
 						Restarts: min(*flagRestarts, n/2) * b2i(full), Partition: *flagPartition && full,
 					}
 					t.Run(fmt.Sprintf("%s/%s/cpu=%s/N=%d/seed=%d", o.Impl, strings.ReplaceAll(o.Seeding(), " ", "-"), cpuName, n, seed), func(t *testing.T) {

@@ -1,0 +1,102 @@
+package refresh
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/gencluster/gencluster/internal/testing/testutil"
+	"github.com/gencluster/gencluster/membership"
+	"github.com/gencluster/gencluster/seeds"
+)
+
+// addrsFrom returns n addresses 10.0.<third>.1, 10.0.<third>.2, ...
+func addrsFrom(third, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("10.0.%d.%d:7946", third, i+1))
+	}
+	return out
+}
+
+// TestAnnounceToFormedCluster: a node that starts late, given more than
+// fewSeeds addresses of a cluster that has formed, gets the whole view
+// from its first join and then pushes its state to every other listed
+// member, once each, as memberlist's Join of the list does; a second
+// pass pushes to nobody.
+func TestAnnounceToFormedCluster(t *testing.T) {
+	listed := addrsFrom(1, 20)
+	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", listed...), cluster: listed}
+	c := config(f.Dist, seeds.Static(listed...))
+	c.Dist = f
+	r := New(c)
+	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background()) // as Run does, after Start
+	for _, a := range listed {
+		if n := len(f.CallTimes(a)); n != 1 {
+			t.Errorf("%s: %d push-pulls, want 1 (the first join, or the announcement)", a, n)
+		}
+	}
+	r.Pass(context.Background(), true)
+	if n := joins(f.Dist, listed); n != len(listed) {
+		t.Errorf("%d push-pulls after a second pass, want still %d: a node announces itself once", n, len(listed))
+	}
+}
+
+// TestAnnounceBounded: the announcement is bounded in member states: in a
+// view of 101 (this node and 100 listed members) the node pushes and
+// pulls state with announceStates/101 of them in all, the first join
+// included, each at most once, and leaves the rest to gossip.
+func TestAnnounceBounded(t *testing.T) {
+	listed := addrsFrom(1, 100)
+	want := announceStates / (len(listed) + 1)
+	if want >= len(listed) {
+		t.Fatalf("setup: %d listed members are within the budget (%d)", len(listed), want)
+	}
+	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", listed...), cluster: listed}
+	c := config(f.Dist, seeds.Static(listed...))
+	c.Dist = f
+	r := New(c)
+	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background())
+	if n := joins(f.Dist, listed); n != want {
+		t.Errorf("%d push-pulls with %d listed members, want announceStates/%d = %d", n, len(listed), len(listed)+1, want)
+	}
+	for _, a := range listed {
+		if n := len(f.CallTimes(a)); n > 1 {
+			t.Errorf("%s: %d push-pulls, want at most 1", a, n)
+		}
+	}
+}
+
+// TestNoAnnounceInStorm: in a join storm the first join brings in a
+// partial view (here 4 of 21, less than half the listed set): the node
+// announces itself to nobody, since in a storm that costs more than
+// gossip, and not to members that appear later either. Listed addresses
+// that are not up yet are tried once by the join itself and then wait
+// out their backoff.
+func TestNoAnnounceInStorm(t *testing.T) {
+	listed := addrsFrom(1, 20)
+	up, later := listed[:3], listed[3:]
+	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", up...), cluster: up}
+	c := config(f.Dist, seeds.Static(listed...))
+	c.Dist = f
+	r := New(c)
+	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background())
+	if n := joins(f.Dist, up); n != 1 {
+		t.Errorf("%d push-pulls with the %d members of a partial first view, want 1 (the join)", n, len(up))
+	}
+	for _, a := range later {
+		if n := len(f.CallTimes(a)); n != 1 {
+			t.Errorf("not-yet-started %s: %d joins, want 1 (the failed join)", a, n)
+		}
+	}
+	for _, a := range later { // they start, and gossip brings them in
+		f.Add(membership.Member{Name: "m-" + a, Addr: a, State: membership.StateAlive})
+	}
+	r.Pass(context.Background(), true)
+	if n := joins(f.Dist, listed); n != 1+len(later) {
+		t.Errorf("%d push-pulls after the others came up, want still %d: no announcement after the bootstrap", n, 1+len(later))
+	}
+}
