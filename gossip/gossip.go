@@ -340,17 +340,26 @@ func (g *Gossip) Close() error {
 //
 // memberlist's Shutdown does not wait for its goroutines: a probe started
 // just before it waits for an ack until one (health-scaled) probe interval
-// after its ping was sent, then gives up. With the adapter's transport we
-// know when the last packet left (every transport is wrapped in a
-// recorder), so shutdown waits out exactly that window (nothing when the
-// node was idle) and every goroutine memberlist started has ended when
-// Close returns.
+// after the probe started (its ack timer is set before the ping is sent),
+// then gives up. No probe starts once Shutdown has returned, so shutdown
+// waits out that window counted from Shutdown's return, and every
+// goroutine memberlist started has ended when Close returns. Counting from
+// the last packet sent, as it once did, fell short when a probe was
+// delayed between arming its timer and sending its ping (a loaded
+// machine): the ping then never left, and goleak found the probe still
+// waiting. The transport's recorder still tells an idle node (it never
+// sent a packet, so it never probed) from one that did: an idle node does
+// not wait.
+//
+// The cost is at most one (health-scaled) probe interval more than the
+// last-packet rule on a node with peers, usually a gossip interval.
 func (g *Gossip) shutdown() error {
 	g.closeOnce.Do(func() {
 		health := g.ml.GetHealthScore()
 		g.stopWaits()
 		g.bridge.stopping.Store(true)
 		g.closeErr = g.ml.Shutdown()
+		shutAt := time.Now()
 		g.kops.stop()
 		// A broadcast wait that a context cut short ends by its own
 		// bound (see awaitBroadcast).
@@ -358,11 +367,10 @@ func (g *Gossip) shutdown() error {
 		if g.routeID != "" {
 			metricsBridge.remove(g.routeID)
 		}
-		last := g.tr.lastSent()
-		if last.IsZero() {
-			return
+		if g.tr.lastSent().IsZero() {
+			return // never sent a packet: no probe can be in flight
 		}
-		wait := time.Until(last.Add(g.probe*time.Duration(health+1) + 20*time.Millisecond))
+		wait := time.Until(shutAt.Add(g.probe*time.Duration(health+1) + 20*time.Millisecond))
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			<-t.C
