@@ -2,22 +2,16 @@ package mdns
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/gencluster/gencluster/seeds"
 	"github.com/gencluster/gencluster/seeds/internal/backendtest"
+	"github.com/gencluster/gencluster/seeds/internal/registrytest"
 )
 
 // parse parses spec with a Registry holding only this package's scheme,
 // as a program that registered it would.
-func parse(spec string) (seeds.Discoverer, error) {
-	r := seeds.NewRegistry()
-	if err := Register(r); err != nil {
-		return nil, err
-	}
-	return r.Parse(spec)
-}
+var parse = registrytest.Parser(Register)
 
 // name is the backend's name in logs and metric labels.
 func name(d seeds.Discoverer) string { return d.(fmt.Stringer).String() }
@@ -36,18 +30,4 @@ func checkSpecErrors(t *testing.T, errs map[string]string) {
 }
 
 // TestRegister: the scheme goes on the Registry given, once.
-func TestRegister(t *testing.T) {
-	r := seeds.NewRegistry()
-	if err := Register(r); err != nil {
-		t.Fatal(err)
-	}
-	if err := Register(r); err == nil || !strings.Contains(err.Error(), "already registered") {
-		t.Errorf("a second Register = %v, want already registered", err)
-	}
-	if err := Register(nil); err == nil || !strings.Contains(err.Error(), "nil Registry") {
-		t.Errorf("Register(nil) = %v", err)
-	}
-	if got := r.Schemes(); len(got) != 1 || got[0] != Scheme {
-		t.Errorf("Schemes = %v, want [%s]", got, Scheme)
-	}
-}
+func TestRegister(t *testing.T) { registrytest.CheckRegister(t, Register, Scheme) }
