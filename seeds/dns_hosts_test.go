@@ -8,24 +8,16 @@ import (
 	"testing"
 
 	"github.com/gencluster/gencluster/internal/testing/dnstest"
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 	"github.com/miekg/dns"
 )
-
-func writeHosts(t *testing.T, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "hosts")
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TestDNSHostsFile: a name the hosts file lists is answered from it, as
 // Go's resolver answers it, without asking DNS; other names go to DNS.
 func TestDNSHostsFile(t *testing.T) {
 	srv := dnstest.Start(t)
 	conf := srv.ResolvConf(t, 1)
-	hosts := writeHosts(t, `# a comment
+	hosts := backendtest.TempFile(t, "hosts", `# a comment
 127.0.0.1	localhost
 127.0.0.5 Gossip.Local gossip   # two names
 127.0.0.4 other gossip.local.

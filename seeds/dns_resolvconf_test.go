@@ -3,24 +3,15 @@ package seeds
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gencluster/gencluster/internal/testing/dnstest"
+	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 	"github.com/miekg/dns"
 )
-
-func writeResolvConf(t *testing.T, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "resolv.conf")
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func TestDNSResolvConfSearch(t *testing.T) {
 	srv := dnstest.Start(t)
@@ -70,7 +61,7 @@ func TestDNSResolvConfServers(t *testing.T) {
 	good := dnstest.Start(t)
 	bad.SetFault("web.test.", dnstest.ServFail)
 	good.SetA("web.test.", "127.0.0.2")
-	conf := writeResolvConf(t, "nameserver "+bad.Addr()+"\nnameserver "+good.Addr()+"\n")
+	conf := backendtest.TempFile(t, "resolv.conf", "nameserver "+bad.Addr()+"\nnameserver "+good.Addr()+"\n")
 	mustDiscover(t, DNS("web.test.", 1, DNSResolvConf(conf)), "127.0.0.2:1")
 
 	// NXDOMAIN is final: the next server is not asked.
@@ -85,7 +76,7 @@ func TestDNSResolvConfServers(t *testing.T) {
 		{"", "no nameserver"},
 		{"search test\n", "no nameserver"},
 	} {
-		_, err := discover(t, DNS("web.test", 1, DNSResolvConf(writeResolvConf(t, tc.text))))
+		_, err := discover(t, DNS("web.test", 1, DNSResolvConf(backendtest.TempFile(t, "resolv.conf", tc.text))))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("resolv.conf %q: error %v, want %q", tc.text, err, tc.want)
 		}

@@ -13,17 +13,10 @@ import (
 	"github.com/gencluster/gencluster/seeds/internal/backendtest"
 )
 
-func writeSeedFile(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestFileHappyPathAndReload(t *testing.T) {
 	backendtest.CheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
-	writeSeedFile(t, path, "# cluster seeds\n\n10.0.0.1:7946\n  10.0.0.2:7946   # rack 2\r\n[fd00::3]:7946\n10.0.0.1:7946\nnode-4.example.com:7946")
+	backendtest.WriteFile(t, path, "# cluster seeds\n\n10.0.0.1:7946\n  10.0.0.2:7946   # rack 2\r\n[fd00::3]:7946\n10.0.0.1:7946\nnode-4.example.com:7946")
 	f := File(path)
 	if err := validate(f); err != nil {
 		t.Fatalf("Validate: %v", err)
@@ -35,14 +28,14 @@ func TestFileHappyPathAndReload(t *testing.T) {
 	}
 
 	// The file is re-read on every call.
-	writeSeedFile(t, path, "10.0.0.9:7946\n")
+	backendtest.WriteFile(t, path, "10.0.0.9:7946\n")
 	got, err = f.Discover(context.Background())
 	if err != nil || !reflect.DeepEqual(got, []string{"10.0.0.9:7946"}) {
 		t.Fatalf("after rewrite: Discover = %q, %v", got, err)
 	}
 
 	// A comment-only file clears the list on purpose.
-	writeSeedFile(t, path, "# nobody\n")
+	backendtest.WriteFile(t, path, "# nobody\n")
 	got, err = f.Discover(context.Background())
 	if err != nil || len(got) != 0 {
 		t.Fatalf("comment-only file: Discover = %q, %v", got, err)
@@ -55,7 +48,7 @@ func TestFileHappyPathAndReload(t *testing.T) {
 func TestFileMalformedKeepsLastGood(t *testing.T) {
 	backendtest.CheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
-	writeSeedFile(t, path, "10.0.0.1:7946\n10.0.0.2:7946\n")
+	backendtest.WriteFile(t, path, "10.0.0.1:7946\n10.0.0.2:7946\n")
 	f := File(path)
 	good, err := f.Discover(context.Background())
 	if err != nil {
@@ -63,7 +56,7 @@ func TestFileMalformedKeepsLastGood(t *testing.T) {
 	}
 
 	// A half-written file: the last line lost its port.
-	writeSeedFile(t, path, "10.0.0.1:7946\n# comment\n10.0.0.2:79x\n")
+	backendtest.WriteFile(t, path, "10.0.0.1:7946\n# comment\n10.0.0.2:79x\n")
 	got, err := f.Discover(context.Background())
 	if !reflect.DeepEqual(got, good) {
 		t.Errorf("malformed file: got %q, want last good %q", got, good)
@@ -75,7 +68,7 @@ func TestFileMalformedKeepsLastGood(t *testing.T) {
 	}
 
 	// A truncated (zero-byte) file keeps the last good list too.
-	writeSeedFile(t, path, "")
+	backendtest.WriteFile(t, path, "")
 	got, err = f.Discover(context.Background())
 	if err == nil || !reflect.DeepEqual(got, good) || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty file: got %q, %v; want last good and an error", got, err)
@@ -120,7 +113,7 @@ func TestFileErrors(t *testing.T) {
 
 	// A zero-byte file before any good read is simply empty.
 	empty := filepath.Join(dir, "empty")
-	writeSeedFile(t, empty, "")
+	backendtest.WriteFile(t, empty, "")
 	if err := validate(File(empty)); err != nil {
 		t.Errorf("Validate(empty file) = %v", err)
 	}
@@ -140,7 +133,7 @@ func TestFileErrors(t *testing.T) {
 		{strings.Repeat("x", 200) + "\n", "line 1", "..."},
 	} {
 		path := filepath.Join(dir, "bad")
-		writeSeedFile(t, path, tc.text)
+		backendtest.WriteFile(t, path, tc.text)
 		f := File(path)
 		verr := validate(f)
 		got, err := f.Discover(context.Background())
@@ -158,7 +151,7 @@ func TestFileErrors(t *testing.T) {
 func TestFileSpec(t *testing.T) {
 	backendtest.CheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "seeds")
-	writeSeedFile(t, path, "10.0.0.1:7946\n")
+	backendtest.WriteFile(t, path, "10.0.0.1:7946\n")
 	d, err := Parse("file+" + path)
 	if err != nil {
 		t.Fatal(err)

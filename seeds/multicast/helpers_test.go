@@ -2,7 +2,6 @@ package multicast
 
 import (
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/gencluster/gencluster/seeds"
@@ -20,13 +19,6 @@ func name(d seeds.Discoverer) string { return d.(fmt.Stringer).String() }
 func checkSpecErrors(t *testing.T, errs map[string]string) {
 	t.Helper()
 	backendtest.CheckSpecErrors(t, parse, errs)
-}
-
-func writeSeedFile(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestRegister: the scheme goes on the Registry given, once.

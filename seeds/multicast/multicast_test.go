@@ -287,9 +287,9 @@ func TestMulticastSpec(t *testing.T) {
 	backendtest.CheckLeaks(t)
 	dir := t.TempDir()
 	keyFile := dir + "/key"
-	writeSeedFile(t, keyFile, string(testSecret)+"\n")
+	backendtest.WriteFile(t, keyFile, string(testSecret)+"\n")
 	shortKey := dir + "/short"
-	writeSeedFile(t, shortKey, "short\n")
+	backendtest.WriteFile(t, shortKey, "short\n")
 
 	d, err := parse("mcast+chat")
 	if err != nil || name(d) != "mcast+chat" {
