@@ -41,6 +41,8 @@ type Node struct {
 
 	status *refresh.Status // isolation, found by the refresh loop
 	formed atomic.Bool     // MinMembers live members were seen once (ready.go)
+	// draining: Drain was called (one-way); Ready is false from then on.
+	draining atomic.Bool
 
 	stopOnce sync.Once
 	stopErr  error         // the shutdown's result, set before done closes
