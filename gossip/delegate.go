@@ -28,7 +28,7 @@ type delegate struct {
 
 	// mu orders the callbacks and the hold timers: every decision that
 	// reads the view and the event that follows it are taken under it.
-	mu   sync.Mutex
+	mu    sync.Mutex
 	meta  []byte            // encoded local metadata
 	user  map[string]string // local metadata as given
 	flags byte              // local flags (flagLeaving, flagDraining): they only grow
