@@ -93,6 +93,14 @@ func (d *drainOps) Send(to drainproto.Peer, b []byte) error {
 	return d.g.ml.SendReliable(&memberlist.Node{Name: to.Name, Addr: net.ParseIP(host), Port: uint16(p)}, b)
 }
 
+// Pull pushes and pulls state with the member (a memberlist join of a
+// member: what the refresh loop's anti-entropy does), so that this
+// node's view holds what the member says of itself.
+func (d *drainOps) Pull(from drainproto.Peer) error {
+	_, err := d.g.ml.Join([]string{from.Addr})
+	return err
+}
+
 // Drain marks this node draining for the rest of its life (flagDraining
 // in its metadata, which memberlist gossips: every member's view then
 // holds it as membership.StateDraining), then asks every other live

@@ -44,6 +44,10 @@ type Host interface {
 	// for as long as the host's own bound on a send (memberlist's
 	// TCPTimeout), and must end early when the host stops.
 	Send(to Peer, b []byte) error
+	// Pull exchanges state with the member (memberlist's push-pull), so
+	// that this node's view catches up with what the member says of
+	// itself. The same bounds as Send apply.
+	Pull(from Peer) error
 }
 
 // Config configures an Endpoint.
@@ -54,7 +58,21 @@ type Config struct {
 	// Every is how often a pending member is asked again; 0 is
 	// DefaultEvery.
 	Every time.Duration
+	// PullAfter is how long an answerer goes on answering "not yet" to
+	// one drain before it pulls the asker's state, and then the least
+	// time between two pulls from one asker; 0 is DefaultPullAfter.
+	PullAfter time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
 }
+
+// DefaultPullAfter is a few gossip rounds at memberlist's LAN defaults:
+// by then a member that has not heard of the drain by gossip has
+// probably missed the broadcast (memberlist sends it a bounded number of
+// times), and would otherwise wait for its next periodic push-pull, 30 s
+// or more away. Pulls are rare: only lagging members make them, one at a
+// time per asker.
+const DefaultPullAfter = time.Second
 
 // DefaultEvery is how often a member that has not acknowledged is asked
 // again: often enough that a drain completes within a gossip round or
@@ -66,10 +84,12 @@ const DefaultEvery = 200 * time.Millisecond
 // and the sends. It has no goroutine at rest: Notify handles a message
 // at once, and sends run in goroutines that Stop waits for.
 type Endpoint struct {
-	host    Host
-	logger  *slog.Logger
-	every   time.Duration
-	stopped error
+	host      Host
+	logger    *slog.Logger
+	every     time.Duration
+	pullAfter time.Duration
+	now       func() time.Time
+	stopped   error
 
 	ctx    context.Context // ends at Stop
 	cancel context.CancelFunc
@@ -80,19 +100,26 @@ type Endpoint struct {
 	down     bool           // Stop was called
 	calls    map[ID]*call
 	replying map[string]bool // askers a reply is being sent to
+	lagging  map[string]*lag // askers this node answered "not yet" (pull.go)
 }
 
 // New returns an Endpoint for host.
 func New(host Host, cfg Config) *Endpoint {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Endpoint{host: host, logger: cfg.Logger, every: cfg.Every, stopped: cfg.Stopped,
+	e := &Endpoint{host: host, logger: cfg.Logger, every: cfg.Every, pullAfter: cfg.PullAfter, now: cfg.Now, stopped: cfg.Stopped,
 		ctx: ctx, cancel: cancel, sem: make(chan struct{}, 1),
-		calls: make(map[ID]*call), replying: make(map[string]bool)}
+		calls: make(map[ID]*call), replying: make(map[string]bool), lagging: make(map[string]*lag)}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
 	if e.every <= 0 {
 		e.every = DefaultEvery
+	}
+	if e.pullAfter <= 0 {
+		e.pullAfter = DefaultPullAfter
+	}
+	if e.now == nil {
+		e.now = time.Now
 	}
 	if e.stopped == nil {
 		e.stopped = errors.New("drain endpoint stopped")
@@ -150,7 +177,9 @@ func (e *Endpoint) answer(r request) {
 		return
 	}
 	self := e.host.Self()
-	b := encodeReply(reply{id: r.id, seen: asker.Draining && asker.Boot == r.boot, boot: self.Boot, name: self.Name})
+	seen := asker.Draining && asker.Boot == r.boot
+	e.noteLag(asker, r.id, seen)
+	b := encodeReply(reply{id: r.id, seen: seen, boot: self.Boot, name: self.Name})
 	e.mu.Lock()
 	busy := e.replying[asker.Name]
 	if !busy {

@@ -26,20 +26,30 @@ type host struct {
 	net  *network
 	self Peer
 	ep   *Endpoint
+	// drainingSelf: what a pull from this host tells (under net.mu).
+	drainingSelf bool
 	// Under net.mu:
 	view     map[string]Peer // the live members other than self, by name
 	mute     bool            // receives but never answers
 	refuse   bool            // sends to it fail
 	requests int             // requests received
+	pulls    int             // pulls it made
+	pullOK   bool            // a pull brings the asker's draining state
 }
 
 func newNetwork(t *testing.T, names ...string) (*network, []*host) {
+	t.Helper()
+	return newNetworkPulling(t, time.Hour, names...)
+}
+
+// newNetworkPulling is newNetwork with PullAfter set.
+func newNetworkPulling(t *testing.T, pullAfter time.Duration, names ...string) (*network, []*host) {
 	t.Helper()
 	n := &network{hosts: make(map[string]*host)}
 	var hs []*host
 	for i, name := range names {
 		h := &host{net: n, self: Peer{Name: name, Addr: "addr-" + name, Boot: uint64(i + 1)}, view: make(map[string]Peer)}
-		h.ep = New(h, Config{Every: 5 * time.Millisecond, Stopped: errors.New("stopped")})
+		h.ep = New(h, Config{Every: 5 * time.Millisecond, PullAfter: pullAfter, Stopped: errors.New("stopped")})
 		n.hosts[h.self.Addr] = h
 		hs = append(hs, h)
 	}
@@ -87,6 +97,20 @@ func (h *host) Send(to Peer, b []byte) error {
 	h.net.mu.Unlock()
 	if !mute {
 		dst.ep.Notify(b)
+	}
+	return nil
+}
+
+// Pull stands for memberlist's push-pull: with pullOK, h's view then
+// holds from as from holds itself.
+func (h *host) Pull(from Peer) error {
+	h.net.mu.Lock()
+	defer h.net.mu.Unlock()
+	h.pulls++
+	if src := h.net.hosts[from.Addr]; src != nil && h.pullOK {
+		p := h.view[from.Name]
+		p.Draining = src.drainingSelf
+		h.view[from.Name] = p
 	}
 	return nil
 }
@@ -316,5 +340,53 @@ func TestAlone(t *testing.T) {
 	rs, err := hs[0].ep.Drain(context.Background())
 	if err != nil || len(rs) != 0 {
 		t.Fatalf("Drain alone = %v, %v; want no replies", rs, err)
+	}
+}
+
+// TestPullCatchesUp: a member whose view does not get the drain by gossip
+// pulls the asker's state after PullAfter, and then acknowledges. Control:
+// with a PullAfter longer than the drain, it does not pull, and times out.
+func TestPullCatchesUp(t *testing.T) {
+	for _, c := range []struct {
+		pullAfter time.Duration
+		want      string
+	}{
+		{20 * time.Millisecond, "b=acked "},
+		{time.Hour, "b=timeout "},
+	} {
+		n, hs := newNetworkPulling(t, c.pullAfter, "a", "b")
+		n.mu.Lock()
+		hs[0].drainingSelf, hs[1].pullOK = true, true
+		n.mu.Unlock()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			// Ends the drain once b was asked 30 times (b's pull is due
+			// after 4), unless it ended first.
+			for ctx.Err() == nil && hs[1].received() < 30 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
+		rs, err := hs[0].ep.Drain(ctx)
+		cancel()
+		<-done
+		n.mu.Lock()
+		pulls := hs[1].pulls
+		n.mu.Unlock()
+		if err != nil || statuses(rs) != c.want {
+			t.Fatalf("PullAfter %v: Drain = %s, %v; want %s", c.pullAfter, statuses(rs), err, c.want)
+		}
+		if (pulls > 0) != (c.pullAfter < time.Hour) {
+			t.Fatalf("PullAfter %v: %d pulls", c.pullAfter, pulls)
+		}
+		// Once seen, the lag is forgotten.
+		hs[1].ep.mu.Lock()
+		lagging := len(hs[1].ep.lagging)
+		hs[1].ep.mu.Unlock()
+		if want := map[bool]int{true: 0, false: 1}[c.pullAfter < time.Hour]; lagging != want {
+			t.Fatalf("PullAfter %v: %d lagging askers remembered, want %d", c.pullAfter, lagging, want)
+		}
 	}
 }
