@@ -67,7 +67,7 @@ type Leaver interface {
 // it (with its boot id, as the others received its metadata).
 // Node.LocalMember returns what LocalMember returns. Without it, the Node
 // builds Member{Name, Addr, Meta, StateAlive} from its options (the name,
-// WithAdvertiseAddr, WithMeta).
+// WithAdvertiseAddr, WithMeta), StateDraining once Drain was called.
 type Self interface {
 	LocalMember() Member
 }

@@ -49,6 +49,9 @@ func TestDrainDist(t *testing.T) {
 	if ready, _ := n.Ready(); ready || !n.Draining() {
 		t.Fatal("ready after Drain")
 	}
+	if s := n.LocalMember().State; s != StateDraining {
+		t.Fatalf("LocalMember of a Dist without Self: state %v after Drain, want draining", s)
+	}
 	d.replies = append(d.replies, DrainReply{Name: "c", Status: DrainTimeout, Err: "no answer"})
 	if _, err := n.Drain(ctx); !errors.Is(err, ErrNotAcknowledged) {
 		t.Fatalf("Drain with c timed out: %v, want ErrNotAcknowledged", err)

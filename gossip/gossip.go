@@ -314,7 +314,8 @@ func (g *Gossip) Connect(ctx context.Context, addr string) error {
 // into its state that it goes on writing, which is a data race for the
 // reader).
 //
-// Every member is reported as StateAlive: memberlist marks suspects
+// Every member is reported as StateAlive, or StateDraining when it
+// gossips the draining flag (Drain): memberlist marks suspects
 // internally but does not expose the state (memberlist issue #293), so a
 // suspect member shows as alive until it is declared failed.
 func (g *Gossip) Members() []membership.Member { return g.del.members() }
