@@ -21,6 +21,8 @@
 //	events     Node.Events and Node.Subscribe stream join, update, leave
 //	members    and fail; Node.Members is the view; Node.Handler serves it;
 //	metrics    WithMetrics exports Prometheus series, memberlist's too
+//	ownership  Node.Ownership: who owns which key (package shard) and a
+//	           stream of the changes, at the view's version
 //
 // Start a Node with Start and options (or FromEnv for GENCLUSTER_*
 // variables), stop it with Leave (the others see a leave) or Close (they

@@ -67,6 +67,14 @@ func TestDrain(t *testing.T) {
 	if ready, _ := nodes[0].Ready(); !ready {
 		t.Fatal("dr-0 not ready before the drain")
 	}
+	own, err := nodes[1].Ownership()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if first := <-own.Changes(); len(first.Added) != 4 {
+		t.Fatalf("first ownership change adds %v, want all 4", testutil.Names(first.Added))
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -97,6 +105,16 @@ func TestDrain(t *testing.T) {
 	}
 	if after.Len() != 3 {
 		t.Fatalf("table of %d members, want 3", after.Len())
+	}
+	// dr-1's ownership stream gives dr-0's keys away: its next change
+	// removes dr-0, before dr-0 leaves.
+	select {
+	case ch := <-own.Changes():
+		if len(ch.Added) != 0 || len(ch.Removed) != 1 || ch.Removed[0].Name != "dr-0" || ch.Table.Len() != 3 {
+			t.Fatalf("ownership change on the drain: added %v removed %v, want dr-0 removed", testutil.Names(ch.Added), testutil.Names(ch.Removed))
+		}
+	case <-ctx.Done():
+		t.Fatal("no ownership change on the drain")
 	}
 	// The drainer is not ready, and says why.
 	if ready, _ := nodes[0].Ready(); ready {

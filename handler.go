@@ -16,7 +16,8 @@ import (
 //     membership view that the array shows: a number that grows with
 //     every change of the live set or of a member (two answers with the
 //     same version list the same members), to tell whether anything
-//     changed between two polls.
+//     changed between two polls. It is the number events carry in
+//     Event.Version and an Ownership's Changes in shard.Change.Version.
 //   - GET /healthz: 200 "ok" while the node runs and is not isolated (see
 //     Isolated) and has no name conflict (see NameConflict); 503
 //     "isolated: <diagnosis>" while it is isolated, 503 "gencluster: name

@@ -38,13 +38,23 @@ func (n *Node) view() *view.View { return n.hub.View() }
 // the number of members. Per member, events arrive in order, and a reader
 // that drains the stream ends with the view Members() returns. The channel
 // is closed by Leave and Close.
+//
+// Each event's Version is the view's version once it was applied, the
+// number /members reports in its Gencluster-View-Version header: 1, 2, 3...
+// for a reader that keeps up. A member's coalesced event carries its
+// latest version; the versions of the events merged into it are skipped,
+// and, since members keep the order in which they first had an event
+// pending, a lagging reader may get one member's event at version 10
+// before another's at 5. Use Ownership for a change stream whose versions
+// always match the view's.
 func (n *Node) Events() <-chan Event { return n.events }
 
 // Subscribe returns the current members and a stream of every change after
 // that snapshot, with the guarantees of Events. Each subscriber has its own
 // stream; cancel ends it (closing the channel) and is safe to call more
 // than once. Streams also close when the node stops. A stopped node
-// returns no members and a closed stream.
+// returns no members and a closed stream. Every event is later than the
+// snapshot: its Version is above the snapshot's version.
 func (n *Node) Subscribe() (snapshot []Member, events <-chan Event, cancel func()) {
 	if n.ctx.Err() == nil {
 		n.poll()

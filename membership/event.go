@@ -39,6 +39,17 @@ func (t EventType) MarshalText() ([]byte, error) { return []byte(t.String()), ni
 type Event struct {
 	Type   EventType `json:"type"`
 	Member Member    `json:"member"`
+	// Version is the version of the Node's membership view once this
+	// event was applied to it: the number /members reports in its
+	// Gencluster-View-Version header when this change is the latest.
+	// Each change advances the view's version by one, so a stream read
+	// without lag sees 1, 2, 3...; a stream that coalesced (its reader
+	// fell behind) skips the versions of the events it merged, and a
+	// member's merged event carries the version of its latest change.
+	// Events of different members may then arrive out of version order
+	// (see Node.Events). Zero when the event did not come from a view
+	// (an event a Dist emits, before the Node applies it).
+	Version uint64 `json:"version,omitempty"`
 }
 
 // String returns "join api-1@10.0.0.2:7946(alive)".

@@ -16,6 +16,12 @@
 //	owner, ok := t.Owner("tenant-42") // ok is false when t is empty
 //	replicas := t.Owners("tenant-42", 3, buf[:0])
 //
+// Or let a Tracker (NewTracker, then Apply for each event or Sync for
+// each snapshot) rebuild it and say when the owning set changed: a Change
+// names the members added and removed, and only their keys move.
+// Node.Ownership runs one for a gencluster Node, with each Change at the
+// membership view's version that /members reports.
+//
 // # What it guarantees
 //
 //   - Every node that builds a Table from the same members and options

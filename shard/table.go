@@ -27,10 +27,19 @@ type Table struct {
 	// weights[i] is the weight of members[i]; nil when all members weigh
 	// the same, and then scores compare without a logarithm.
 	weights []float64
+	// unit is the weight of every member when weights is nil (Diff
+	// compares weights: 2 for all is another weight than 1 for all).
+	unit float64
 	// zones[z] is the index in members of the first member of zone z, and
 	// zones[len(zones)-1] is len(members). Without WithZoneMeta every
 	// member is in one zone.
 	zones []int
+	// zoneMeta is the metadata key of the zones ("" without WithZoneMeta),
+	// for Diff to tell a member that changed zones.
+	zoneMeta string
+	// version is the membership view's version the Table was built at (a
+	// Tracker's); 0 from New.
+	version uint64
 }
 
 // New returns the Table of members: the members in StateAlive that every
@@ -44,15 +53,30 @@ type Table struct {
 // error names the member and the value. A service should keep its previous
 // Table when New fails, and report the error.
 func New(members []membership.Member, opts ...Option) (*Table, error) {
-	var c config
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.build(members, 0)
+}
+
+// newConfig applies opts.
+func newConfig(opts []Option) (*config, error) {
+	c := new(config)
 	for i, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("shard: option %d is nil", i)
 		}
-		if err := o(&c); err != nil {
+		if err := o(c); err != nil {
 			return nil, err
 		}
 	}
+	return c, nil
+}
+
+// build is New once the options are applied: the Table of the members
+// that own keys, at version.
+func (c *config) build(members []membership.Member, version uint64) (*Table, error) {
 	type entry struct {
 		m      membership.Member
 		zone   string
@@ -91,9 +115,11 @@ func New(members []membership.Member, opts ...Option) (*Table, error) {
 		return strings.Compare(a.m.Name, b.m.Name)
 	})
 	t := &Table{
-		members: make([]membership.Member, len(owners)),
-		seeds:   make([]uint64, len(owners)),
-		zones:   []int{0},
+		members:  make([]membership.Member, len(owners)),
+		seeds:    make([]uint64, len(owners)),
+		zones:    []int{0},
+		zoneMeta: c.zoneMeta,
+		version:  version,
 	}
 	uniform := true
 	for i, e := range owners {
@@ -107,6 +133,9 @@ func New(members []membership.Member, opts ...Option) (*Table, error) {
 		}
 	}
 	t.zones = append(t.zones, len(owners))
+	if len(owners) > 0 {
+		t.unit = owners[0].weight
+	}
 	if !uniform {
 		t.weights = make([]float64, len(owners))
 		for i, e := range owners {
@@ -134,6 +163,12 @@ func parseWeight(m membership.Member, key string) (float64, error) {
 	}
 	return w, nil
 }
+
+// Version returns the version of the membership view the Table was built
+// at, as a Tracker (and Node.Ownership) builds it: the Table's owners are
+// those of the view at that version, the number /members reports in its
+// Gencluster-View-Version header. A Table from New has version 0.
+func (t *Table) Version() uint64 { return t.version }
 
 // Len returns the number of members that own keys.
 func (t *Table) Len() int { return len(t.members) }

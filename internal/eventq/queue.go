@@ -11,13 +11,16 @@ import (
 )
 
 // Queue delivers events on a channel. Push never blocks: when the reader
-// falls behind, a member's pending events coalesce into its latest one, so
-// at most one event per member waits (plus one in flight); the exception
-// is a restart, where the removal of the old life and the join of the new
-// one (another BootID) both wait, so that the reader learns that the
-// member it knew is gone. Events of one member stay in order; events of
-// different members keep the order in which each member first became
-// pending.
+// falls behind, a member's pending events coalesce into its latest one
+// (whose Version the merged event carries), so at most one event per
+// member waits (plus one in flight); the exception is a restart, where
+// the removal of the old life and the join of the new one (another
+// BootID) both wait, so that the reader learns that the member it knew is
+// gone. Events of one member stay in order; events of different members
+// keep the order in which each member first became pending, so after
+// coalescing their Versions may arrive out of order (a member pending
+// since version 3 and changed again at 10 comes, as 10, before another
+// member's event of version 5).
 type Queue struct {
 	out  chan membership.Event
 	wake chan struct{}
@@ -92,15 +95,18 @@ func coalesce(old, ev membership.Event) membership.Event {
 
 // merge adds ev to a member's pending events (one, or a removal and a
 // join). A join of another life (BootID) after a pending removal waits
-// beside it; anything else coalesces into the latest event. A new life
-// that joined and went before the reader saw it is dropped: the reader
-// sees the removal it already has pending.
+// beside it; anything else coalesces into the latest event, whose
+// Version it keeps. A new life that joined and went before the reader saw
+// it is dropped: the reader sees the removal it already has pending, with
+// the version of the new life's removal, at which the member is gone
+// again (the version is the view's after the member's latest change).
 func merge(pending []membership.Event, ev membership.Event) []membership.Event {
 	last := pending[len(pending)-1]
 	switch {
 	case len(pending) == 1 && last.Gone() && ev.Type == membership.EventJoin && otherLife(last.Member, ev.Member):
 		return append(pending, ev)
 	case len(pending) == 2 && ev.Gone() && ev.Member.Boot == last.Member.Boot:
+		pending[0].Version = ev.Version
 		return pending[:1]
 	}
 	pending[len(pending)-1] = coalesce(last, ev)

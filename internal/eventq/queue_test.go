@@ -211,3 +211,37 @@ func TestDrainedQueueLetsItsStorageGo(t *testing.T) {
 		t.Fatalf("the drained queue keeps %d KiB after a burst of %d members, want under 256 KiB", kept>>10, burst)
 	}
 }
+
+// TestCoalescedEventKeepsTheLatestVersion: a merged event carries the
+// version of the member's latest change, in every way events merge (an
+// update into an update, an update into a join, a new life that came and
+// went into the old life's removal), and members keep the order in which
+// they became pending, so versions may arrive out of order.
+func TestCoalescedEventKeepsTheLatestVersion(t *testing.T) {
+	at := func(typ membership.EventType, name string, boot membership.BootID, v uint64) membership.Event {
+		return membership.Event{Type: typ, Member: membership.Member{Name: name, Boot: boot}, Version: v}
+	}
+	q := New()
+	q.Push(at(membership.EventJoin, "a", 1, 1))
+	q.Push(at(membership.EventJoin, "b", 1, 2))
+	q.Push(at(membership.EventUpdate, "a", 1, 3)) // join+update: join at 3
+	q.Push(at(membership.EventFail, "c", 1, 4))
+	q.Push(at(membership.EventJoin, "c", 2, 5))  // another life: waits beside the fail
+	q.Push(at(membership.EventLeave, "c", 2, 6)) // and went unseen: the fail, at 6
+	q.Push(at(membership.EventUpdate, "b", 1, 7))
+	q.Push(at(membership.EventUpdate, "b", 1, 8)) // update+update: at 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); q.Run(ctx) }()
+	var got []string
+	for range 3 {
+		e := recv(t, q.C())
+		got = append(got, fmt.Sprintf("%s %s@%d", e.Type, e.Member.Name, e.Version))
+	}
+	if s, want := strings.Join(got, ","), "join a@3,join b@8,fail c@6"; s != want {
+		t.Fatalf("got %s, want %s", s, want)
+	}
+	cancel()
+	<-done
+}

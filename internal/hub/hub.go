@@ -80,11 +80,20 @@ func (h *Hub) fanout(ev membership.Event) {
 // for its goroutines: the WaitGroup must not grow then) and the queue
 // comes back closed.
 func (h *Hub) Subscribe() (snapshot []membership.Member, q *eventq.Queue, cancel func()) {
+	snapshot, _, q, cancel = h.SubscribeAt()
+	return snapshot, q, cancel
+}
+
+// SubscribeAt is Subscribe that also returns the view's version at the
+// snapshot, read under the same lock: the queue receives exactly the
+// changes after that version, each with its own (Node.Ownership starts its
+// Tracker from the pair).
+func (h *Hub) SubscribeAt() (snapshot []membership.Member, version uint64, q *eventq.Queue, cancel func()) {
 	ctx, stop := context.WithCancel(h.ctx)
 	q = eventq.New()
 	var closed bool
-	h.view.Watch(func(snap []membership.Member, _ uint64) {
-		snapshot = snap
+	h.view.Watch(func(snap []membership.Member, v uint64) {
+		snapshot, version = snap, v
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		closed = h.closed
@@ -114,7 +123,25 @@ func (h *Hub) Subscribe() (snapshot []membership.Member, q *eventq.Queue, cancel
 			stop()
 		})
 	}
-	return snapshot, q, cancel
+	return snapshot, version, q, cancel
+}
+
+// Go runs f in a goroutine of the Node's WaitGroup and reports true, or
+// reports false once the hub is closed: the Node may then already be
+// waiting for its goroutines, and the WaitGroup must not grow. f must
+// return when the Node's context ends.
+func (h *Hub) Go(f func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.wg.Add(1) // under the lock: before Close, so before the Wait
+	go func() {
+		defer h.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // Coalesced is the number of events merged because a reader was behind,

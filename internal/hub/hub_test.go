@@ -63,3 +63,43 @@ func TestSubscribeRacingClose(t *testing.T) {
 		subs.Wait()
 	}
 }
+
+// TestSubscribeAtReadsTheVersionWithTheSnapshot: the version comes with
+// the snapshot it describes, and the queue's first event is the next one.
+func TestSubscribeAtReadsTheVersionWithTheSnapshot(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	h := New(ctx, &wg, nil)
+	for _, name := range []string{"a", "b"} {
+		h.Publish(membership.Event{Type: membership.EventJoin, Member: membership.Member{Name: name}})
+	}
+	snap, version, q, unsubscribe := h.SubscribeAt()
+	defer unsubscribe()
+	if len(snap) != 2 || version != 2 {
+		t.Fatalf("snapshot %v at %d, want a, b at 2", snap, version)
+	}
+	h.Publish(membership.Event{Type: membership.EventLeave, Member: membership.Member{Name: "a"}})
+	if ev := <-q.C(); ev.Version != 3 || ev.Member.Name != "a" {
+		t.Fatalf("first event %v at %d, want a's leave at 3", ev, ev.Version)
+	}
+}
+
+// TestGoAfterCloseStartsNothing: once the hub is closed, Go refuses, so
+// that a goroutine never joins a WaitGroup being waited for.
+func TestGoAfterCloseStartsNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	h := New(ctx, &wg, nil)
+	ran := make(chan struct{})
+	if !h.Go(func() { close(ran) }) {
+		t.Fatal("Go refused on an open hub")
+	}
+	<-ran
+	cancel()
+	h.Close()
+	wg.Wait()
+	if h.Go(func() { t.Error("ran after Close") }) {
+		t.Fatal("Go accepted after Close")
+	}
+}

@@ -62,6 +62,10 @@ func (v *View) applyLocked(ev membership.Event) bool {
 		v.members[ev.Member.Name] = ev.Member.Clone() // the view's own copy
 	}
 	v.version++
+	// The event carries the version it brought the view to, so that a
+	// subscriber can tell which view its state matches (the version
+	// /members reports).
+	ev.Version = v.version
 	if v.listener != nil {
 		// The listener's copy shares no map with the view or the
 		// publisher: subscribers may keep or change what they receive.

@@ -1,6 +1,7 @@
 package view
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -207,5 +208,24 @@ func TestOthers(t *testing.T) {
 	v.Publish(ev(membership.EventJoin, member("b", "y", nil)))
 	if !v.Others("me") || !v.Others("nobody") {
 		t.Fatal("b is not counted")
+	}
+}
+
+// TestEventCarriesTheVersion: the listener sees each change with the
+// version the view is at once it is applied, from Publish and from Sync.
+func TestEventCarriesTheVersion(t *testing.T) {
+	var got []uint64
+	v := New(func(e membership.Event) {
+		got = append(got, e.Version)
+	})
+	v.Publish(ev(membership.EventJoin, member("a", "10.0.0.1:7946", nil)))
+	v.Publish(ev(membership.EventJoin, member("a", "10.0.0.1:7946", nil))) // no change, no event
+	v.Publish(ev(membership.EventJoin, member("b", "10.0.0.2:7946", nil)))
+	v.Sync([]membership.Member{member("b", "10.0.0.2:7946", map[string]string{"k": "v"}), member("c", "10.0.0.3:7946", nil)})
+	if s := fmt.Sprint(got); s != "[1 2 3 4 5]" {
+		t.Fatalf("versions %s, want [1 2 3 4 5]", s)
+	}
+	if v.Version() != 5 {
+		t.Fatalf("view at %d, want 5", v.Version())
 	}
 }
