@@ -16,7 +16,7 @@ import "context"
 //
 // Everything else a Dist can do is optional: the Node asks for it with a
 // type assertion on the interfaces below (EventSource, Leaver, io.Closer,
-// Self, MetaUpdater), as memberlist asks its delegates, and each one says
+// Self, MetaUpdater, Drainer), as memberlist asks its delegates, and each one says
 // what the Node does without it. The Node never asks which implementation
 // it has.
 //
@@ -67,7 +67,7 @@ type Leaver interface {
 // it (with its boot id, as the others received its metadata).
 // Node.LocalMember returns what LocalMember returns. Without it, the Node
 // builds Member{Name, Addr, Meta, StateAlive} from its options (the name,
-// WithAdvertiseAddr, WithMeta).
+// WithAdvertiseAddr, WithMeta), StateDraining once Drain was called.
 type Self interface {
 	LocalMember() Member
 }
@@ -79,4 +79,23 @@ type Self interface {
 // metadata.
 type MetaUpdater interface {
 	UpdateMeta(ctx context.Context, meta map[string]string) error
+}
+
+// Drainer is implemented by a Dist that can mark this node draining
+// (StateDraining) and collect the other members' acknowledgements.
+// Node.Drain calls Drain once it checked the node runs; without it,
+// Node.Drain fails with ErrDrainUnsupported.
+//
+// Drain marks this node draining for the rest of its life (every member's
+// view, and so Members and the events, then holds it in StateDraining),
+// and returns when every other live member has acknowledged that its view
+// holds the drain, or has gone, or ctx ends: one reply per member asked,
+// sorted by name. Its error is for a drain that could not run (the Dist
+// stopped: ErrStopped); members that did not acknowledge are reported in
+// the replies (DrainTimeout, DrainUnreachable) with a nil error, and
+// Node.Drain turns them into ErrNotAcknowledged. A Dist should keep the
+// draining state through a later Leave, so that the others see draining,
+// then the leave.
+type Drainer interface {
+	Drain(ctx context.Context) ([]DrainReply, error)
 }

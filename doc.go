@@ -26,7 +26,8 @@
 //
 // Start a Node with Start and options (or FromEnv for GENCLUSTER_*
 // variables), stop it with Leave (the others see a leave) or Close (they
-// see a failure):
+// see a failure); before a Leave, Drain tells every member to move its
+// work off the node, and returns when each has (StateDraining):
 //
 //	node, err := gencluster.Start(ctx,
 //		gencluster.WithName("api-1"),

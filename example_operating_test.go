@@ -59,9 +59,10 @@ func ExampleWithMetrics() {
 		return
 	}
 	err = testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP gencluster_members Live members as this node sees them, by state (alive: memberlist does not expose suspects).
+# HELP gencluster_members Live members as this node sees them, by state (alive, draining; memberlist does not expose suspects).
 # TYPE gencluster_members gauge
 gencluster_members{node="api-1",state="alive"} 1
+gencluster_members{node="api-1",state="draining"} 0
 `), "gencluster_members")
 	fmt.Println("compare:", err)
 

@@ -24,8 +24,9 @@ import (
 //     conflict: ..." while another live member holds its name, and 503
 //     "stopped: ..." after Leave or Close. For a liveness probe.
 //   - GET /readyz: 200 when Ready reports true (the cluster has formed
-//     once and the node is not isolated), 503 otherwise; the text body
-//     says why. For a readiness probe.
+//     once and the node is neither isolated nor draining), 503 otherwise;
+//     the text body says why ("not ready: draining: ..." once Drain was
+//     called). For a readiness probe.
 //
 // A stopped node answers 503 on every path, /members included, naming
 // the reason. HEAD is answered like GET without a body; other methods get
@@ -101,6 +102,8 @@ func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
 	switch {
 	case n.ctx.Err() != nil:
 		writeText(w, http.StatusServiceUnavailable, "not ready: "+stoppedText)
+	case n.Draining():
+		writeText(w, http.StatusServiceUnavailable, "not ready: draining: the node is about to leave the cluster (Drain)\n")
 	case isolated:
 		writeText(w, http.StatusServiceUnavailable, "not ready: isolated: "+why+"\n")
 	case !ready:

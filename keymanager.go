@@ -17,8 +17,9 @@ var (
 	// owns its keys). Encryption cannot be turned on or off on a running
 	// node.
 	ErrNoKeyring = keyproto.ErrNoKeyring
-	// ErrNotAcknowledged: the operation was sent but not every member
-	// acknowledged it.
+	// ErrNotAcknowledged: the operation (a key operation, or Node.Drain)
+	// was sent but not every member acknowledged it; the response names
+	// them.
 	ErrNotAcknowledged = keyproto.ErrNotAcknowledged
 	// ErrUseRefused: Use changed nothing, because not every live member
 	// reported having the key installed.

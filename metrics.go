@@ -78,7 +78,7 @@ func (n *Node) initMetrics() {
 	}
 	m.collectors = append(m.collectors,
 		&membersCollector{n: n, desc: prometheus.NewDesc("gencluster_members",
-			"Live members as this node sees them, by state (alive: memberlist does not expose suspects).", []string{"state"}, prometheus.Labels{"node": n.name})},
+			"Live members as this node sees them, by state (alive, draining; memberlist does not expose suspects).", []string{"state"}, prometheus.Labels{"node": n.name})},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "gencluster_discovered_not_members", Help: "Discovered addresses that are not live members and whose last join failed.",
 			ConstLabels: prometheus.Labels{"node": n.name},
@@ -179,14 +179,17 @@ type membersCollector struct {
 
 func (c *membersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
+// Collect reports one series per live state, alive and draining, both
+// always present (0 when none), so that a sum over state is the live
+// count and an alert on draining needs no absent().
 func (c *membersCollector) Collect(ch chan<- prometheus.Metric) {
-	alive := 0
+	count := map[State]int{}
 	for _, m := range c.n.Members() {
-		if m.State == StateAlive {
-			alive++
-		}
+		count[m.State]++
 	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(alive), StateAlive.String())
+	for _, s := range []State{StateAlive, StateDraining} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(count[s]), s.String())
+	}
 }
 
 // observeEvent sees every event the hub publishes, inside memberlist's

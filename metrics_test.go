@@ -90,10 +90,12 @@ func TestMetricsTwoNodesOneRegistry(t *testing.T) {
 	testutil.WaitMembers(t, 10*time.Second, nodes, "m-0", "m-1")
 
 	if err := promtestutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP gencluster_members Live members as this node sees them, by state (alive: memberlist does not expose suspects).
+# HELP gencluster_members Live members as this node sees them, by state (alive, draining; memberlist does not expose suspects).
 # TYPE gencluster_members gauge
 gencluster_members{node="m-0",state="alive"} 2
+gencluster_members{node="m-0",state="draining"} 0
 gencluster_members{node="m-1",state="alive"} 2
+gencluster_members{node="m-1",state="draining"} 0
 `), "gencluster_members"); err != nil {
 		t.Error(err)
 	}

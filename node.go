@@ -41,6 +41,8 @@ type Node struct {
 
 	status *refresh.Status // isolation, found by the refresh loop
 	formed atomic.Bool     // MinMembers live members were seen once (ready.go)
+	// draining: Drain was called (one-way); Ready is false from then on.
+	draining atomic.Bool
 
 	stopOnce sync.Once
 	stopErr  error         // the shutdown's result, set before done closes
@@ -269,12 +271,16 @@ func (n *Node) Name() string { return n.name }
 func (n *Node) Addr() string { return n.addr }
 
 // LocalMember returns this node as a Member: as its Dist sees it (Self),
-// or built from its options.
+// or built from its options (StateDraining once Drain was called).
 func (n *Node) LocalMember() Member {
 	if s, ok := n.dist.(Self); ok {
 		return s.LocalMember()
 	}
-	return Member{Name: n.name, Addr: n.addr, Meta: maps.Clone(n.cfg.meta), State: StateAlive}
+	s := StateAlive
+	if n.draining.Load() {
+		s = StateDraining
+	}
+	return Member{Name: n.name, Addr: n.addr, Meta: maps.Clone(n.cfg.meta), State: s}
 }
 
 // UpdateMeta replaces this node's metadata and gossips it; the others see

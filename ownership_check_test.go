@@ -82,11 +82,16 @@ func headerErr(h headerSeen, log []Event) error {
 	return fmt.Errorf("/members reported version %d after a Change at %d, with no event in between", h.header, h.change)
 }
 
+// ownsNothing reports whether ev takes its member out of the owners for
+// good in this life: a leave, a failure, or the update that says it is
+// draining.
+func ownsNothing(ev Event) bool { return ev.Gone() || ev.Member.State == StateDraining }
+
 // goneOwners returns the lookups, over keys on every Table, that answer a
-// member this node had seen go (leave or fail) at or before the Table's
-// version: the member's last event up to that version, in log (the
-// node's events, in order per member), is a removal of that life. Each
-// gone member is named once.
+// member this node had seen go (leave, fail or drain) at or before the
+// Table's version: the member's last event up to that version, in log (the
+// node's events, in order per member), takes that life out of the owners
+// (ownsNothing). Each gone member is named once.
 func goneOwners(tables []*shard.Table, log []Event, keys int) []string {
 	gone := func(name string, boot BootID, version uint64) (uint64, bool) {
 		var last *Event
@@ -95,7 +100,7 @@ func goneOwners(tables []*shard.Table, log []Event, keys int) []string {
 				last = ev
 			}
 		}
-		if last != nil && last.Gone() && last.Member.Boot == boot {
+		if last != nil && ownsNothing(*last) && last.Member.Boot == boot {
 			return last.Version, true
 		}
 		return 0, false

@@ -128,7 +128,8 @@ func TestOwnershipFollowsChurn(t *testing.T) {
 	}
 	updateMeta(t, n4, apiMeta)
 	r.until("own-0,own-1,own-2,own-3")
-	// A graceful leave, then a crash (Close: the others declare it failed).
+	// A graceful leave, then a crash (Close: the others declare it failed),
+	// then a drain.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := nodes[1].Leave(ctx); err != nil {
@@ -140,6 +141,13 @@ func TestOwnershipFollowsChurn(t *testing.T) {
 	}
 	if c := r.until("own-0,own-2"); names(c.Removed) != "own-3" {
 		t.Fatalf("own-3 crashed: +%v -%v", names(c.Added), names(c.Removed))
+	}
+	// A drain: own-2 stops owning on this node as soon as it hears.
+	if _, err := nodes[2].Drain(ctx); err != nil {
+		t.Fatalf("Drain of own-2: %v", err)
+	}
+	if c := r.until("own-0"); names(c.Removed) != "own-2" {
+		t.Fatalf("own-2 drained: +%v -%v", names(c.Added), names(c.Removed))
 	}
 
 	// The log catches up with the view, then the whole run is checked.
@@ -160,7 +168,7 @@ func TestOwnershipFollowsChurn(t *testing.T) {
 	// own-3, as if it were still current when they left or failed, is
 	// caught.
 	for _, ev := range all {
-		if !ev.Gone() {
+		if !ownsNothing(ev) {
 			continue
 		}
 		i := slices.IndexFunc(r.tables, func(tb *shard.Table) bool {
@@ -182,6 +190,9 @@ func TestOwnershipFollowsChurn(t *testing.T) {
 		if !slices.ContainsFunc(all, func(ev Event) bool { return ev.Type == typ }) {
 			t.Errorf("no %s in the log: the run did not exercise it", typ)
 		}
+	}
+	if !slices.ContainsFunc(all, func(ev Event) bool { return ev.Member.State == StateDraining }) {
+		t.Error("no draining update in the log: the run did not exercise it")
 	}
 	if r.matched == 0 {
 		t.Error("the view never was at a Change's version when it was checked: nothing compared")

@@ -14,10 +14,12 @@ func (n *Node) MinMembers() int { return max(1, n.cfg.minMembers) }
 // (itself included), and stays ready when members fail or leave after
 // that, so that one failure does not turn every survivor not ready. It is
 // not ready again only while it is isolated (see Isolated), and for good
-// once it is stopped. WaitForMembers counts the members now instead.
+// once it is draining (Drain was called: a node about to leave should get
+// no new traffic, so /readyz turns it out of a Service's endpoints) or
+// stopped. WaitForMembers counts the members now instead.
 func (n *Node) Ready() (ready bool, members int) {
 	members = len(n.Members())
-	if n.ctx.Err() != nil {
+	if n.ctx.Err() != nil || n.draining.Load() {
 		return false, members
 	}
 	if members >= n.MinMembers() {

@@ -21,15 +21,17 @@ type delegate struct {
 	// published to it, and it is the delegate's record of who is live.
 	view    *view.View
 	onKeyOp func([]byte) // key operation messages (keyops.go)
+	onDrain func([]byte) // drain messages (drain.go)
 	logger  *slog.Logger
 	self    string // this node's name
 	life    life   // this node's boot id and start time, fixed at Start
 
 	// mu orders the callbacks and the hold timers: every decision that
 	// reads the view and the event that follows it are taken under it.
-	mu   sync.Mutex
-	meta []byte            // encoded local metadata
-	user map[string]string // local metadata as given
+	mu    sync.Mutex
+	meta  []byte            // encoded local metadata
+	user  map[string]string // local metadata as given
+	flags byte              // local flags (flagLeaving, flagDraining): they only grow
 	// leavingPeers are the live members that told this node directly
 	// (msgLeaving) that they are leaving, with the boot id the notice
 	// named (see Gossip.Leave).
@@ -78,31 +80,50 @@ func leavingMsg(name string, boot uint64) []byte {
 	return append(binary.BigEndian.AppendUint64([]byte{msgLeaving}, boot), name...)
 }
 
+// setMeta sets the local metadata to meta, with the flags set so far and
+// flags added: a flag, once set, stays set (a draining node that updates
+// its metadata, or leaves, is still draining).
 func (d *delegate) setMeta(meta map[string]string, flags byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	flags |= d.flags
 	b, err := encodeMeta(meta, flags, d.life)
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	d.meta, d.user = b, maps.Clone(meta)
-	d.mu.Unlock()
+	d.meta, d.user, d.flags = b, maps.Clone(meta), flags
 	return nil
 }
 
-func (d *delegate) setLeaving() error {
+// setFlag adds flag to the local metadata.
+func (d *delegate) setFlag(flag byte) error {
 	d.mu.Lock()
 	user := d.user
 	d.mu.Unlock()
-	return d.setMeta(user, flagLeaving)
+	return d.setMeta(user, flag)
 }
 
-// member converts a memberlist node. leaving reports the leaving flag.
+func (d *delegate) setLeaving() error { return d.setFlag(flagLeaving) }
+
+// draining reports whether this node set flagDraining.
+func (d *delegate) draining() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.flags&flagDraining != 0
+}
+
+// member converts a memberlist node. leaving reports the leaving flag. A
+// live node (s StateAlive) that gossips the draining flag is
+// StateDraining.
 func (d *delegate) member(n *memberlist.Node, s membership.State) (m membership.Member, leaving bool) {
 	meta, flags, id, err := decodeMeta(n.Meta)
 	if err != nil {
 		// A peer running another version, or a hostile one: keep the
 		// member (memberlist accepted it) but not its metadata.
 		d.logger.Warn("undecodable member metadata", "peer", n.Name, "addr", n.Address(), "err", err)
+	}
+	if s == membership.StateAlive && flags&flagDraining != 0 {
+		s = membership.StateDraining
 	}
 	return membership.Member{Name: n.Name, Addr: n.Address(), Meta: meta, State: s, Boot: membership.BootID(id.boot)}, flags&flagLeaving != 0
 }
@@ -118,13 +139,17 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return d.meta
 }
 
-// NotifyMsg hands key operation messages (msgKeyOp) to keyops.go, and
-// records leaving notices for live members only (so a flood of names
+// NotifyMsg hands key operation messages (msgKeyOp) to keyops.go and
+// drain messages (msgDrain) to drain.go, and records leaving notices for live members only (so a flood of names
 // cannot grow the map). memberlist passes messages that passed its key
 // and label checks.
 func (d *delegate) NotifyMsg(b []byte) {
 	if len(b) > 0 && b[0] == msgKeyOp && d.onKeyOp != nil {
 		d.onKeyOp(b)
+		return
+	}
+	if len(b) > 0 && b[0] == msgDrain && d.onDrain != nil {
+		d.onDrain(b)
 		return
 	}
 	var name string
@@ -265,7 +290,11 @@ func (d *delegate) local(name, addr string) membership.Member {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return membership.Member{Name: name, Addr: addr, Meta: maps.Clone(d.user), State: membership.StateAlive, Boot: membership.BootID(d.life.boot)}
+	s := membership.StateAlive
+	if d.flags&flagDraining != 0 {
+		s = membership.StateDraining
+	}
+	return membership.Member{Name: name, Addr: addr, Meta: maps.Clone(d.user), State: s, Boot: membership.BootID(d.life.boot)}
 }
 
 // emitLocked publishes ev to the view; it runs with d.mu held, which

@@ -126,6 +126,7 @@ type Gossip struct {
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
 	kops    *keyOps             // cluster-wide key operations (keyops.go)
+	drains  *drainOps           // Drain's acknowledgements (drain.go)
 
 	closing   atomic.Bool // Close was called: Leave has nothing to announce
 	leaveOnce sync.Once
@@ -178,6 +179,8 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	kops := newKeyOps(del, logger, cfg.Security.Pending)
 	del.onKeyOp = kops.notify
+	drains := newDrainOps(del, logger)
+	del.onDrain = drains.notify
 	bridge.rejects.alone = func() bool { return !v.Others(cfg.Name) }
 
 	mc := memberlist.DefaultLANConfig()
@@ -231,7 +234,7 @@ func Start(cfg Config) (*Gossip, error) {
 	g := &Gossip{del: del, logger: logger, bridge: bridge, name: cfg.Name, tr: rec,
 		probe: mc.ProbeInterval, probeTimeout: mc.ProbeTimeout, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
 		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID, metrics: cfg.Metrics,
-		stopCh: make(chan struct{})}
+		stopCh: make(chan struct{}), drains: drains}
 	g.guard.kick = make(chan struct{}, 1)
 	del.onReclaim = g.scheduleReclaim
 	del.onHold = g.scheduleHold
@@ -252,6 +255,7 @@ func Start(cfg Config) (*Gossip, error) {
 	g.waitMu.Unlock()
 	started = true
 	kops.start(g)
+	drains.start(g)
 	return g, nil
 }
 
@@ -310,7 +314,8 @@ func (g *Gossip) Connect(ctx context.Context, addr string) error {
 // into its state that it goes on writing, which is a data race for the
 // reader).
 //
-// Every member is reported as StateAlive: memberlist marks suspects
+// Every member is reported as StateAlive, or StateDraining when it
+// gossips the draining flag (Drain): memberlist marks suspects
 // internally but does not expose the state (memberlist issue #293), so a
 // suspect member shows as alive until it is declared failed.
 func (g *Gossip) Members() []membership.Member { return g.del.members() }
@@ -361,6 +366,7 @@ func (g *Gossip) shutdown() error {
 		g.closeErr = g.ml.Shutdown()
 		shutAt := time.Now()
 		g.kops.stop()
+		g.drains.Stop()
 		// A broadcast wait that a context cut short ends by its own
 		// bound (see awaitBroadcast).
 		g.waits.Wait()

@@ -30,6 +30,13 @@ const metaVersion = 1
 // it when the node disappears.
 const flagLeaving = 1 << 0
 
+// flagDraining marks a node that called Drain: it stays a live member
+// until it leaves, but owns no work (membership.StateDraining). It is
+// never cleared in the node's life, and a leaving node keeps it, so the
+// others see draining, then the leave, and never alive in between.
+// gencluster versions that predate it ignore it and see the node alive.
+const flagDraining = 1 << 1
+
 // life identifies one Start of a node: its boot id (membership.BootID)
 // and when it started, in Unix milliseconds. The start time decides which
 // of two live nodes with one name is the claimant (the later one, see

@@ -26,6 +26,8 @@ func FuzzDecodeMeta(f *testing.F) {
 	}
 	leaving, _ := encodeMeta(map[string]string{"a": "b"}, flagLeaving, life{boot: 0xfeed, start: 1767225600000})
 	f.Add(leaving)
+	draining, _ := encodeMeta(map[string]string{"a": "b"}, flagDraining|flagLeaving, life{boot: 0xfeed, start: 1767225600000})
+	f.Add(draining)
 	// A node of a version before boot ids: no empty-key entry.
 	f.Add([]byte{metaVersion, 0, 1, 'k', 1, 'v'})
 	// A bad boot id entry.

@@ -9,7 +9,8 @@ type EventType int
 const (
 	// EventJoin: the member joined (or re-joined after failing or leaving).
 	EventJoin EventType = iota
-	// EventUpdate: the member's metadata or address changed.
+	// EventUpdate: the member's metadata, address or state changed (it
+	// began draining: StateDraining).
 	EventUpdate
 	// EventLeave: the member left gracefully.
 	EventLeave

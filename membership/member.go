@@ -22,13 +22,26 @@ const (
 	StateFailed
 	// StateLeft: the member announced that it was leaving.
 	StateLeft
+	// StateDraining: the member is live (it is in the members list and
+	// answers probes) but about to leave: it called Node.Drain, which
+	// is one-way for this life of the member, so it owns no work. It
+	// comes after StateLeft so that the values of the older states do
+	// not change.
+	StateDraining
 )
 
-// String returns "alive", "failed" or "left".
+// Live reports whether a member in state s is in the members list:
+// alive or draining. A draining member is live but must not be given
+// new work; test s == StateAlive for "may own work".
+func (s State) Live() bool { return s == StateAlive || s == StateDraining }
+
+// String returns "alive", "failed", "left" or "draining".
 func (s State) String() string {
 	switch s {
 	case StateAlive:
 		return "alive"
+	case StateDraining:
+		return "draining"
 	case StateFailed:
 		return "failed"
 	case StateLeft:

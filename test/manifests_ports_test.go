@@ -130,23 +130,33 @@ func TestK8sPortsMatch(t *testing.T) {
 		}
 	}
 
-	// SIGTERM leaves, bounded by -leave-timeout: the grace period must be
-	// longer, or the kubelet's SIGKILL turns the leave into a failure.
-	leave := 10 * time.Second
-	if i := slices.Index(s.node.Args, "-leave-timeout"); i >= 0 && i+1 < len(s.node.Args) {
-		d, err := time.ParseDuration(s.node.Args[i+1])
-		if err != nil {
-			t.Fatalf("-leave-timeout %q: %v", s.node.Args[i+1], err)
-		}
-		leave = d
-	}
+	// SIGTERM drains, bounded by -drain-timeout, then leaves, bounded by
+	// -leave-timeout: the grace period must be longer than both together,
+	// or the kubelet's SIGKILL turns the leave into a failure.
+	drain := flagDuration(t, s.node.Args, "-drain-timeout", 10*time.Second)
+	leave := flagDuration(t, s.node.Args, "-leave-timeout", 10*time.Second)
 	grace := 30 * time.Second // Kubernetes' default
 	if g := s.workload.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
-	if grace <= leave {
-		t.Errorf("terminationGracePeriodSeconds %v is not above -leave-timeout %v", grace, leave)
+	if grace <= drain+leave {
+		t.Errorf("terminationGracePeriodSeconds %v is not above -drain-timeout %v plus -leave-timeout %v", grace, drain, leave)
 	}
+}
+
+// flagDuration returns the duration the flag has in args, or def (the
+// program's default) when args do not set it.
+func flagDuration(t *testing.T, args []string, flag string, def time.Duration) time.Duration {
+	t.Helper()
+	i := slices.Index(args, flag)
+	if i < 0 || i+1 >= len(args) {
+		return def
+	}
+	d, err := time.ParseDuration(args[i+1])
+	if err != nil {
+		t.Fatalf("%s %q: %v", flag, args[i+1], err)
+	}
+	return d
 }
 
 func portOf(t *testing.T, what, hostport string) int {

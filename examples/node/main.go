@@ -5,6 +5,7 @@
 // (see gencluster.FromEnv); the flags only configure the program:
 //
 //	-http addr          status endpoint (default :8080; "" disables it)
+//	-drain-timeout d    bound on the drain after SIGTERM, before the leave (default 10s; 0: no drain)
 //	-leave-timeout d    bound on the graceful leave after SIGTERM (default 10s)
 //	-start-timeout d    bound on the initial join (default 30s)
 //	-log-level level    debug, info, warn or error (default info)
@@ -25,13 +26,15 @@
 //	              member that started earlier has its name, and once it has left
 //	              (Node.Handler)
 //	GET /readyz   200 from the first time it sees -min-members members, also when
-//	              members fail later; 503 before, while isolated and once it has
-//	              left (Node.Handler)
+//	              members fail later; 503 before, while isolated, once it drains
+//	              and once it has left (Node.Handler)
 //	GET /events   the last events seen, oldest first
 //	GET /metrics  Prometheus metrics (gencluster.WithMetrics, Go and process collectors)
 //
-// SIGTERM or SIGINT leaves the cluster gracefully (the others see a
-// leave, not a failure) and exits 0; SIGKILL is a crash, which the others
+// SIGTERM or SIGINT drains the node (Node.Drain: every member sees it
+// draining and moves its work off it; the result is logged as one
+// "drained" record, drain.go), then leaves the cluster gracefully (the
+// others see a leave, not a failure) and exits 0; SIGKILL is a crash, which the others
 // detect as a failure. A restart gets a new boot id (logged with
 // "running", and with every event's member), so the others report the
 // old life failed and the new one joined even when it comes back at once
@@ -105,6 +108,7 @@ func main() {
 // config holds the program's flags.
 type config struct {
 	httpAddr     string
+	drainTimeout time.Duration
 	leaveTimeout time.Duration
 	startTimeout time.Duration
 	logLevel     slog.Level
@@ -152,6 +156,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.httpAddr, "http", ":8080", "`addr`ess of the status endpoint (/members, /healthz, /readyz, /events, /metrics); empty disables it")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "bound on the drain after SIGTERM, before the leave (0: leave without draining)")
 	fs.DurationVar(&c.leaveTimeout, "leave-timeout", 10*time.Second, "bound on the graceful leave after SIGTERM")
 	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "bound on the initial join")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
@@ -167,8 +172,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if c.leaveTimeout <= 0 || c.startTimeout <= 0 {
-		return c, errors.New("-leave-timeout and -start-timeout must be positive")
+	if c.leaveTimeout <= 0 || c.startTimeout <= 0 || c.drainTimeout < 0 {
+		return c, errors.New("-leave-timeout and -start-timeout must be positive, -drain-timeout not negative")
 	}
 	if c.minMembers < 1 {
 		return c, errors.New("-min-members must be at least 1")
@@ -269,7 +274,8 @@ func run(args []string) int {
 	code := 0
 	select {
 	case <-sigCtx.Done():
-		logger.Info("signal received: leaving", "timeout", cfg.leaveTimeout)
+		logger.Info("signal received: draining, then leaving", "drain_timeout", cfg.drainTimeout, "leave_timeout", cfg.leaveTimeout)
+		drain(node, logger, cfg.drainTimeout)
 	case err := <-httpErr:
 		logger.Error("status endpoint stopped", "err", err)
 		code = 1

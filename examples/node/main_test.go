@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +41,7 @@ func TestMain(m *testing.M) {
 
 func TestParseFlags(t *testing.T) {
 	c, err := parseFlags(nil, io.Discard)
-	if err != nil || c.httpAddr != ":8080" || c.leaveTimeout != 10*time.Second || c.fast || c.minMembers != 1 {
+	if err != nil || c.httpAddr != ":8080" || c.leaveTimeout != 10*time.Second || c.drainTimeout != 10*time.Second || c.fast || c.minMembers != 1 {
 		t.Fatalf("defaults: %+v, %v", c, err)
 	}
 	if c, err := parseFlags([]string{"-snapshot", "/data/members.snap"}, io.Discard); err != nil || c.snapshot != "/data/members.snap" {
@@ -51,6 +49,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"-leave-timeout", "0s"},
+		{"-drain-timeout", "-1s"},
 		{"-log-level", "loud"},
 		{"-min-members", "0"},
 		{"extra"},
@@ -79,7 +78,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage does not list %s:\n%s", v, out.String())
 		}
 	}
-	for _, f := range []string{"-http", "-leave-timeout", "-min-members", "-fast"} {
+	for _, f := range []string{"-http", "-drain-timeout", "-leave-timeout", "-min-members", "-fast"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("usage does not list flag %s", f)
 		}
@@ -203,90 +202,9 @@ func TestEventRingBounded(t *testing.T) {
 	}
 }
 
-// proc is the program running in a child process.
-type proc struct {
-	cmd        *exec.Cmd
-	httpAddr   string // from the "status endpoint" log record
-	gossipAddr string // from the "running" log record
-	mu         sync.Mutex
-	log        strings.Builder
-	done       chan error
-}
-
-// startProc runs the program with env added to the environment and waits
-// until it logs that it is running.
-func startProc(t *testing.T, env ...string) *proc {
-	t.Helper()
-	p := &proc{done: make(chan error, 1)}
-	p.cmd = exec.Command(os.Args[0], "-http", "127.0.0.1:0", "-fast", "-leave-timeout", "5s")
-	p.cmd.Env = append(os.Environ(), append([]string{runEnv + "=1", "GENCLUSTER_BIND=127.0.0.1:0"}, env...)...)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("program log:\n%s", p.logText())
-		}
-	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil {
-				switch rec.Msg {
-				case "status endpoint":
-					p.httpAddr = rec.Addr
-				case "running":
-					p.gossipAddr = rec.Addr
-					close(ready)
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		p.done <- p.cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("the program exited before running: %v\n%s", err, p.logText())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the program did not start within 30s\n%s", p.logText())
-	}
-	return p
-}
-
-func (p *proc) logText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-func (p *proc) get(path string, v any) error {
-	resp, err := http.Get("http://" + p.httpAddr + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return errors.New(resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
 // TestSIGTERMLeaves: two processes form a cluster; SIGTERM makes one
-// leave gracefully and exit 0, and the other sees a leave, not a failure.
+// drain (the other acknowledges it), then leave gracefully and exit 0,
+// and the other sees it draining, then a leave, not a failure.
 func TestSIGTERMLeaves(t *testing.T) {
 	a := startProc(t, "GENCLUSTER_NAME=a")
 	b := startProc(t, "GENCLUSTER_NAME=b", "GENCLUSTER_SEEDS=static+"+a.gossipAddr, "GENCLUSTER_REFRESH_INTERVAL=200ms")
@@ -318,19 +236,27 @@ func TestSIGTERMLeaves(t *testing.T) {
 	if !strings.Contains(b.logText(), `"msg":"left the cluster"`) {
 		t.Error(`b did not log "left the cluster"`)
 	}
+	drained := b.record("drained")
+	if drained == nil || drained["level"] != "INFO" || drained["acked"] != 1.0 || drained["timeout"] != 0.0 || drained["elapsed_ms"] == nil {
+		t.Errorf(`b's "drained" record %v, want INFO with acked 1, timeout 0 and elapsed_ms`, drained)
+	}
+	var seq []string
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		var evs []eventJSON
 		if a.get("/events", &evs) != nil {
 			return false
 		}
-		last := ""
+		seq = nil
 		for _, e := range evs {
 			if e.Member.Name == "b" {
-				last = e.Type
+				seq = append(seq, e.Type+":"+e.Member.State)
 			}
 		}
-		return last == "leave"
+		return len(seq) > 0 && seq[len(seq)-1] == "leave:left"
 	}, "a records b's leave")
+	if strings.Join(seq, " ") != "join:alive update:draining leave:left" {
+		t.Errorf("a saw b as %v, want join, update to draining, leave", seq)
+	}
 }
 
 // TestBadEnv: a malformed variable stops the program with exit code 2.

@@ -108,7 +108,7 @@ func (r *Loop) quietFrom(count int, now time.Time) {
 func (r *Loop) liveOthers() []membership.Member {
 	var out []membership.Member
 	for _, m := range r.dist.Members() {
-		if m.State == membership.StateAlive && m.Addr != r.self {
+		if m.State.Live() && m.Addr != r.self {
 			out = append(out, m)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gencluster/gencluster/internal/joinfail"
-	"github.com/gencluster/gencluster/membership"
 )
 
 // IsolationIntervals is how many refresh intervals discovery must go on
@@ -84,7 +83,7 @@ func newWatch(c Config) *watch {
 func (r *Loop) alone() bool {
 	n := 0
 	for _, m := range r.dist.Members() {
-		if m.State == membership.StateAlive {
+		if m.State.Live() {
 			n++
 		}
 	}

@@ -328,7 +328,7 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 func (r *Loop) liveAddrs() map[string]bool {
 	live := map[string]bool{r.self: true}
 	for _, m := range r.dist.Members() {
-		if m.State == membership.StateAlive {
+		if m.State.Live() {
 			live[m.Addr] = true
 		}
 	}

@@ -256,7 +256,7 @@ func (f *fleet) view(name string) (map[string]string, error) {
 		return nil, err
 	}
 	for _, m := range ms {
-		if m.State == "alive" || m.State == "suspect" {
+		if m.State == "alive" || m.State == "draining" || m.State == "suspect" {
 			out[m.Name] = m.Addr
 		}
 	}

@@ -133,7 +133,7 @@ func (n *labNode) memberNames() ([]string, error) {
 	}
 	var out []string
 	for _, m := range ms {
-		if m.State == "alive" || m.State == "suspect" {
+		if m.State == "alive" || m.State == "draining" || m.State == "suspect" {
 			out = append(out, m.Name)
 		}
 	}

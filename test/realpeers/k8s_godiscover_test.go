@@ -146,7 +146,7 @@ func gdWaitView(t *testing.T, client *http.Client, prefix string, names []string
 			}
 			var got []string
 			for _, m := range ms {
-				if m.State == "alive" {
+				if m.State == "alive" || m.State == "draining" {
 					got = append(got, m.Name)
 				}
 			}

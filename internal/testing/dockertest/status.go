@@ -40,7 +40,8 @@ func (n *Network) GetJSON(name, path string, v any) error {
 }
 
 // Members returns the names of the members name lists, sorted; a member
-// in a state other than alive is an error.
+// in a state other than alive or draining (a live member about to leave:
+// a node that got SIGTERM drains first) is an error.
 func (n *Network) Members(name string) ([]string, error) {
 	var ms []Member
 	if err := n.GetJSON(name, "/members", &ms); err != nil {
@@ -48,12 +49,25 @@ func (n *Network) Members(name string) ([]string, error) {
 	}
 	var out []string
 	for _, m := range ms {
-		if m.State != "alive" {
+		if m.State != "alive" && m.State != "draining" {
 			return nil, fmt.Errorf("%s lists %s in state %q", name, m.Name, m.State)
 		}
 		out = append(out, m.Name)
 	}
 	slices.Sort(out)
+	return out, nil
+}
+
+// States returns the state name lists each member in, by member name.
+func (n *Network) States(name string) (map[string]string, error) {
+	var ms []Member
+	if err := n.GetJSON(name, "/members", &ms); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ms))
+	for _, m := range ms {
+		out[m.Name] = m.State
+	}
 	return out, nil
 }
 
