@@ -69,9 +69,12 @@ func (n *Node) stopped(op string) error {
 	return nil
 }
 
-// Start validates every option, binds the gossip port, joins the addresses
-// the seeds discover, starts the refresh loop, and returns the running
-// Node.
+// Start validates every option, binds the gossip port, starts the refresh
+// loop, whose first pass discovers the seeds and joins them, and returns
+// the running Node as soon as one join has succeeded (the node is then a
+// member of that seed's cluster and has its member list) or the first pass
+// is over. The first pass's other joins go on after Start returns; Members
+// and the event stream show what they bring.
 //
 // ctx bounds the initial join only: when it ends before the join is done,
 // Start stops the node and returns ctx's error; cancelling it later does
@@ -132,7 +135,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 	rc.AfterPass = n.poll // a no-op unless the Dist is polled
 	r := refresh.New(rc)
-	if err := n.initialJoin(ctx, r); err != nil {
+	if err := n.startRefresh(ctx, r); err != nil {
 		n.stop(context.Background(), "Start", nil)
 		return nil, err
 	}
@@ -140,7 +143,6 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		n.stop(context.Background(), "Start", nil) // silently, as a crash: the name is not this node's to leave
 		return nil, err
 	}
-	n.goRun(r.Run)
 	n.logger.Info("started", "addr", n.addr, "seeds", r.Backends(), "refresh", cfg.refreshInterval)
 	return n, nil
 }
@@ -200,22 +202,34 @@ func (n *Node) startGossip() error {
 	return nil
 }
 
-// initialJoin runs the first discovery and joins in a goroutine, so that
-// ctx can cut it short: stopping the node then cancels the pending dials.
-func (n *Node) initialJoin(ctx context.Context, r *refresh.Loop) error {
+// startRefresh starts the refresh loop, whose first pass discovers and
+// joins the seeds, and returns once this node has joined a cluster (its
+// first join succeeded) or the first pass is over (every seed failed, or
+// there was none to join), whichever comes first. The rest of the first
+// pass goes on in the loop: in a join storm each join waits for CPU that
+// every starting node wants, and waiting for all of them before Start
+// returns held every node's events back by as many joins (loopback, 40
+// nodes at once: Start took 70 to 110 ms instead of 10 to 30 ms; section
+// 6 of docs/benchmarks.md, rule 9). ctx bounds only this wait: when it ends
+// first, Start stops the node, which cancels the pending dials.
+func (n *Node) startRefresh(ctx context.Context, r *refresh.Loop) error {
 	if r.Backends() == 0 {
+		n.goRun(r.Run)
 		return nil
 	}
-	done := make(chan struct{})
+	passed := make(chan struct{})
 	n.goRun(func(lctx context.Context) {
-		defer close(done)
 		joined, tried := r.Pass(lctx, true)
+		close(passed)
 		if tried && !joined {
 			n.logger.Warn("no seed could be joined; running alone until the refresh loop reaches one", "seeds", strings.Join(r.Addrs(), ","))
 		}
+		r.Run(lctx)
 	})
 	select {
-	case <-done:
+	case <-r.Joined():
+		return nil
+	case <-passed:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("gencluster: initial join: %w", ctx.Err())

@@ -95,6 +95,9 @@ type Loop struct {
 	pending      *pendingAnnounce // decided in Start's pass, made by Run
 	running      bool             // Run has begun: announce at once
 	ae           antiEntropy
+
+	joined     chan struct{} // closed by the first join that succeeds
+	joinedOnce sync.Once
 }
 
 // New returns a Loop for c.
@@ -122,6 +125,7 @@ func New(c Config) *Loop {
 		pulled:     make(map[string]bool),
 		ae:         newAntiEntropy(c.AntiEntropyQuiet),
 		backends:   c.Backends,
+		joined:     make(chan struct{}),
 	}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -134,6 +138,11 @@ func New(c Config) *Loop {
 	}
 	return r
 }
+
+// Joined returns a channel that is closed when a join of this loop first
+// succeeds: the node is then a member of a cluster with others. The Node's
+// Start returns then, while the rest of the first pass goes on.
+func (r *Loop) Joined() <-chan struct{} { return r.joined }
 
 // Backends returns how many discovery backends the loop asks.
 func (r *Loop) Backends() int { return len(r.backends) }
@@ -274,6 +283,7 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 		defer mu.Unlock()
 		results[a] = err
 		if err == nil {
+			r.joinedOnce.Do(func() { close(r.joined) })
 			if r.pulled != nil {
 				r.pulled[a] = true
 			}
