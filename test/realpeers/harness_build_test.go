@@ -20,10 +20,22 @@ import (
 )
 
 // labBuild builds examples/node once per test binary: every test runs the
-// same static binary users deploy.
-var labBuild = &nodeBuild{}
+// same static binary users deploy. mlBuild builds test/nemesis/mlnode, the
+// hand-wired memberlist program TestLoss runs beside it as a control.
+var (
+	labBuild = &nodeBuild{what: "examples/node", file: "gencluster-node", build: func(ctx context.Context, root, bin string) error {
+		return dockertest.BuildNode(ctx, root, bin)
+	}}
+	mlBuild = &nodeBuild{what: "test/nemesis/mlnode", file: "mlnode", build: buildMLNode}
+)
 
+// nodeBuild is one program built on first use and kept, in a temporary
+// directory of its own, until TestMain removes it.
 type nodeBuild struct {
+	what  string // the package, for the error message
+	file  string // the binary's name
+	build func(ctx context.Context, root, bin string) error
+
 	once sync.Once
 	dir  string
 	bin  string
@@ -34,15 +46,25 @@ type nodeBuild struct {
 // a failed build fails the test.
 func nodeBinary(t *testing.T) string {
 	t.Helper()
-	b := labBuild
-	b.once.Do(func() { b.bin, b.err = b.build() })
+	return labBuild.binary(t)
+}
+
+// mlnodeBinary returns the path of mlnode, building it on first use.
+func mlnodeBinary(t *testing.T) string {
+	t.Helper()
+	return mlBuild.binary(t)
+}
+
+func (b *nodeBuild) binary(t *testing.T) string {
+	t.Helper()
+	b.once.Do(func() { b.bin, b.err = b.run() })
 	if b.err != nil {
-		t.Fatalf("building examples/node: %v", b.err)
+		t.Fatalf("building %s: %v", b.what, b.err)
 	}
 	return b.bin
 }
 
-func (b *nodeBuild) build() (string, error) {
+func (b *nodeBuild) run() (string, error) {
 	dir, err := os.MkdirTemp("", "gencluster-realpeers-")
 	if err != nil {
 		return "", err
@@ -54,11 +76,24 @@ func (b *nodeBuild) build() (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin := filepath.Join(dir, "gencluster-node")
-	if err := dockertest.BuildNode(ctx, root, bin); err != nil {
+	bin := filepath.Join(dir, b.file)
+	if err := b.build(ctx, root, bin); err != nil {
 		return "", err
 	}
 	return bin, nil
+}
+
+// buildMLNode builds mlnode the way dockertest.BuildNode builds the node
+// program (static, -trimpath), so that the two differ only in their code.
+func buildMLNode(ctx context.Context, root, bin string) error {
+	// go test puts its own toolchain first in PATH.
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./test/nemesis/mlnode")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./test/nemesis/mlnode: %w\n%s", err, out)
+	}
+	return nil
 }
 
 func (b *nodeBuild) cleanup() {

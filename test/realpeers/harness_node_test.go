@@ -13,10 +13,14 @@ import (
 	"time"
 )
 
-// Ports of the node program in its namespace.
+// Ports of the node program in its namespace, and of mlnode (the
+// hand-wired memberlist control) beside it: other ports, so that neither
+// cluster can answer for the other.
 const (
-	gossipPort = 7946
-	httpPort   = 8080
+	gossipPort   = 7946
+	httpPort     = 8080
+	mlGossipPort = 7947
+	mlHTTPPort   = 8081
 )
 
 // nodeConf is how a gencluster node is started: the GENCLUSTER_*
@@ -29,11 +33,13 @@ type nodeConf struct {
 	fast      bool   // -fast (test timers) instead of memberlist's LAN defaults
 }
 
-// labNode is a node program running in a labHost.
+// labNode is a node program (or mlnode, which serves the same /members,
+// /events and /metrics) running in a labHost.
 type labNode struct {
 	t      *testing.T
 	host   *labHost
 	name   string
+	port   int // the HTTP port
 	proc   *proc
 	client *http.Client
 }
@@ -63,7 +69,29 @@ func startNode(t *testing.T, h *labHost, c nodeConf) *labNode {
 	if c.fast {
 		args = append(args, "-fast")
 	}
-	return &labNode{t: t, host: h, name: h.name, proc: h.start("node "+h.name, env, args...), client: newHTTPClient()}
+	return &labNode{t: t, host: h, name: h.name, port: httpPort, proc: h.start("node "+h.name, env, args...), client: newHTTPClient()}
+}
+
+// startMLNodes starts mlnode on every host (memberlist.DefaultLANConfig:
+// the node program's timers without -fast), each seeded with every other
+// host's address (not its own: a join of itself would succeed and end
+// mlnode's retries while it is still alone).
+func startMLNodes(t *testing.T, hosts []*labHost) []*labNode {
+	t.Helper()
+	bin := mlnodeBinary(t)
+	var out []*labNode
+	for i, h := range hosts {
+		var seeds []string
+		for j, o := range hosts {
+			if j != i {
+				seeds = append(seeds, fmt.Sprintf("%s:%d", o.addr(), mlGossipPort))
+			}
+		}
+		args := []string{bin, "-name", h.name, "-bind", fmt.Sprintf("%s:%d", h.addr(), mlGossipPort),
+			"-seeds", strings.Join(seeds, ","), "-http", fmt.Sprintf(":%d", mlHTTPPort)}
+		out = append(out, &labNode{t: t, host: h, name: h.name, port: mlHTTPPort, proc: h.start("mlnode "+h.name, nil, args...), client: newHTTPClient()})
+	}
+	return out
 }
 
 // startNodes starts one node per host, one right after the other.
@@ -91,7 +119,7 @@ type event struct {
 }
 
 func (n *labNode) url(path string) string {
-	return fmt.Sprintf("http://%s:%d%s", n.host.addr(), httpPort, path)
+	return fmt.Sprintf("http://%s:%d%s", n.host.addr(), n.port, path)
 }
 
 // get fetches path and returns its body; a status other than 200 is an

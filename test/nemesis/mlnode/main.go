@@ -3,8 +3,9 @@
 // succeeds, and nothing else (no discovery, no refresh loop, no re-join of
 // failed members). It is the control the nemesis experiments
 // (test/nemesis) run beside gencluster's node program and serf's agent,
-// with the same status endpoints and event log as examples/node, so that
-// the same checks apply to it:
+// and test/realpeers' TestLoss beside the node program, with the same
+// status endpoints and event log as examples/node, so that the same
+// checks apply to it:
 //
 //	GET /members  the live members: [{"name","addr","state","meta"}]
 //	GET /events   the last events seen, oldest first
