@@ -24,8 +24,9 @@ const (
 	// the high loss rate. memberlist's own suspicion can time out there
 	// (a false failure is a draw of the loss, not a bug), so the bound is
 	// relative to the control, not zero; the slack covers the spread of
-	// that draw between two clusters of the same timers. 2 is provisional:
-	// the lead sets it from quiet-machine measurements (docs/realpeers.md).
+	// that draw between two clusters of the same timers: one or two more
+	// in a minute is chance, three more is a gencluster that flaps
+	// (docs/realpeers.md has the measurements behind it).
 	lossSlack = 2
 )
 
