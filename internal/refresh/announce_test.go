@@ -100,3 +100,28 @@ func TestNoAnnounceInStorm(t *testing.T) {
 		t.Errorf("%d push-pulls after the others came up, want still %d: no announcement after the bootstrap", n, 1+len(later))
 	}
 }
+
+// TestNoAnnounceWhenFirstViewPartial: in a join storm the first join
+// brings in a partial view (the peer knew 3 of 20), and the rest of the
+// first pass then joins the other listed addresses one by one, so that
+// by the end of the pass the view holds them all. Whether the node joined
+// a formed cluster is what its first view says, not what its own joins
+// made of it afterwards: it announces itself to nobody (the previous
+// rule read the view at the end of the pass and pushed state to the
+// members the first join had brought in).
+func TestNoAnnounceWhenFirstViewPartial(t *testing.T) {
+	listed := addrsFrom(1, 20)
+	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", listed...), cluster: listed[:3]}
+	c := config(f.Dist, seeds.Static(listed...))
+	c.Dist = f
+	r := New(c)
+	r.Pass(context.Background(), true)
+	if got := len(f.Members()); got != len(listed)+1 {
+		t.Fatalf("setup: the first pass ended with %d members, want all %d", got, len(listed)+1)
+	}
+	before := joins(f.Dist, listed)
+	r.flushAnnounce(context.Background()) // as Run does, after Start
+	if after := joins(f.Dist, listed); after != before {
+		t.Errorf("%d push-pulls after the first pass's %d: an announcement from a node whose first view was 4 of 21", after-before, before)
+	}
+}

@@ -125,11 +125,12 @@ const announceStates = 64 * 64
 // reach a node that joined early, and with a few static seeds discovery
 // never lists the others, so the refresh loop cannot repair that.
 //
-// Above fewSeeds listed addresses, when its view already holds at least
-// half of them (it joined a cluster that has formed, not a join storm),
-// it announces itself (announce): it pushes its state to the listed
-// addresses that are live members now, as many as announceStates allows. docs/benchmarks.md, section 6, rules 5
-// and 8, has the measurements.
+// Above fewSeeds listed addresses, when its first view (right after its
+// first join succeeded: what the joined peer knew) held at least half of
+// them (it joined a cluster that has formed, not a join storm), it
+// announces itself (announce): it pushes its state to the listed
+// addresses that are live members now, as many as announceStates allows.
+// docs/benchmarks.md, section 6, rules 5 and 8, has the measurements.
 func (r *Loop) pullFewSeeds(ctx context.Context) {
 	if r.bootstrapped {
 		return
@@ -148,11 +149,19 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 		}
 	}
 	if len(others) > fewSeeds {
-		// Only into a cluster that has formed: a view that holds at
-		// least half of the listed addresses. In a join storm the
+		// Only into a cluster that has formed: a first view that held
+		// at least half of the listed addresses. In a join storm the
 		// first views are partial, and announcing there cost more
-		// than gossip (section 6, rule 8).
-		if 2*len(live) >= len(others)+1 {
+		// than gossip (section 6, rule 8). The first view, not the
+		// view now: the rest of the first pass's joins have grown it
+		// since, and in a storm they make it whole by the end of the
+		// pass. Without a join of its own (others joined this node),
+		// the view now is the first it has.
+		view := len(live)
+		if r.firstView > 0 {
+			view = r.firstView
+		}
+		if 2*view >= len(others)+1 {
 			r.pending = &pendingAnnounce{listed: others, live: live, pulled: pulled}
 			if r.running {
 				r.flushAnnounce(ctx)

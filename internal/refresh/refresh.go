@@ -98,6 +98,10 @@ type Loop struct {
 
 	joined     chan struct{} // closed by the first join that succeeds
 	joinedOnce sync.Once
+	// firstView is the number of live members (this node included)
+	// right after the first join that succeeded: what the joined peer
+	// knew. 0 until then. See pullFewSeeds.
+	firstView int
 }
 
 // New returns a Loop for c.
@@ -288,6 +292,9 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 				r.pulled[a] = true
 			}
 			live = r.liveAddrs()
+			if r.firstView == 0 {
+				r.firstView = len(live)
+			}
 			r.noteAlias(a, live)
 		}
 		return err == nil
