@@ -5,11 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync/atomic"
-
-	"github.com/hashicorp/memberlist"
 
 	"github.com/gencluster/gencluster/internal/drainproto"
 	"github.com/gencluster/gencluster/membership"
@@ -85,12 +81,7 @@ func peerOf(m membership.Member) drainproto.Peer {
 // is bounded by memberlist's TCPTimeout, and ends when the Gossip shuts
 // down (transport.go).
 func (d *drainOps) Send(to drainproto.Peer, b []byte) error {
-	host, port, err := net.SplitHostPort(to.Addr)
-	p, perr := strconv.Atoi(port)
-	if err != nil || perr != nil {
-		return fmt.Errorf("address %q of %s is not host:port", to.Addr, to.Name)
-	}
-	return d.g.ml.SendReliable(&memberlist.Node{Name: to.Name, Addr: net.ParseIP(host), Port: uint16(p)}, b)
+	return d.g.sendReliable(to.Name, to.Addr, b)
 }
 
 // Pull pushes and pulls state with the member (a memberlist join of a

@@ -81,13 +81,20 @@ func (k *keyOps) Peers() []keyproto.Peer {
 }
 
 // Send sends b to the member over memberlist's reliable channel.
-func (k *keyOps) Send(to keyproto.Peer, b []byte) error {
-	host, port, err := net.SplitHostPort(to.Addr)
+func (k *keyOps) Send(to keyproto.Peer, b []byte) error { return k.g.sendReliable(to.Name, to.Addr, b) }
+
+// sendReliable sends b to the member called name at addr (host:port)
+// over memberlist's reliable channel: one TCP stream, encrypted and
+// labelled as the gossip is, its dial bounded by TCPTimeout and ended
+// when the Gossip shuts down (transport.go). The key operations and the
+// drain protocol send their messages with it.
+func (g *Gossip) sendReliable(name, addr string, b []byte) error {
+	host, port, err := net.SplitHostPort(addr)
 	p, perr := strconv.Atoi(port)
 	if err != nil || perr != nil {
-		return fmt.Errorf("address %q of %s is not host:port", to.Addr, to.Name)
+		return fmt.Errorf("address %q of %s is not host:port", addr, name)
 	}
-	return k.g.ml.SendReliable(&memberlist.Node{Name: to.Name, Addr: net.ParseIP(host), Port: uint16(p)}, b)
+	return g.ml.SendReliable(&memberlist.Node{Name: name, Addr: net.ParseIP(host), Port: uint16(p)}, b)
 }
 
 // Keys returns copies of the keyring's keys and of the pending ones.

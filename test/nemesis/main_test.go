@@ -171,20 +171,6 @@ func buildSerfImage(ctx context.Context, img string) error {
 	return buildScratchImage(ctx, dir, img, serf)
 }
 
-// loadAvg returns /proc/loadavg's first three fields, to print beside
-// every figure: the machine is shared.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return strings.TrimSpace(string(b))
-	}
-	return strings.Join(f[:3], " ")
-}
-
 // figure prints one measured figure as "FIGURE name=value", the form
 // test/realpeers prints (grep the log for FIGURE).
 func figure(name string, value any) {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 const (
@@ -75,7 +77,7 @@ func TestNemesis(t *testing.T) {
 		t.Fatalf("-nemesis.nodes %d: want 5 to 16", n)
 	}
 	replay := fmt.Sprintf("go test -tags nemesis -count=1 -v -run 'TestNemesis$' ./test/nemesis/ -nemesis.seed %d -nemesis.duration %v -nemesis.nodes %d", seed, dur, n)
-	t.Logf("nemesis seed %d (replay: %s); load average %s", seed, replay, loadAvg())
+	t.Logf("nemesis seed %d (replay: %s); load average %s", seed, replay, dockertest.LoadAvg())
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("FAILED with seed %d; replay with:\n  %s", seed, replay)
@@ -104,7 +106,7 @@ func TestNemesis(t *testing.T) {
 	for time.Since(start) < dur {
 		waves++
 		w := sched.Next()
-		t.Logf("wave %d (at %v, load %s): %v", waves, time.Since(start).Round(time.Second), loadAvg(), w.Faults)
+		t.Logf("wave %d (at %v, load %s): %v", waves, time.Since(start).Round(time.Second), dockertest.LoadAvg(), w.Faults)
 		healed := f.runWave(w, tl)
 		took, err := f.waitWhole(healGiveUp)
 		if err != nil {
@@ -163,7 +165,7 @@ func (f *fleet) runWave(w Wave, tl *Timeline) time.Time {
 func (f *fleet) report(t *testing.T, tl *Timeline, heals []time.Duration, samples map[string][]sample, waves int, ran time.Duration) {
 	t.Helper()
 	v := tl.Judge(f.allEvents())
-	load := loadAvg()
+	load := dockertest.LoadAvg()
 	figure("nemesis_load_average", load)
 	figure("nemesis_duration", ran)
 	figure("nemesis_waves", waves)

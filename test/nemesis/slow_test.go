@@ -85,7 +85,7 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	}
 	// The last k members of each system are starved; the same indexes
 	// everywhere.
-	loadBefore := loadAvg()
+	loadBefore := dockertest.LoadAvg()
 	var hogs []func()
 	for _, sys := range systems {
 		f := fleets[sys]
@@ -99,7 +99,7 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	}
 	t.Logf("starved %d of %d members of each system for %v (load %s)", k, n, dur, loadBefore)
 	time.Sleep(dur)
-	loadDuring := loadAvg()
+	loadDuring := dockertest.LoadAvg()
 	for _, stop := range hogs {
 		stop()
 	}

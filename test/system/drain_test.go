@@ -7,12 +7,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 // TestDrainOnSIGTERM (issue 21, Drain): SIGTERM makes a node drain before
@@ -61,7 +62,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	c.names = rest
 	c.checkNoFalseFailures(rest, nil)
 
-	load := loadAvg()
+	load := dockertest.LoadAvg()
 	t.Logf("measured: SIGTERM to all %d others listing %s draining %s; drainer's Drain %vms (its own clock); exit %s; leave seen by all %s after the exit; load %s",
 		len(rest), victim, secs(seenAll), rec["elapsed_ms"], secs(exited), secs(left), load)
 	fmt.Printf("FIGURE drain_signal_to_all_draining_%d=%.3fs\n", nodes, seenAll.Seconds())
@@ -151,18 +152,4 @@ func drainedRecord(t *testing.T, name string) map[string]any {
 	}
 	t.Fatalf("%s logged no \"drained\" record", name)
 	return nil
-}
-
-// loadAvg returns /proc/loadavg's first three fields, printed beside the
-// figures: the machine is shared.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return strings.TrimSpace(string(b))
-	}
-	return strings.Join(f[:3], " ")
 }
