@@ -12,6 +12,20 @@ var (
 	sampleRep = reply{id: ID{9, 8, 7}, seen: true, boot: 42, name: "api-2"}
 )
 
+// reencode encodes again what decode made of b: exactly one of req and
+// rep, or the test fails.
+func reencode(t *testing.T, b []byte, req *request, rep *reply) []byte {
+	t.Helper()
+	switch {
+	case req != nil && rep == nil:
+		return encodeRequest(*req)
+	case rep != nil && req == nil:
+		return encodeReply(*rep)
+	}
+	t.Fatalf("decode %x: request %v, reply %v: want exactly one", b, req, rep)
+	return nil
+}
+
 // TestRoundTrip: every message decodes to what was encoded; every
 // truncation and a trailing byte are refused.
 func TestRoundTrip(t *testing.T) {
@@ -20,16 +34,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decode %x: %v", b, err)
 		}
-		var again []byte
-		switch {
-		case req != nil && rep == nil:
-			again = encodeRequest(*req)
-		case rep != nil && req == nil:
-			again = encodeReply(*rep)
-		default:
-			t.Fatalf("decode %x: request %v, reply %v: want exactly one", b, req, rep)
-		}
-		if !bytes.Equal(again, b) {
+		if again := reencode(t, b, req, rep); !bytes.Equal(again, b) {
 			t.Fatalf("round trip: %x, want %x", again, b)
 		}
 		for i := range b {
@@ -100,16 +105,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		var again []byte
-		switch {
-		case req != nil && rep == nil:
-			again = encodeRequest(*req)
-		case rep != nil && req == nil:
-			again = encodeReply(*rep)
-		default:
-			t.Fatalf("accepted %x as neither or both", b)
-		}
-		if !bytes.Equal(again, b) {
+		if again := reencode(t, b, req, rep); !bytes.Equal(again, b) {
 			t.Fatalf("accepted %x, which encodes back as %x", b, again)
 		}
 	})
