@@ -10,10 +10,10 @@ import (
 // map[string]membership.Member, which matters because every node holds
 // one entry per member: at N=300 the map was 40 KiB of a node's heap. It
 // is a slab of Members (unordered, no gaps) and an open-addressing index
-// (linear probing, at most half full) of 4-byte positions into it. A Go
-// map keeps a 72-byte slot per entry and is often barely half full;
-// the slab needs 56 to 63 bytes per member and the index 8 to 16. Not safe for
-// concurrent use: the view's lock guards it.
+// (linear probing, at most three quarters full) of 4-byte positions into
+// it. A Go map keeps a 72-byte slot per entry and is often barely half
+// full; the slab needs 56 to 63 bytes per member and the index 5 to 11.
+// Not safe for concurrent use: the view's lock guards it.
 type table struct {
 	seed    maphash.Seed
 	members []membership.Member // no gaps: a removal moves the last member into the hole
@@ -22,7 +22,7 @@ type table struct {
 
 func newTable() table { return table{seed: maphash.MakeSeed()} }
 
-// minSlots is the smallest index: room for minSlots/2 members.
+// minSlots is the smallest index: room for 6 members.
 const minSlots = 8
 
 func (t *table) home(name string) int {
@@ -60,7 +60,7 @@ func (t *table) get(name string) (membership.Member, bool) {
 
 // put adds m, or replaces the member of its name.
 func (t *table) put(m membership.Member) {
-	if (len(t.members)+1)*2 > len(t.slots) {
+	if 4*(len(t.members)+1) > 3*len(t.slots) {
 		t.rehash(max(minSlots, 2*len(t.slots)))
 	}
 	i, ok := t.find(m.Name)
@@ -119,8 +119,8 @@ func (t *table) remove(name string) bool {
 	return true
 }
 
-// rehash rebuilds the index with n slots (a power of two, at least twice
-// the members).
+// rehash rebuilds the index with n slots (a power of two, at least 4/3
+// of the members).
 func (t *table) rehash(n int) {
 	t.slots = make([]int32, n)
 	for p, m := range t.members {

@@ -21,7 +21,7 @@ func TestTableMatchesMap(t *testing.T) {
 		if tab.len() != len(ref) {
 			t.Fatalf("step %d: %d members, want %d", step, tab.len(), len(ref))
 		}
-		if n := len(tab.slots); n != 0 && (n&(n-1) != 0 || 2*tab.len() > n) {
+		if n := len(tab.slots); n != 0 && (n&(n-1) != 0 || 4*tab.len() > 3*n) {
 			t.Fatalf("step %d: %d slots for %d members", step, n, tab.len())
 		}
 		for name, want := range ref {
