@@ -254,6 +254,9 @@ func TestSeedings(t *testing.T) {
 // writeHeapProfile writes a heap profile to path. The GC that heapAlloc
 // ran just before makes its inuse figures current.
 func writeHeapProfile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
