@@ -77,7 +77,9 @@ type Loop struct {
 	afterPass  func()
 
 	retry *backoff.Tracker
-	addrs []string // last discovery result
+	// addrs is the last discovery result. It is replaced, never modified
+	// in place: lastLive tells a new result from the old by identity.
+	addrs []string
 	rand  *rand.Rand
 	// lastLive is when each discovered address was last seen as a live
 	// member (see recentlyLive).
