@@ -143,8 +143,11 @@ func (q *Queue) pop() (membership.Event, bool) {
 }
 
 // shrinkAbove is the backlog (members with pending events) past which a
-// drained queue lets its storage go; below it, the storage is reused.
-const shrinkAbove = 64
+// drained queue lets its storage go; below it, the storage is reused. A
+// map that held up to 8 names is one group of slots; one that held 64
+// kept about 5 KiB per queue, and a node has two queues (Events and its
+// own log) for good: every node in a cluster that forms paid it.
+const shrinkAbove = 8
 
 // Run delivers events until ctx is done, then closes C. Pending events are
 // dropped at that point: nobody may be reading any more.

@@ -53,9 +53,10 @@ func (r *Loop) joinOneByOne(ctx context.Context, take func() (string, bool), joi
 // dead for GossipToTheDeadTime, and a live member refutes): joining it at
 // once only adds push-pulls to a cluster that is already overloaded, which
 // is when false failures happen. A real failure, or a partition, is still
-// re-joined one interval later.
-func (r *Loop) recentlyLive(addr string, now time.Time) bool {
-	t, ok := r.lastLive[addr]
+// re-joined one interval later. addr is r.addrs[i], not live at this
+// pass.
+func (r *Loop) recentlyLive(i int, addr string, now time.Time) bool {
+	t, ok := r.lastLive.lastSeen(i, addr)
 	return ok && now.Sub(t) < r.interval
 }
 

@@ -101,7 +101,7 @@ func TestRefreshLeavesJustFailedMemberToMemberlist(t *testing.T) {
 	if _, tried := r.connectDue(context.Background(), true); tried {
 		t.Fatal("a member declared failed within the interval was joined at once")
 	}
-	r.lastLive[peer] = time.Now().Add(-r.interval) // one interval later
+	r.lastLive.set(peer, time.Now().Add(-r.interval)) // one interval later
 	if joined, _ := r.connectDue(context.Background(), true); !joined {
 		t.Fatal("a member failed for a whole interval was not joined again")
 	}
@@ -145,7 +145,7 @@ func TestRefreshJoinsAliasOnce(t *testing.T) {
 		t.Fatalf("%s was joined %d times, want 1", other, n)
 	}
 	f.Drop(other) // a member is lost: aliases may be its only address
-	r.lastLive[other] = time.Now().Add(-r.interval)
+	r.lastLive.set(other, time.Now().Add(-r.interval))
 	r.connectDue(context.Background(), true)
 	if n := len(f.CallTimes(alias)); n != 2 {
 		t.Errorf("after a member was lost the alias was joined %d times in all, want 2", n)

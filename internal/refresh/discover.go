@@ -62,7 +62,7 @@ func (r *Loop) discoverAndJoin(ctx context.Context) (joined, tried bool) {
 		seen[a] = true
 	}
 	r.retry.Retain(seen)
-	maps.DeleteFunc(r.lastLive, func(a string, _ time.Time) bool { return !seen[a] })
+	r.lastLive.retain(r.addrs, seen)
 	maps.DeleteFunc(r.aliases, func(a string, _ int) bool { return !seen[a] })
 	return joined, tried
 }

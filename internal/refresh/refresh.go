@@ -77,11 +77,13 @@ type Loop struct {
 	afterPass  func()
 
 	retry *backoff.Tracker
-	addrs []string // last discovery result
+	// addrs is the last discovery result. It is replaced, never modified
+	// in place: lastLive tells a new result from the old by identity.
+	addrs []string
 	rand  *rand.Rand
 	// lastLive is when each discovered address was last seen as a live
 	// member (see recentlyLive).
-	lastLive map[string]time.Time
+	lastLive lastLive
 	// aliases are addresses whose join succeeded but that no member
 	// advertises (see skipAlias), each with the number of live members
 	// right after that join.
@@ -123,7 +125,6 @@ func New(c Config) *Loop {
 		afterPass:  c.AfterPass,
 		retry:      backoff.NewTracker(backoff.Policy{Min: min(c.MinBackoff, maxBackoff), Max: maxBackoff}, seed),
 		rand:       rand.New(rand.NewPCG(seed, ^seed)),
-		lastLive:   make(map[string]time.Time),
 		aliases:    make(map[string]int),
 		watch:      newWatch(c),
 		pulled:     make(map[string]bool),
@@ -236,16 +237,18 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 	now := time.Now()
 	live := r.liveAddrs()
 	var cands, becameLive []string
-	for _, a := range r.addrs {
+	r.lastLive.begin(now, r.addrs)
+	for i, a := range r.addrs {
 		if live[a] {
-			r.lastLive[a] = now
+			r.lastLive.live(i, a)
 			becameLive = append(becameLive, a)
 			continue
 		}
-		if r.retry.Due(a, now) && !r.recentlyLive(a, now) && !r.skipAlias(a, len(live)) && (discovered || r.retry.Failures(a) > 0) {
+		if r.retry.Due(a, now) && !r.recentlyLive(i, a, now) && !r.skipAlias(a, len(live)) && (discovered || r.retry.Failures(a) > 0) {
 			cands = append(cands, a)
 		}
 	}
+	r.lastLive.end(r.interval)
 	r.forgetBackoff(becameLive)
 	if len(cands) == 0 {
 		return false, false

@@ -24,7 +24,7 @@ type View struct {
 	listener func(membership.Event) // called under mu for every change
 
 	mu      sync.Mutex
-	members map[string]membership.Member
+	members table // by name: one entry per member (see table)
 	version uint64
 }
 
@@ -33,7 +33,7 @@ type View struct {
 // that Watch can register for exactly the changes after a snapshot): it
 // must not block and must not call back into the view.
 func New(listener func(membership.Event)) *View {
-	return &View{listener: listener, members: make(map[string]membership.Member)}
+	return &View{listener: listener, members: newTable()}
 }
 
 // Publish applies ev and reports whether it changed the view: a join or
@@ -49,17 +49,17 @@ func (v *View) Publish(ev membership.Event) bool {
 }
 
 func (v *View) applyLocked(ev membership.Event) bool {
-	old, ok := v.members[ev.Member.Name]
+	old, ok := v.members.get(ev.Member.Name)
 	if ev.Gone() {
 		if !ok {
 			return false
 		}
-		delete(v.members, ev.Member.Name)
+		v.members.remove(ev.Member.Name)
 	} else {
 		if ok && same(old, ev.Member) {
 			return false
 		}
-		v.members[ev.Member.Name] = ev.Member.Clone() // the view's own copy
+		v.members.put(ev.Member.Clone()) // the view's own copy
 	}
 	v.version++
 	// The event carries the version it brought the view to, so that a
@@ -93,14 +93,14 @@ func (v *View) Sync(members []membership.Member) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var evs []membership.Event
-	for name, old := range v.members {
-		if _, ok := cur[name]; !ok {
+	for _, old := range v.members.members {
+		if _, ok := cur[old.Name]; !ok {
 			old.State = membership.StateFailed
 			evs = append(evs, membership.Event{Type: membership.EventFail, Member: old})
 		}
 	}
 	for name, m := range cur {
-		old, ok := v.members[name]
+		old, ok := v.members.get(name)
 		switch {
 		case !ok:
 			evs = append(evs, membership.Event{Type: membership.EventJoin, Member: m})
@@ -119,8 +119,7 @@ func (v *View) Sync(members []membership.Member) {
 func (v *View) Member(name string) (membership.Member, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	m, ok := v.members[name]
-	return m, ok
+	return v.members.get(name)
 }
 
 // Members returns a copy of the live members, sorted by name.
@@ -139,8 +138,8 @@ func (v *View) Snapshot() ([]membership.Member, uint64) {
 }
 
 func (v *View) snapshotLocked() []membership.Member {
-	out := make([]membership.Member, 0, len(v.members))
-	for _, m := range v.members {
+	out := make([]membership.Member, 0, v.members.len())
+	for _, m := range v.members.members {
 		out = append(out, m.Clone())
 	}
 	slices.SortFunc(out, func(a, b membership.Member) int { return strings.Compare(a.Name, b.Name) })
@@ -161,7 +160,7 @@ func (v *View) Watch(f func(snapshot []membership.Member, version uint64)) {
 func (v *View) Len() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return len(v.members)
+	return v.members.len()
 }
 
 // Others reports whether a live member other than the one called self
@@ -169,8 +168,8 @@ func (v *View) Len() int {
 func (v *View) Others(self string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	n := len(v.members)
-	if _, ok := v.members[self]; ok {
+	n := v.members.len()
+	if _, ok := v.members.get(self); ok {
 		n--
 	}
 	return n > 0

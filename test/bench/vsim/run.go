@@ -53,6 +53,11 @@ type Options struct {
 	Partition bool
 	// Logf, when set, receives progress lines.
 	Logf func(format string, args ...any)
+	// AfterHeap, when set, is called right after each heap measurement
+	// ("start": at the end of the start; "steady": after the quiet time),
+	// with every node up (a heap profile is taken there: see
+	// -heap-profile).
+	AfterHeap func(when string)
 }
 
 func (o *Options) check() error {
@@ -139,7 +144,14 @@ type Result struct {
 	FalseUntilCrash int64    `json:"false_failures_until_crash"`
 	FirstFalse      []string `json:"first_false,omitempty"`
 
-	HeapPerNode       float64       `json:"heap_bytes_per_node"` // after the start
+	HeapPerNode float64 `json:"heap_bytes_per_node"` // after the start
+	// HeapSteadyPerNode is the heap per node after the quiet time (before
+	// the crash): what each node holds once the start's transients (its
+	// broadcast queues, streams and their timers, pending events) are
+	// gone. Right after the start those weigh on the implementation that
+	// formed faster; memberlist (join 1) forms in seconds, gencluster in
+	// a fraction of a second.
+	HeapSteadyPerNode float64       `json:"heap_steady_bytes_per_node,omitempty"`
 	GoroutinesPerNode float64       `json:"goroutines_per_node"`
 	Packets           int64         `json:"packets"`
 	Dials             int64         `json:"dials"`
@@ -207,9 +219,17 @@ func Run(o Options) (Result, error) {
 	res.CPUStart = nw.CPUStats()
 	res.HeapPerNode = float64(heapAlloc()-heap0) / float64(o.N)
 	res.GoroutinesPerNode = float64(runtime.NumGoroutine()-gor0) / float64(o.N)
+	if o.AfterHeap != nil {
+		o.AfterHeap("start")
+	}
 	o.Logf("%s (%s, CPU %s) N=%d start: %s; %d dials, failed joins %d, refused push-pulls %d, heap %.0f KiB/node; CPU %s", o.Impl, res.Seeding, o.CPUName, o.N, res.Start, res.StartDials, res.FailedJoins, res.Refused, res.HeapPerNode/1024, res.CPUStart)
 	if res.Start.OK {
 		time.Sleep(o.Steady)
+		res.HeapSteadyPerNode = float64(heapAlloc()-heap0) / float64(o.N)
+		if o.AfterHeap != nil {
+			o.AfterHeap("steady")
+		}
+		o.Logf("%s N=%d after the quiet time of %v: heap %.0f KiB/node", o.Impl, o.N, o.Steady, res.HeapSteadyPerNode/1024)
 		res.Crash = r.crashOne()
 		res.FalseUntilCrash = r.fails.falseCount()
 		o.Logf("%s N=%d crash: %s", o.Impl, o.N, res.Crash)

@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +52,7 @@ var (
 	flagFullMaxN  = flag.Int("full-max-n", 0, "sizes above this run the start and the crash only (0: every size runs every phase)")
 	flagOut       = flag.String("out", "", "JSON file to write the results to (rewritten after every run)")
 	flagAppend    = flag.Bool("append", false, "add the results to those already in -out (its command lines are kept, one per line) instead of replacing them")
+	flagHeapProf  = flag.String("heap-profile", "", "directory to write heap profiles to after each run's start and quiet time (IMPL-SEEDING-N-start.pprof, -steady.pprof; inuse_space is what the heap per node counts)")
 	flagNoFalse   = flag.Bool("assert-no-false", true, "fail a run that saw a false failure by the end of the crash phase (the figures are written either way)")
 )
 
@@ -63,6 +67,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // rolling restart and after the heal it does not make), gencluster heals
 // the partition (the baseline's non-heal is only logged).
 func TestVirtual(t *testing.T) {
+	if *flagHeapProf != "" {
+		// Fine-grained sampling: the default (one sample per 512 KiB)
+		// leaves a few hundred samples for a whole run's heap.
+		runtime.MemProfileRate = 4096
+	}
 	sizes, err := parseInts("-n", *flagN, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +146,14 @@ func simulate(t *testing.T, o Options) Result {
 	}
 	//lint:ignore SA1019 memberlist uses the global math/rand; seeding it (see the go:debug line) makes runs repeatable
 	rand.Seed(int64(o.Seed))
+	if *flagHeapProf != "" {
+		o.AfterHeap = func(when string) {
+			path := filepath.Join(*flagHeapProf, fmt.Sprintf("%s-%s-%d-%s.pprof", o.Impl, strings.ReplaceAll(o.Seeding(), " ", "-"), o.N, when))
+			if err := writeHeapProfile(path); err != nil {
+				t.Error(err)
+			}
+		}
+	}
 	wall := time.Now()
 	synctest.Test(t, func(t *testing.T) {
 		r, err := Run(o)
@@ -232,4 +249,21 @@ func TestSeedings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeHeapProfile writes a heap profile to path. The GC that heapAlloc
+// ran just before makes its inuse figures current.
+func writeHeapProfile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
