@@ -64,8 +64,18 @@ func (h *Hub) fanout(ev membership.Event) {
 		h.mu.Unlock()
 		return
 	}
+	// Each subscriber gets a Member whose Meta map it shares with no
+	// other subscriber: the user's Events() reader may change what it
+	// receives while the Node's own readers (Ownership reads Meta) go on
+	// reading theirs. The view already handed the first one a copy.
+	shared := true
 	for q := range h.subs {
-		q.Push(ev)
+		e := ev
+		if !shared {
+			e.Member = e.Member.Clone()
+		}
+		shared = false
+		q.Push(e)
 	}
 	h.mu.Unlock()
 	if h.observe != nil {

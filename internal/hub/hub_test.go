@@ -103,3 +103,30 @@ func TestGoAfterCloseStartsNothing(t *testing.T) {
 		t.Fatal("Go accepted after Close")
 	}
 }
+
+// TestSubscribersShareNoMeta: every subscriber may change the Meta of the
+// events it receives without another subscriber (the Node's Ownership
+// reads Meta while the user's Events() reader runs) seeing it.
+func TestSubscribersShareNoMeta(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	h := New(ctx, &wg, nil)
+	var qs []<-chan membership.Event
+	for range 3 {
+		_, q, unsubscribe := h.Subscribe()
+		defer unsubscribe()
+		qs = append(qs, q.C())
+	}
+	h.Publish(membership.Event{Type: membership.EventJoin, Member: membership.Member{Name: "a", Addr: "10.0.0.1:7946", Meta: map[string]string{"zone": "z1"}}})
+	var evs []membership.Event
+	for _, c := range qs {
+		evs = append(evs, <-c)
+	}
+	evs[0].Member.Meta["zone"] = "changed by the first reader"
+	for i, ev := range evs[1:] {
+		if got := ev.Member.Meta["zone"]; got != "z1" {
+			t.Errorf("subscriber %d sees zone %q after another subscriber changed its copy, want z1", i+2, got)
+		}
+	}
+}

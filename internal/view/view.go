@@ -68,7 +68,8 @@ func (v *View) applyLocked(ev membership.Event) bool {
 	ev.Version = v.version
 	if v.listener != nil {
 		// The listener's copy shares no map with the view or the
-		// publisher: subscribers may keep or change what they receive.
+		// publisher (the hub copies it again for every further
+		// subscriber, so each may keep or change what it receives).
 		ev.Member = ev.Member.Clone()
 		v.listener(ev)
 	}
