@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/joinfail"
 )
 
 // The decisions that make a join storm (many nodes starting at once)
@@ -26,21 +28,24 @@ func nextDiscoveryGap(gap, interval time.Duration, grew bool) time.Duration {
 }
 
 // joinOneByOne joins the candidates take hands out one at a time, as long
-// as the joins succeed, and reports whether it got through them all. A
-// join that succeeds pulls in the cluster behind that peer, so most of
-// the remaining candidates are members after it: joining them in parallel
-// would mostly push and pull states that add nothing, and in a join storm
-// hundreds of redundant full-state exchanges at once are what overloads
-// the nodes. At the first failure it stops, and the caller joins the rest
-// r.workers at a time, so that dead addresses (which fail only after a
-// timeout) do not hold up the others.
-func (r *Loop) joinOneByOne(ctx context.Context, take func() (string, bool), join func(string) bool) bool {
+// as the joins succeed or are refused, and reports whether it got through
+// them all. A join that succeeds pulls in the cluster behind that peer, so
+// most of the remaining candidates are members after it: joining them in
+// parallel would mostly push and pull states that add nothing, and in a
+// join storm hundreds of redundant full-state exchanges at once are what
+// overloads the nodes. A refused join (nothing listens there yet: in a
+// storm, a peer that has not bound its port) fails at once and costs
+// nothing, so it does not stop the one-by-one joins either (section 6,
+// rule 10). At the first other failure it stops, and the caller joins the
+// rest r.workers at a time, so that dead addresses (which fail only after
+// a timeout) do not hold up the others.
+func (r *Loop) joinOneByOne(ctx context.Context, take func() (string, bool), join func(string) error) bool {
 	for ctx.Err() == nil {
 		a, ok := take()
 		if !ok {
 			return true
 		}
-		if !join(a) {
+		if err := join(a); err != nil && joinfail.KindOf(err) != joinfail.Refused {
 			return false
 		}
 	}

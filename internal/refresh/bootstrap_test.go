@@ -2,9 +2,13 @@ package refresh
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gencluster/gencluster/internal/joinfail"
 	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/membership"
 )
@@ -31,15 +35,20 @@ func TestNextDiscoveryGap(t *testing.T) {
 
 func TestJoinOneByOneStopsAtFirstFailure(t *testing.T) {
 	r := New(config(testutil.NewDist("10.0.0.1:7946")))
+	refused := joinfail.Wrap("peer", fmt.Errorf("dial tcp: %w", syscall.ECONNREFUSED))
+	timeout := joinfail.Wrap("peer", errors.New("dial tcp 10.0.0.9:7946: i/o timeout"))
 	for _, c := range []struct {
 		name    string
-		results []bool // outcome of each join, in order
+		results []error // outcome of each join, in order
 		all     bool
 		joins   int
 	}{
-		{"all succeed", []bool{true, true, true}, true, 3},
-		{"first fails", []bool{false, true, true}, false, 1},
-		{"third fails", []bool{true, true, false, true}, false, 3},
+		{"all succeed", []error{nil, nil, nil}, true, 3},
+		{"first fails", []error{timeout, nil, nil}, false, 1},
+		{"third fails", []error{nil, nil, timeout, nil}, false, 3},
+		// Refused at once (not listening yet): no reason to go parallel.
+		{"refused ones are passed over", []error{refused, nil, refused, nil}, true, 4},
+		{"refused, then a timeout", []error{refused, timeout, nil}, false, 2},
 		{"nothing to join", nil, true, 0},
 	} {
 		next, joins := 0, 0
@@ -50,7 +59,7 @@ func TestJoinOneByOneStopsAtFirstFailure(t *testing.T) {
 			next++
 			return "peer", true
 		}
-		join := func(string) bool {
+		join := func(string) error {
 			joins++
 			return c.results[next-1]
 		}

@@ -25,7 +25,7 @@ func TestIsolationOfANodeThatNeverJoined(t *testing.T) {
 	if took := time.Since(start); took < IsolationIntervals*c.Interval {
 		t.Errorf("isolated after %v, before %d intervals", took, IsolationIntervals)
 	}
-	if _, why := st.Isolated(); !strings.Contains(why, "refused") || !strings.Contains(why, seed) {
+	if _, why := st.Isolated(); !strings.Contains(why, "unreachable") || !strings.Contains(why, seed) {
 		t.Errorf("reason %q: want the diagnosis and the address", why)
 	}
 	if n := st.NotMembers(); n != 1 {

@@ -282,9 +282,8 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 			}
 		}
 	}
-	// join runs one join, records its result, and reports whether it
-	// succeeded.
-	join := func(a string) bool {
+	// join runs one join, records its result, and returns it.
+	join := func(a string) error {
 		err := r.dist.Connect(ctx, a)
 		mu.Lock()
 		defer mu.Unlock()
@@ -300,7 +299,7 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 			}
 			r.noteAlias(a, live)
 		}
-		return err == nil
+		return err
 	}
 	if !r.joinOneByOne(ctx, take, join) {
 		for range max(1, r.workers) {

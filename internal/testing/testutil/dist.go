@@ -2,7 +2,7 @@ package testutil
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -11,7 +11,8 @@ import (
 )
 
 // Dist is a fake Dist: Connect succeeds for the addresses it was told are
-// reachable, every call is recorded, and the members are self (named
+// reachable and times out for the others (unreachable, not refused: the
+// refresh loop passes over a refused join at once), every call is recorded, and the members are self (named
 // "self") plus every address joined (named "m-" + the address).
 type Dist struct {
 	Self string
@@ -43,7 +44,7 @@ func (f *Dist) Connect(_ context.Context, addr string) error {
 		return nil
 	}
 	if !f.ok[addr] {
-		return errors.New("connection refused")
+		return fmt.Errorf("dial tcp %s: i/o timeout", addr)
 	}
 	f.members[addr] = membership.Member{Name: "m-" + addr, Addr: addr, State: membership.StateAlive}
 	return nil
