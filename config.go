@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -56,7 +55,7 @@ func defaultConfig() config {
 		refreshInterval:   DefaultRefreshInterval,
 		minBackoff:        DefaultMinBackoff,
 		discoveryTimeout:  DefaultDiscoveryTimeout,
-		logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		logger:            slog.New(slog.DiscardHandler),
 		lookupHost:        net.DefaultResolver.LookupHost,
 		connectConcurrent: DefaultConnectConcurrency,
 	}

@@ -14,6 +14,7 @@
 //	-snapshot path      keep a member snapshot there, to rejoin after a full outage
 //	                    (gencluster.WithSnapshot; overrides GENCLUSTER_SNAPSHOT)
 //	-fast               short memberlist timers, for tests only
+//	-suspicion-mult n   memberlist's SuspicionMult (default: the timers' own, 4 for LAN, 2 with -fast)
 //	-keys-api addr      serve the cluster key API (keys.go) on addr; off by default.
 //	                    It changes the cluster's gossip keys: never expose it
 //
@@ -115,6 +116,7 @@ type config struct {
 	minMembers   int
 	snapshot     string
 	fast         bool
+	suspicion    int
 	keysAPI      string
 }
 
@@ -163,6 +165,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.IntVar(&c.minMembers, "min-members", 1, "cluster size, this node included, at which the cluster has formed: /readyz answers 200 from then on, also when members fail later (only isolation or a leave turns it 503)")
 	fs.StringVar(&c.snapshot, "snapshot", "", "`path` of the member snapshot (gencluster.WithSnapshot), to rejoin after a full outage; overrides "+gencluster.EnvSnapshot)
 	fs.BoolVar(&c.fast, "fast", false, "short memberlist timers (failure detection in about a second); for tests, not for production")
+	fs.IntVar(&c.suspicion, "suspicion-mult", 0, "memberlist's SuspicionMult: a suspect is declared failed after about n x probe interval when others confirm it, 6 times that when none does (0: the timers' own, 4 for LAN, 2 with -fast; "+
+		"at 2 no confirmation is awaited and one missed probe round decides)")
 	fs.StringVar(&c.keysAPI, "keys-api", "", "`addr`ess of the cluster key API (/keys: list, install, use, remove, encrypt); off when empty. "+
 		"It changes the cluster's gossip keys: bind it to loopback or a management network, never expose it")
 	fs.Usage = func() { usage(fs) }
@@ -177,6 +181,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	}
 	if c.minMembers < 1 {
 		return c, errors.New("-min-members must be at least 1")
+	}
+	if c.suspicion < 0 || c.suspicion == 1 {
+		return c, fmt.Errorf("-suspicion-mult %d: want 0 (the timers' own) or at least 2", c.suspicion)
 	}
 	return c, nil
 }
@@ -211,6 +218,9 @@ func run(args []string) int {
 	}
 	if cfg.fast {
 		opts = append(opts, gencluster.WithMemberlistConfig(fastTimers))
+	}
+	if cfg.suspicion > 0 {
+		opts = append(opts, gencluster.WithMemberlistConfig(func(c *memberlist.Config) { c.SuspicionMult = cfg.suspicion }))
 	}
 
 	// SIGTERM (docker stop, Kubernetes) and SIGINT (Ctrl-C) mean leave.

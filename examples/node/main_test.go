@@ -47,11 +47,16 @@ func TestParseFlags(t *testing.T) {
 	if c, err := parseFlags([]string{"-snapshot", "/data/members.snap"}, io.Discard); err != nil || c.snapshot != "/data/members.snap" {
 		t.Errorf("-snapshot: %+v, %v", c, err)
 	}
+	if c, err := parseFlags([]string{"-fast", "-suspicion-mult", "4"}, io.Discard); err != nil || !c.fast || c.suspicion != 4 {
+		t.Errorf("-fast -suspicion-mult 4: %+v, %v", c, err)
+	}
 	for _, args := range [][]string{
 		{"-leave-timeout", "0s"},
 		{"-drain-timeout", "-1s"},
 		{"-log-level", "loud"},
 		{"-min-members", "0"},
+		{"-suspicion-mult", "1"},
+		{"-suspicion-mult", "-2"},
 		{"extra"},
 		{"-nope"},
 	} {
@@ -78,7 +83,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage does not list %s:\n%s", v, out.String())
 		}
 	}
-	for _, f := range []string{"-http", "-drain-timeout", "-leave-timeout", "-min-members", "-fast"} {
+	for _, f := range []string{"-http", "-drain-timeout", "-leave-timeout", "-min-members", "-fast", "-suspicion-mult"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("usage does not list flag %s", f)
 		}

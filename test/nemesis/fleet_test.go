@@ -38,9 +38,11 @@ type fleet struct {
 	// fast runs the node programs with -fast timers; refresh is the
 	// gencluster nodes' GENCLUSTER_REFRESH_INTERVAL ("" the default) and
 	// dnsSeeds seeds them with the network alias instead of a static list.
-	fast     bool
-	refresh  string
-	dnsSeeds bool
+	fast bool
+	// suspicion, when above 0, is the node programs' -suspicion-mult.
+	suspicion int
+	refresh   string
+	dnsSeeds  bool
 	// saved holds the logs of every node's previous containers, and
 	// incarnation counts its starts, for the metrics samples.
 	saved       map[string][]string
@@ -107,14 +109,10 @@ func (f *fleet) start(name, ip string) {
 			args = append(args, "-e", "GENCLUSTER_REFRESH_INTERVAL="+f.refresh)
 		}
 		args = append(args, f.image, "-http", fmt.Sprintf(":%d", httpPort), "-leave-timeout", "5s", "-log-level", "info")
-		if f.fast {
-			args = append(args, "-fast")
-		}
+		args = append(args, f.timerFlags()...)
 	case sysMemberlist:
 		args = append(args, f.image, "-name", name, "-bind", bind, "-seeds", strings.Join(f.others(name), ","), "-http", fmt.Sprintf(":%d", httpPort))
-		if f.fast {
-			args = append(args, "-fast")
-		}
+		args = append(args, f.timerFlags()...)
 	case sysSerf:
 		// serf's lan profile (its default) is memberlist's LAN timers.
 		args = append(args, f.image, "agent", "-node="+name, "-bind="+bind,
@@ -128,6 +126,18 @@ func (f *fleet) start(name, ip string) {
 	if f.timeline != nil {
 		f.timeline.Started(name, bind, time.Now())
 	}
+}
+
+// timerFlags are the node programs' timer flags (both take the same).
+func (f *fleet) timerFlags() []string {
+	var args []string
+	if f.fast {
+		args = append(args, "-fast")
+	}
+	if f.suspicion > 0 {
+		args = append(args, "-suspicion-mult", fmt.Sprint(f.suspicion))
+	}
+	return args
 }
 
 // dumpLogs writes the logs of every container the fleet ran (previous

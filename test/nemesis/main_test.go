@@ -24,11 +24,17 @@ var (
 	flagSeed     = flag.Uint64("nemesis.seed", 0, "schedule seed; 0 draws one (printed, with the command that replays it)")
 	flagDuration = flag.Duration("nemesis.duration", 3*time.Minute, "how long the nemesis injects faults")
 	flagNodes    = flag.Int("nemesis.nodes", 8, "node containers in the nemesis (5 to 16)")
-	flagSlowK    = flag.String("slow.k", "1,2", "comma-separated numbers of starved members, one run each")
-	flagSlowN    = flag.Int("slow.n", 8, "members of each system in the slow-member experiment")
-	flagSlowDur  = flag.Duration("slow.duration", 3*time.Minute, "how long the members are starved in each run")
-	flagSlowCPUs = flag.String("slow.cpus", starvedCPUs, "CPUs a starved member gets (docker update --cpus)")
-	flagSlowHog  = flag.Bool("slow.hog", true, "run a CPU-bound process in each starved member's cgroup, so that the limit bites")
+	// SuspicionMult 2 (the -fast timers' own) awaits no confirmation: one
+	// prober that misses a round under the nemesis's load declares a
+	// healthy member dead 0.6 s later. 4 is memberlist's LAN value:
+	// two confirmations bring the suspicion down to 1.2 s, none leaves
+	// it at 7.2 s (Lifeguard).
+	flagSuspicion = flag.Int("nemesis.suspicion-mult", 4, "the nodes' -suspicion-mult (memberlist's SuspicionMult) on top of -fast")
+	flagSlowK     = flag.String("slow.k", "1,2", "comma-separated numbers of starved members, one run each")
+	flagSlowN     = flag.Int("slow.n", 8, "members of each system in the slow-member experiment")
+	flagSlowDur   = flag.Duration("slow.duration", 3*time.Minute, "how long the members are starved in each run")
+	flagSlowCPUs  = flag.String("slow.cpus", starvedCPUs, "CPUs a starved member gets (docker update --cpus)")
+	flagSlowHog   = flag.Bool("slow.hog", true, "run a CPU-bound process in each starved member's cgroup, so that the limit bites")
 )
 
 var runID = dockertest.RandomHex(3)

@@ -27,11 +27,24 @@ const (
 	// protectedNodes are never killed or stopped: their processes live
 	// through the run, for the growth checks.
 	protectedNodes = 2
-	// nemGrace is how long after a fault a node still counts as hit:
-	// the -fast timers' longest suspicion (6 x 2 x 0.3s = 3.6s) plus a
-	// probe round and some scheduling slack.
-	nemGrace = 5 * time.Second
+	// nemProbe is the -fast timers' probe interval.
+	nemProbe = 300 * time.Millisecond
 )
+
+// nemGrace is how long after a fault a node still counts as hit: the
+// longest suspicion of the nodes' timers (memberlist's
+// SuspicionMaxTimeoutMult, 6, times SuspicionMult times the probe
+// interval, at 8 members; a suspicion begun during the fault ends this
+// late when nobody confirms it) plus a probe round and 1.5 s of
+// scheduling slack. With SuspicionMult 2 no confirmation is awaited and
+// the suspicion lasts 2 x 0.3 s.
+func nemGrace(suspicionMult int) time.Duration {
+	longest := time.Duration(suspicionMult) * nemProbe
+	if suspicionMult > 2 {
+		longest *= 6
+	}
+	return longest + nemProbe + 1500*time.Millisecond
+}
 
 // nemesisParams returns the seed (drawn when none is given) and the
 // duration, from the flags or NEMESIS_SEED / NEMESIS_DURATION.
@@ -63,7 +76,8 @@ func nemesisParams(t *testing.T) (uint64, time.Duration) {
 	return seed, dur
 }
 
-// TestNemesis runs gencluster's node program (-fast timers, seeded by
+// TestNemesis runs gencluster's node program (-fast timers with
+// -nemesis.suspicion-mult, seeded by
 // the network alias through Docker's DNS) under waves of overlapping
 // faults drawn from a seed, and checks after every wave that the cluster
 // is whole again within healBound, that every node's folded events equal
@@ -76,7 +90,7 @@ func TestNemesis(t *testing.T) {
 	if n < 5 || n > 16 {
 		t.Fatalf("-nemesis.nodes %d: want 5 to 16", n)
 	}
-	replay := fmt.Sprintf("go test -tags nemesis -count=1 -v -run 'TestNemesis$' ./test/nemesis/ -nemesis.seed %d -nemesis.duration %v -nemesis.nodes %d", seed, dur, n)
+	replay := fmt.Sprintf("go test -tags nemesis -count=1 -v -run 'TestNemesis$' ./test/nemesis/ -nemesis.seed %d -nemesis.duration %v -nemesis.nodes %d -nemesis.suspicion-mult %d", seed, dur, n, *flagSuspicion)
 	t.Logf("nemesis seed %d (replay: %s); load average %s", seed, replay, dockertest.LoadAvg())
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -87,9 +101,13 @@ func TestNemesis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := NewTimeline(nemGrace)
+	mult := *flagSuspicion
+	if mult < 2 {
+		t.Fatalf("-nemesis.suspicion-mult %d: want at least 2", mult)
+	}
+	tl := NewTimeline(nemGrace(mult))
 	f := newFleet(t, sysGencluster, "gcnem", n, func(f *fleet) {
-		f.fast, f.refresh, f.dnsSeeds, f.timeline = true, nemRefresh.String(), true, tl
+		f.fast, f.suspicion, f.refresh, f.dnsSeeds, f.timeline = true, mult, nemRefresh.String(), true, tl
 	})
 	if took, err := f.waitWhole(60 * time.Second); err != nil {
 		t.Fatalf("the cluster did not form: %v", err)

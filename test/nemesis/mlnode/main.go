@@ -60,6 +60,7 @@ type config struct {
 	name, bind, http string
 	seeds            []string
 	fast             bool
+	suspicion        int
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -72,6 +73,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&seeds, "seeds", "", "comma-separated `list` of host:port to join")
 	fs.StringVar(&c.http, "http", ":8080", "status endpoint `addr`ess")
 	fs.BoolVar(&c.fast, "fast", false, "examples/node's -fast timers instead of memberlist.DefaultLANConfig")
+	fs.IntVar(&c.suspicion, "suspicion-mult", 0, "memberlist's SuspicionMult, as examples/node's flag (0: the timers' own)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -80,6 +82,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	}
 	if c.name == "" {
 		return c, errors.New("-name is required")
+	}
+	if c.suspicion < 0 || c.suspicion == 1 {
+		return c, fmt.Errorf("-suspicion-mult %d: want 0 (the timers' own) or at least 2", c.suspicion)
 	}
 	host, port, err := net.SplitHostPort(c.bind)
 	if err != nil || net.ParseIP(host) == nil {
@@ -116,6 +121,9 @@ func run(args []string, stderr io.Writer) int {
 	mc := memberlist.DefaultLANConfig()
 	if cfg.fast {
 		fastTimers(mc)
+	}
+	if cfg.suspicion > 0 {
+		mc.SuspicionMult = cfg.suspicion
 	}
 	mc.Name = cfg.name
 	mc.BindAddr, mc.BindPort = host, port

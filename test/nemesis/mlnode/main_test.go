@@ -19,6 +19,9 @@ func TestParseFlags(t *testing.T) {
 	if c.name != "a" || !slices.Equal(c.seeds, []string{"10.0.0.2:7946", "b:7946"}) || c.http != ":8080" || c.fast {
 		t.Errorf("parseFlags = %+v", c)
 	}
+	if c, err := parseFlags([]string{"-name", "a", "-bind", "10.0.0.1:1", "-fast", "-suspicion-mult", "4"}, io.Discard); err != nil || !c.fast || c.suspicion != 4 {
+		t.Errorf("-fast -suspicion-mult 4: %+v, %v", c, err)
+	}
 	for _, bad := range []struct {
 		args []string
 		want string
@@ -28,6 +31,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-name", "a", "-bind", "10.0.0.1:99999"}, `-bind "10.0.0.1:99999"`},
 		{[]string{"-name", "a", "-bind", "10.0.0.1:1", "-seeds", "nope"}, `"nope"`},
 		{[]string{"-name", "a", "-bind", "10.0.0.1:1", "extra"}, "unexpected arguments"},
+		{[]string{"-name", "a", "-bind", "10.0.0.1:1", "-suspicion-mult", "1"}, "-suspicion-mult 1"},
 	} {
 		if _, err := parseFlags(bad.args, io.Discard); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("parseFlags(%q) = %v, want an error naming %s", bad.args, err, bad.want)
