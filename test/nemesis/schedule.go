@@ -71,6 +71,30 @@ type Wave struct {
 	Faults []Fault
 }
 
+// MovesBehindCut reports whether a node restarts at a new address while
+// another node is cut off (partitioned, or one way), the two faults
+// overlapping in time. The cut node still holds the old life, alive at the
+// old address, when the new one claims the name: memberlist refuses the
+// new address until that node has declared the old life dead on its own
+// probes (the others declared it dead while the cut node could not hear
+// them, and nobody confirms its suspicion), so the cluster is whole again
+// only after a probe round, the longest suspicion and
+// DeadNodeReclaimTime, not within the refresh interval.
+func (w Wave) MovesBehindCut() bool {
+	for _, m := range w.Faults {
+		if m.Kind != KillNewIP {
+			continue
+		}
+		for _, c := range w.Faults {
+			cut := c.Kind == Partition || c.Kind == OneWayIn || c.Kind == OneWayOut
+			if cut && c.Start < m.End && m.Start < c.End {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Length is when the wave's last fault ends.
 func (w Wave) Length() time.Duration {
 	var l time.Duration

@@ -88,3 +88,24 @@ func TestScheduleRejectsBadLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestMovesBehindCut(t *testing.T) {
+	s := time.Second
+	move := Fault{Kind: KillNewIP, Nodes: []int{5}, Start: 4 * s, End: 8 * s}
+	for _, c := range []struct {
+		name string
+		w    Wave
+		want bool
+	}{
+		{"a move while another node is partitioned", Wave{[]Fault{move, {Kind: Partition, Nodes: []int{1}, Start: 5 * s, End: 10 * s}}}, true},
+		{"a move while another node hears nothing", Wave{[]Fault{{Kind: OneWayIn, Nodes: []int{2}, Start: s, End: 5 * s}, move}}, true},
+		{"a move after the cut healed", Wave{[]Fault{{Kind: Partition, Nodes: []int{1}, Start: s, End: 3 * s}, move}}, false},
+		{"a move beside packet loss", Wave{[]Fault{move, {Kind: Loss, Nodes: []int{1}, Start: 5 * s, End: 9 * s, LossPct: 30}}}, false},
+		{"a restart at the same address beside a cut", Wave{[]Fault{{Kind: KillSameIP, Nodes: []int{5}, Start: 4 * s, End: 8 * s}, {Kind: Partition, Nodes: []int{1}, Start: 5 * s, End: 10 * s}}}, false},
+		{"a cut alone", Wave{[]Fault{{Kind: OneWayOut, Nodes: []int{1}, Start: s, End: 5 * s}}}, false},
+	} {
+		if got := c.w.MovesBehindCut(); got != c.want {
+			t.Errorf("%s: MovesBehindCut = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
