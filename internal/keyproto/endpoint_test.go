@@ -282,3 +282,58 @@ func statuses(rs []Reply) string {
 	}
 	return strings.Join(s, " ")
 }
+
+// TestEncryptAsksASilentMemberAgain: a member's answer to the confirmation
+// is lost (it answered just before it encrypted, and the coordinator,
+// which already did, dropped the plaintext); the coordinator asks it again
+// with a new request, and Encrypt succeeds. Before, the lost answer made
+// Encrypt report the member as timed out although every member encrypted.
+func TestEncryptAsksASilentMemberAgain(t *testing.T) {
+	e := newEndpoint(t)
+	e.h.pending = [][]byte{k(1)}
+	var (
+		mu    sync.Mutex
+		ops   []Op
+		lists int
+	)
+	e.h.deliver = func(to Peer, b []byte) error {
+		plain, err := open([][]byte{k(1)}, b)
+		if err != nil {
+			return err
+		}
+		req, err := decodeKeyMsg(plain)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		ops = append(ops, req.op)
+		if req.op == List {
+			lists++
+		}
+		lost := req.op == List && lists == 1
+		mu.Unlock()
+		if lost {
+			return nil // delivered, but its answer never arrives
+		}
+		resp := keyMsg{kind: kindResponse, op: req.op, id: req.id, from: "a", status: respDone,
+			time: e.now.UnixNano(), keys: [][fingerprintSz]byte{fingerprint(k(1))}, plaintext: req.op == Encrypt}
+		sealed, err := e.sealMsg(resp, [][]byte{k(1)})
+		if err != nil {
+			return err
+		}
+		e.handle(sealed)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	rs, err := e.Do(ctx, Encrypt, nil)
+	cancel()
+	e.Stop()
+	if err != nil || len(rs) != 2 || rs[1].Status != Acked || rs[1].Plaintext {
+		t.Fatalf("Encrypt after a lost confirmation: %v (%s)", err, statuses(rs))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(ops, []Op{Encrypt, EncryptCommit, List, List}) {
+		t.Fatalf("requests sent %v, want check, commit, confirm, confirm again", ops)
+	}
+}
