@@ -228,28 +228,15 @@ func TestEncryptConfirmsTheSwitch(t *testing.T) {
 	for _, switches := range []bool{true, false} {
 		e := newEndpoint(t)
 		e.h.pending = [][]byte{k(1)} // migrating: an empty keyring, k(1) pending
-		var ops []Op
+		var (
+			mu  sync.Mutex
+			ops []Op
+		)
 		// Peer "a", migrating with k(1): it answers every request; after
 		// the commit it encrypts only if switches.
-		e.h.deliver = func(to Peer, b []byte) error {
-			plain, err := open([][]byte{k(1)}, b)
-			if err != nil {
-				return err
-			}
-			req, err := decodeKeyMsg(plain)
-			if err != nil {
-				return err
-			}
-			ops = append(ops, req.op)
-			resp := keyMsg{kind: kindResponse, op: req.op, id: req.id, from: "a", status: respDone,
-				time: e.now.UnixNano(), keys: [][fingerprintSz]byte{fingerprint(k(1))}, plaintext: req.op == Encrypt || (req.op == List && !switches)}
-			sealed, err := e.sealMsg(resp, [][]byte{k(1)})
-			if err != nil {
-				return err
-			}
-			e.handle(sealed)
-			return nil
-		}
+		e.h.deliver = migratingPeer(e, &mu, &ops,
+			func(op Op) bool { return op == Encrypt || (op == List && !switches) },
+			func(Op) bool { return false })
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		rs, err := e.Do(ctx, Encrypt, nil)
 		cancel()
@@ -275,6 +262,37 @@ func TestEncryptConfirmsTheSwitch(t *testing.T) {
 	}
 }
 
+// migratingPeer is a fake peer "a", migrating with k(1), for e's deliver:
+// it records every request's op in ops (under mu) and answers it unless
+// drop says to lose the answer, reporting plaintext as plaintext says.
+func migratingPeer(e *endpoint, mu *sync.Mutex, ops *[]Op, plaintext func(Op) bool, drop func(Op) bool) func(Peer, []byte) error {
+	return func(to Peer, b []byte) error {
+		plain, err := open([][]byte{k(1)}, b)
+		if err != nil {
+			return err
+		}
+		req, err := decodeKeyMsg(plain)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		*ops = append(*ops, req.op)
+		dropped := drop(req.op)
+		mu.Unlock()
+		if dropped {
+			return nil // delivered, but its answer never arrives
+		}
+		resp := keyMsg{kind: kindResponse, op: req.op, id: req.id, from: "a", status: respDone,
+			time: e.now.UnixNano(), keys: [][fingerprintSz]byte{fingerprint(k(1))}, plaintext: plaintext(req.op)}
+		sealed, err := e.sealMsg(resp, [][]byte{k(1)})
+		if err != nil {
+			return err
+		}
+		e.handle(sealed)
+		return nil
+	}
+}
+
 func statuses(rs []Reply) string {
 	var s []string
 	for _, r := range rs {
@@ -296,34 +314,14 @@ func TestEncryptAsksASilentMemberAgain(t *testing.T) {
 		ops   []Op
 		lists int
 	)
-	e.h.deliver = func(to Peer, b []byte) error {
-		plain, err := open([][]byte{k(1)}, b)
-		if err != nil {
-			return err
-		}
-		req, err := decodeKeyMsg(plain)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		ops = append(ops, req.op)
-		if req.op == List {
-			lists++
-		}
-		lost := req.op == List && lists == 1
-		mu.Unlock()
-		if lost {
-			return nil // delivered, but its answer never arrives
-		}
-		resp := keyMsg{kind: kindResponse, op: req.op, id: req.id, from: "a", status: respDone,
-			time: e.now.UnixNano(), keys: [][fingerprintSz]byte{fingerprint(k(1))}, plaintext: req.op == Encrypt}
-		sealed, err := e.sealMsg(resp, [][]byte{k(1)})
-		if err != nil {
-			return err
-		}
-		e.handle(sealed)
-		return nil
-	}
+	e.h.deliver = migratingPeer(e, &mu, &ops,
+		func(op Op) bool { return op == Encrypt },
+		func(op Op) bool {
+			if op == List {
+				lists++
+			}
+			return op == List && lists == 1 // the first confirmation's answer is lost
+		})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	rs, err := e.Do(ctx, Encrypt, nil)
 	cancel()
