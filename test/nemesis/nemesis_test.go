@@ -31,19 +31,25 @@ const (
 	nemProbe = 300 * time.Millisecond
 )
 
-// nemGrace is how long after a fault a node still counts as hit: the
-// longest suspicion of the nodes' timers (memberlist's
-// SuspicionMaxTimeoutMult, 6, times SuspicionMult times the probe
-// interval, at 8 members; a suspicion begun during the fault ends this
-// late when nobody confirms it) plus a probe round and 1.5 s of
-// scheduling slack. With SuspicionMult 2 no confirmation is awaited and
-// the suspicion lasts 2 x 0.3 s.
-func nemGrace(suspicionMult int) time.Duration {
+// longestSuspicion is how long the nodes' suspicion of a member lasts when
+// nobody confirms it: memberlist's SuspicionMaxTimeoutMult (6) times
+// SuspicionMult times the probe interval, at 8 members. With
+// SuspicionMult 2 no confirmation is awaited, and the suspicion ends at
+// its minimum, 2 x 0.3 s.
+func longestSuspicion(suspicionMult int) time.Duration {
 	longest := time.Duration(suspicionMult) * nemProbe
 	if suspicionMult > 2 {
 		longest *= 6
 	}
-	return longest + nemProbe + 1500*time.Millisecond
+	return longest
+}
+
+// nemGrace is how long after a fault a node still counts as hit: a
+// suspicion begun during the fault ends this late when nobody confirms
+// it (longestSuspicion), plus a probe round and 1.5 s of scheduling
+// slack.
+func nemGrace(suspicionMult int) time.Duration {
+	return longestSuspicion(suspicionMult) + nemProbe + 1500*time.Millisecond
 }
 
 // movedBound is the bound on a wave in which a node restarted at a new
@@ -52,7 +58,7 @@ func nemGrace(suspicionMult int) time.Duration {
 // on its own, a probe round (one probe per member), its longest suspicion
 // and the -fast timers' DeadNodeReclaimTime (1 s).
 func movedBound(n, suspicionMult int) time.Duration {
-	return healBound + time.Duration(n)*nemProbe + 6*time.Duration(suspicionMult)*nemProbe + time.Second
+	return healBound + time.Duration(n)*nemProbe + longestSuspicion(suspicionMult) + time.Second
 }
 
 // nemesisParams returns the seed (drawn when none is given) and the
@@ -86,8 +92,8 @@ func nemesisParams(t *testing.T) (uint64, time.Duration) {
 }
 
 // TestNemesis runs gencluster's node program (-fast timers with
-// -nemesis.suspicion-mult, seeded by
-// the network alias through Docker's DNS) under waves of overlapping
+// -nemesis.suspicion-mult, seeded by the network alias through Docker's
+// DNS) under waves of overlapping
 // faults drawn from a seed, and checks after every wave that the cluster
 // is whole again within healBound, that every node's folded events equal
 // its /members, and samples every process's goroutines, heap and

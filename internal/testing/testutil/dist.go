@@ -12,8 +12,9 @@ import (
 
 // Dist is a fake Dist: Connect succeeds for the addresses it was told are
 // reachable and times out for the others (unreachable, not refused: the
-// refresh loop passes over a refused join at once), every call is recorded, and the members are self (named
-// "self") plus every address joined (named "m-" + the address).
+// refresh loop passes over a refused join at once), every call is
+// recorded, and the members are self (named "self") plus every address
+// joined (named "m-" + the address).
 type Dist struct {
 	Self string
 
