@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -100,6 +101,14 @@ type FormationResult struct {
 	// Missing describes, for the nodes that had not listed all N at the
 	// timeout, whom they lacked (at most a few lines).
 	Missing []string `json:"missing,omitempty"`
+	// CPU is the process's CPU time (user + system, every node of the
+	// run together) from just before the first start until every node
+	// listed all N (or the timeout): the work a formation costs, which
+	// on a loaded machine turns into time.
+	CPU time.Duration `json:"cpu_ns,omitempty"`
+	// Traffic is what memberlist sent over the same span (zero unless
+	// CountTraffic was called).
+	Traffic Traffic `json:"traffic"`
 }
 
 // Over reports whether any node took longer than d (or never converged).
@@ -143,11 +152,13 @@ func RunFormation(ctx context.Context, impl Impl, run int, o FormationOptions) (
 		addrs[i] = net.JoinHostPort(ips[i], fmt.Sprint(Port))
 	}
 	c.env.Discovery = seedDiscovery(o.Seeding, addrs)
+	cpu, sent := processCPU(), ReadTraffic()
 	last, err := c.startSpread(ctx, ips, o.Spread, uint64(run))
 	if err != nil {
 		return r, err
 	}
 	r.Converged = c.waitUntil(ctx, last.Add(o.Timeout), func() bool { return allSee(c.nodes, o.N) })
+	r.CPU, r.Traffic = processCPU()-cpu, ReadTraffic().Sub(sent)
 	var slowest time.Duration
 	for _, node := range c.nodes {
 		at := node.Tracker.ConvergedAt()
@@ -263,4 +274,13 @@ func missing(nodes []*Node, limit int) []string {
 		out = append(out, fmt.Sprintf("%s lacked by %d (reported failed by %d of them)", name, lacked[name].by, lacked[name].failed))
 	}
 	return append(out, strings.Join(byNode, ", "))
+}
+
+// processCPU returns the CPU time (user + system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -77,7 +78,12 @@ func RunCell(ctx context.Context, c Cell, o CellOptions) (res CellResult, err er
 		}
 		for _, impl := range order {
 			var r FormationResult
-			r, err = RunFormation(ctx, impl, run, FormationOptions{Seeding: c.Seeding, N: c.N, Spread: c.Spread, Timeout: o.Timeout, Profile: o.Profile})
+			// The label follows every goroutine the run starts
+			// (memberlist's too), so a CPU profile tells the two
+			// implementations apart: pprof -tagfocus impl=gencluster.
+			pprof.Do(ctx, pprof.Labels("impl", string(impl)), func(ctx context.Context) {
+				r, err = RunFormation(ctx, impl, run, FormationOptions{Seeding: c.Seeding, N: c.N, Spread: c.Spread, Timeout: o.Timeout, Profile: o.Profile})
+			})
 			if err != nil {
 				return res, fmt.Errorf("cell %v, %s run %d: %w", c, impl, run, err)
 			}
@@ -107,12 +113,19 @@ type CellStats struct {
 	Median    time.Duration // of the slowest-node times (timeouts count as the timeout)
 	Worst     time.Duration
 	Over      int // runs with a node over StrandedAfter (or never converged)
+	// MedianCPU is the median of the runs' process CPU time (zero for
+	// cells recorded before it was measured).
+	MedianCPU time.Duration
+	// MedianStreams is the median of the runs' Traffic.Streams (zero
+	// when traffic was not counted).
+	MedianStreams int64
 }
 
 // Stats returns impl's figures in the cell.
 func (c CellResult) Stats(impl Impl) CellStats {
 	var s CellStats
-	var ts []time.Duration
+	var ts, cpus []time.Duration
+	var streams []int64
 	for _, r := range c.Runs {
 		if r.Impl != impl {
 			continue
@@ -125,16 +138,22 @@ func (c CellResult) Stats(impl Impl) CellStats {
 			s.Over++
 		}
 		ts = append(ts, r.Slowest)
+		cpus = append(cpus, r.CPU)
+		streams = append(streams, r.Traffic.Streams)
 	}
 	if len(ts) == 0 {
 		return s
 	}
-	slices.Sort(ts)
-	s.Worst = ts[len(ts)-1]
-	if len(ts)%2 == 1 {
-		s.Median = ts[len(ts)/2]
-	} else {
-		s.Median = (ts[len(ts)/2-1] + ts[len(ts)/2]) / 2
-	}
+	s.Median, s.Worst = median(ts), slices.Max(ts)
+	s.MedianCPU, s.MedianStreams = median(cpus), median(streams)
 	return s
+}
+
+// median returns the median of ts (sorting it).
+func median[T time.Duration | int64](ts []T) T {
+	slices.Sort(ts)
+	if len(ts)%2 == 1 {
+		return ts[len(ts)/2]
+	}
+	return (ts[len(ts)/2-1] + ts[len(ts)/2]) / 2
 }

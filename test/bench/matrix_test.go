@@ -40,9 +40,12 @@ func TestSmallMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range res.Runs {
-			t.Logf("%v %s run %d: formed %v, slowest node %v %v", c.cell, r.Impl, r.Run, r.Converged, r.Slowest.Round(time.Millisecond), r.Missing)
+			t.Logf("%v %s run %d: formed %v, slowest node %v, CPU %v %v", c.cell, r.Impl, r.Run, r.Converged, r.Slowest.Round(time.Millisecond), r.CPU.Round(time.Millisecond), r.Missing)
 			if r.Impl == Gencluster && !r.Converged {
 				t.Errorf("%v run %d: gencluster did not form within %v of the last start: %v", c.cell, r.Run, formationDeadline, r.Missing)
+			}
+			if r.CPU <= 0 {
+				t.Errorf("%v %s run %d: no CPU time recorded (%v): the formation of %d nodes costs some", c.cell, r.Impl, r.Run, r.CPU, c.cell.N)
 			}
 			if r.Converged && len(r.NodeTimes) != c.cell.N {
 				t.Errorf("%v %s run %d: formed, but %d node times for %d nodes", c.cell, r.Impl, r.Run, len(r.NodeTimes), c.cell.N)

@@ -93,7 +93,7 @@ func fmtRatio(a, b time.Duration) string {
 func MatrixMarkdown(m MatrixReport) string {
 	var b strings.Builder
 	b.WriteString("## 7. Formation matrix: every seeding, the slowest node\n\n")
-	b.WriteString("Each cell starts N nodes of each implementation on loopback (127.x.y.z, one port each, `bench.LANProfile`), configured with one seeding: **seed1** the first node's address, **seed3** the first three nodes' addresses (static, retry_join style), **dns** a DNS name that lists each node as it comes up (a headless Service), **all** a static list of every node's address known before any starts (a Kubernetes API listing the whole set). The nodes start at once, or one after another at even gaps over 2 s or 30 s, in an order shuffled per run (the same for both implementations). The baseline is memberlist as its README has it: `Join` of the same list, retried every second until one join succeeds. Per run the time is from the **last** node's start (before it no node can list all N) until the **slowest** node lists all N; per cell the median and the worst over the runs, and how many runs had a node over 5 s or never formed. Which implementation goes first alternates from run to run; `/proc/loadavg` is recorded before and after each cell (figures taken with a load above the core count are not comparable).\n\n")
+	b.WriteString("Each cell starts N nodes of each implementation on loopback (127.x.y.z, one port each, `bench.LANProfile`), configured with one seeding: **seed1** the first node's address, **seed3** the first three nodes' addresses (static, retry_join style), **dns** a DNS name that lists each node as it comes up (a headless Service), **all** a static list of every node's address known before any starts (a Kubernetes API listing the whole set). The nodes start at once, or one after another at even gaps over 2 s or 30 s, in an order shuffled per run (the same for both implementations). The baseline is memberlist as its README has it: `Join` of the same list, retried every second until one join succeeds. Per run the time is from the **last** node's start (before it no node can list all N) until the **slowest** node lists all N; per cell the median and the worst over the runs, and how many runs had a node over 5 s or never formed. The CPU column is the process's CPU time (user + system, all nodes of a run) from just before the first start until the slowest node listed all N, the median over the runs (both implementations run in one process, one run at a time): what a formation costs, which on a loaded machine turns into time; beside it the TCP streams memberlist opened over the same span (joins and push-pulls, all nodes; from memberlist's own `tcp.connect` metric), also the median. Which implementation goes first alternates from run to run; `/proc/loadavg` is recorded before and after each cell (figures taken with a load above the core count are not comparable).\n\n")
 	if len(m.Cells) == 0 {
 		b.WriteString("Not measured yet: run `go run ./cmd/benchmatrix` in `test/bench` (see Running the benchmarks).\n\n")
 		return b.String()
@@ -105,16 +105,17 @@ func MatrixMarkdown(m MatrixReport) string {
 		}
 	}
 	b.WriteString("Measured with (in `test/bench`):\n\n```\n" + strings.Join(cmds, "\n") + "\n```\n\n")
-	b.WriteString("| seeding | start | N | runs | gencluster median | gencluster worst | runs > 5 s (g) | memberlist median | memberlist worst | runs > 5 s (m) | ratio median | ratio worst | loadavg before → after | cell took |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| seeding | start | N | runs | gencluster median | gencluster worst | runs > 5 s (g) | memberlist median | memberlist worst | runs > 5 s (m) | ratio median | ratio worst | CPU until formed, median (g / m) | streams opened, median (g / m) | loadavg before → after | cell took |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var missed []string
 	for _, c := range m.Cells {
 		g, r := c.Stats(Gencluster), c.Stats(Raw)
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %d | %s | %s | %d | %s | %s | %s → %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %d | %s | %s | %d | %s | %s | %s | %s | %s → %s | %s |\n",
 			c.Seeding, SpreadName(c.Spread), c.N, g.Runs,
 			fmtDur(g.Median), worst(g, c.Timeout), g.Over,
 			fmtDur(r.Median), worst(r, c.Timeout), r.Over,
 			fmtRatio(g.Median, r.Median), fmtRatio(g.Worst, r.Worst),
+			fmtCPU(g.MedianCPU, r.MedianCPU), fmtStreams(g.MedianStreams, r.MedianStreams),
 			c.LoadBefore, c.LoadAfter, c.Took.Round(time.Second))
 		if g.Median > r.Median || g.Worst > r.Worst || (g.Over > 0 && r.Over == 0) {
 			missed = append(missed, c.Cell.String())
@@ -127,6 +128,24 @@ func MatrixMarkdown(m MatrixReport) string {
 		fmt.Fprintf(&b, "**not met** in %d of %d cells (%s).\n\n", len(missed), len(m.Cells), strings.Join(missed, "; "))
 	}
 	return b.String()
+}
+
+// fmtCPU renders the CPU column: "–" for cells recorded before the CPU
+// was measured.
+func fmtCPU(g, r time.Duration) string {
+	if g <= 0 || r <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%s / %s", fmtDur(g), fmtDur(r))
+}
+
+// fmtStreams renders the streams column: "–" where traffic was not
+// counted.
+func fmtStreams(g, r int64) string {
+	if g <= 0 && r <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%d / %d", g, r)
 }
 
 func worst(s CellStats, timeout time.Duration) string {

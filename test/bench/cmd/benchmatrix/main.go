@@ -5,6 +5,14 @@
 //
 //	cd test/bench && go run ./cmd/benchmatrix                                  # the whole matrix, 10 runs per cell
 //	cd test/bench && go run ./cmd/benchmatrix -n 40 -seeding seed3 -start 0   # one cell
+//	... -cpuprofile cpu.out   # where the CPU goes: go tool pprof -tagfocus impl=gencluster cpu.out
+//
+// Besides the time until the slowest node lists all N, every run records
+// the process's CPU time until then (both implementations run in this
+// process, one run at a time) and what memberlist sent meanwhile (TCP
+// streams and their bytes, gossip bytes: memberlist's own metrics, which
+// this command counts through the go-metrics global), so a cell shows
+// what a formation costs as well as how long it took.
 //
 // Each cell is recorded in matrix.json (a later run of a cell replaces the
 // earlier one), so the matrix can be measured a few cells at a time; the
@@ -23,6 +31,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +48,7 @@ type config struct {
 	out      string
 	doc      string
 	dryRun   bool
+	cpuProf  string
 }
 
 func parseFlags(args []string) (config, error) {
@@ -52,6 +62,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.out, "out", "../../docs/benchmarks/matrix.json", "where the cells are recorded (merged with the cells already there)")
 	fs.StringVar(&c.doc, "doc", "../../docs/benchmarks.md", "page whose formation-matrix section is rewritten (empty: none)")
 	fs.BoolVar(&c.dryRun, "list", false, "list the cells and exit")
+	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a CPU profile of every run to this file (both implementations, labelled: go tool pprof -tagfocus impl=gencluster)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -142,6 +153,22 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if c.cpuProf != "" {
+		f, err := os.Create(c.cpuProf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				log.Print(err)
+			}
+		}()
+	}
+	bench.CountTraffic()
 	command := "go run ./cmd/benchmatrix " + strings.Join(quoted(os.Args[1:]), " ")
 	began := time.Now()
 	for i, cell := range cells {
@@ -175,7 +202,8 @@ func quoted(args []string) []string {
 func progress(r bench.FormationResult) {
 	line := fmt.Sprintf("  %-10s run %d: ", r.Impl, r.Run)
 	if r.Converged {
-		line += fmt.Sprintf("slowest node %v", r.Slowest.Round(time.Millisecond))
+		line += fmt.Sprintf("slowest node %v, CPU %v, %d streams (%d KiB), gossip %d KiB", r.Slowest.Round(time.Millisecond), r.CPU.Round(time.Millisecond),
+			r.Traffic.Streams, r.Traffic.StreamBytes>>10, r.Traffic.GossipBytes>>10)
 	} else {
 		line += fmt.Sprintf("not formed in %v: %s", r.Slowest, strings.Join(r.Missing, "; "))
 	}
@@ -185,8 +213,9 @@ func progress(r bench.FormationResult) {
 func printCell(res bench.CellResult) {
 	for _, impl := range bench.Impls {
 		s := res.Stats(impl)
-		log.Printf("  %v %-10s median %v worst %v, runs over %v: %d/%d, formed %d/%d", res.Cell, impl,
-			s.Median.Round(time.Millisecond), s.Worst.Round(time.Millisecond), bench.StrandedAfter, s.Over, s.Runs, s.Converged, s.Runs)
+		log.Printf("  %v %-10s median %v worst %v, runs over %v: %d/%d, formed %d/%d, CPU until formed (median) %v, streams %d", res.Cell, impl,
+			s.Median.Round(time.Millisecond), s.Worst.Round(time.Millisecond), bench.StrandedAfter, s.Over, s.Runs, s.Converged, s.Runs,
+			s.MedianCPU.Round(time.Millisecond), s.MedianStreams)
 	}
 	log.Printf("  cell took %v, loadavg %s -> %s", res.Took.Round(time.Second), res.LoadBefore, res.LoadAfter)
 }
