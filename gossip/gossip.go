@@ -193,6 +193,14 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Conflict = del
 	mc.Logger = bridge.std()
 	mc.DeadNodeReclaimTime = DefaultDeadNodeReclaimTime
+	// No LZW: a push-pull state compresses to about 40 % of its size, but
+	// compressing and decompressing it took most of a join storm's CPU
+	// (every member's boot id is random bytes, which LZW does not
+	// shrink), and on a LAN the CPU, not the bytes, is what a storm runs
+	// out of (docs/benchmarks.md, section 6, rule 11). memberlist still
+	// reads compressed messages from nodes that send them, so a cluster
+	// of mixed settings works. WithMemberlistConfig may turn it back on.
+	mc.EnableCompression = false
 	if err := cfg.Security.apply(mc); err != nil {
 		return nil, err
 	}
