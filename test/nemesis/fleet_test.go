@@ -108,7 +108,7 @@ func (f *fleet) start(name, ip string) {
 		if f.refresh != "" {
 			args = append(args, "-e", "GENCLUSTER_REFRESH_INTERVAL="+f.refresh)
 		}
-		args = append(args, f.image, "-http", fmt.Sprintf(":%d", httpPort), "-leave-timeout", "5s", "-log-level", "info")
+		args = append(args, f.image, "-http", fmt.Sprintf(":%d", httpPort), "-leave-timeout", "5s", "-log-level", *flagLogLevel)
 		args = append(args, f.timerFlags()...)
 	case sysMemberlist:
 		args = append(args, f.image, "-name", name, "-bind", bind, "-seeds", strings.Join(f.others(name), ","), "-http", fmt.Sprintf(":%d", httpPort))

@@ -29,12 +29,14 @@ var (
 	// healthy member dead 0.6 s later. 4 is memberlist's LAN value:
 	// two confirmations bring the suspicion down to 1.2 s, none leaves
 	// it at 7.2 s (Lifeguard).
-	flagSuspicion = flag.Int("nemesis.suspicion-mult", 4, "the nodes' -suspicion-mult (memberlist's SuspicionMult) on top of -fast")
-	flagSlowK     = flag.String("slow.k", "1,2", "comma-separated numbers of starved members, one run each")
-	flagSlowN     = flag.Int("slow.n", 8, "members of each system in the slow-member experiment")
-	flagSlowDur   = flag.Duration("slow.duration", 3*time.Minute, "how long the members are starved in each run")
-	flagSlowCPUs  = flag.String("slow.cpus", starvedCPUs, "CPUs a starved member gets (docker update --cpus)")
-	flagSlowHog   = flag.Bool("slow.hog", true, "run a CPU-bound process in each starved member's cgroup, so that the limit bites")
+	flagSuspicion   = flag.Int("nemesis.suspicion-mult", 4, "the nodes' -suspicion-mult (memberlist's SuspicionMult) on top of -fast")
+	flagSlowK       = flag.String("slow.k", "1,2", "comma-separated numbers of starved members, one run each")
+	flagSlowN       = flag.Int("slow.n", 8, "members of each system in the slow-member experiment")
+	flagSlowDur     = flag.Duration("slow.duration", 3*time.Minute, "how long the members are starved in each run")
+	flagSlowCPUs    = flag.String("slow.cpus", starvedCPUs, "CPUs a starved member gets (docker update --cpus)")
+	flagSlowHog     = flag.Bool("slow.hog", true, "run a CPU-bound process in each starved member's cgroup, so that the limit bites")
+	flagLogLevel    = flag.String("nemesis.log-level", "info", "gencluster's node program -log-level in both experiments (debug logs the refresh loop's joins and memberlist's streams, at some CPU cost to a starved member)")
+	flagSlowRefresh = flag.String("slow.refresh", "", "gencluster's refresh interval in the slow-member experiment (GENCLUSTER_REFRESH_INTERVAL: a duration, or infinity for none; empty: the node's default, 5s)")
 )
 
 var runID = dockertest.RandomHex(3)

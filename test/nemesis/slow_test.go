@@ -3,6 +3,7 @@
 package nemesis
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -74,7 +75,7 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	tls := map[string]*Timeline{}
 	for _, sys := range systems {
 		tls[sys] = NewTimeline(slowGrace)
-		fleets[sys] = newFleet(t, sys, "gcslow"+sys[:2], n, func(f *fleet) { f.timeline = tls[sys] })
+		fleets[sys] = newFleet(t, sys, "gcslow"+sys[:2], n, func(f *fleet) { f.timeline, f.refresh = tls[sys], *flagSlowRefresh })
 	}
 	for _, sys := range systems {
 		took, err := fleets[sys].waitWhole(90 * time.Second)
@@ -86,6 +87,15 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	// The last k members of each system are starved; the same indexes
 	// everywhere.
 	loadBefore := dockertest.LoadAvg()
+	// The starved members' own processes' CPU time, read before and
+	// after: what each system's member needed (or got) while it shared
+	// its limit with the hog.
+	cpuBefore := map[string]time.Duration{}
+	for _, sys := range systems {
+		for _, name := range fleets[sys].names[n-k:] {
+			cpuBefore[name] = mainCPU(t, name)
+		}
+	}
 	var hogs []func()
 	for _, sys := range systems {
 		f := fleets[sys]
@@ -106,6 +116,7 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	for _, sys := range systems {
 		f := fleets[sys]
 		for _, name := range f.names[n-k:] {
+			figure(fmt.Sprintf("slow_n%d_k%d_hog_%v_%s_%s_process_cpu_ms", n, k, *flagSlowHog, sys, name[len(f.Name)+1:]), (mainCPU(t, name) - cpuBefore[name]).Milliseconds())
 			if periods, throttled, err := throttling(name); err != nil {
 				t.Logf("%s: CPU throttling unknown: %v", name, err)
 			} else {
@@ -139,6 +150,7 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	figure(pre+"duration", dur)
 	figure(pre+"cpus", *flagSlowCPUs)
 	figure(pre+"hog", *flagSlowHog)
+	figure(pre+"gencluster_refresh", cmp.Or(*flagSlowRefresh, "5s (default)"))
 	figure(pre+"load_average_before", loadBefore)
 	figure(pre+"load_average_end", loadDuring)
 	for _, r := range rows {
@@ -253,4 +265,28 @@ func startHog(t *testing.T, name string) (stop func()) {
 		t.Fatalf("moving the CPU hog into %s's cgroup %s: %v", name, dir, err)
 	}
 	return stop
+}
+
+// mainCPU returns the CPU time (user + system) container name's main
+// process has used, from the host's /proc.
+func mainCPU(t *testing.T, name string) time.Duration {
+	t.Helper()
+	pid := dockertest.Must(t, "inspect", "-f", "{{.State.Pid}}", name)
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	// The fields after the command name, which is in parentheses and
+	// may hold spaces: utime and stime are the 14th and 15th fields.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		t.Fatalf("%s: /proc/%s/stat has %d fields after the name", name, pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("%s: /proc/%s/stat: utime %q stime %q", name, pid, f[11], f[12])
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
