@@ -109,6 +109,11 @@ type FormationResult struct {
 	// Traffic is what memberlist sent over the same span (zero unless
 	// CountTraffic was called).
 	Traffic Traffic `json:"traffic"`
+	// SlowestLearnedLast says, for a formed run, which member the
+	// slowest node learned last and where each stood in the start order:
+	// a slow run that waited for a late starter is not a slow run that
+	// missed an early one.
+	SlowestLearnedLast string `json:"slowest_learned_last,omitempty"`
 }
 
 // Over reports whether any node took longer than d (or never converged).
@@ -160,6 +165,7 @@ func RunFormation(ctx context.Context, impl Impl, run int, o FormationOptions) (
 	r.Converged = c.waitUntil(ctx, last.Add(o.Timeout), func() bool { return allSee(c.nodes, o.N) })
 	r.CPU, r.Traffic = processCPU()-cpu, ReadTraffic().Sub(sent)
 	var slowest time.Duration
+	var slowNode *Node
 	for _, node := range c.nodes {
 		at := node.Tracker.ConvergedAt()
 		if at.IsZero() {
@@ -167,7 +173,12 @@ func RunFormation(ctx context.Context, impl Impl, run int, o FormationOptions) (
 		}
 		d := max(at.Sub(last), 0)
 		r.NodeTimes = append(r.NodeTimes, d)
-		slowest = max(slowest, d)
+		if slowNode == nil || d > slowest {
+			slowest, slowNode = d, node
+		}
+	}
+	if slowNode != nil {
+		r.SlowestLearnedLast = c.learnedLast(slowNode)
 	}
 	slices.Sort(r.NodeTimes)
 	r.Slowest = o.Timeout
@@ -218,6 +229,7 @@ func (c *cluster) startSpread(ctx context.Context, ips []string, spread time.Dur
 				errs = append(errs, fmt.Errorf("node %d: %w", i, err))
 				return
 			}
+			node.StartSlot = slot
 			c.nodes[i] = node
 		})
 	}
@@ -283,4 +295,16 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// learnedLast describes which member node learned last and where both
+// stood in the start order.
+func (c *cluster) learnedLast(node *Node) string {
+	name := node.Tracker.CompletedBy()
+	for _, o := range c.nodes {
+		if o != nil && o.Name == name {
+			return fmt.Sprintf("%s (started %d of %d) learned %s (started %d) last", node.Name, node.StartSlot+1, len(c.nodes), name, o.StartSlot+1)
+		}
+	}
+	return fmt.Sprintf("%s (started %d of %d) learned %s last", node.Name, node.StartSlot+1, len(c.nodes), name)
 }

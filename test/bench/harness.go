@@ -98,6 +98,7 @@ type Tracker struct {
 	want        int
 	alive       map[string]bool
 	convergedAt time.Time
+	completedBy string // the member whose join first made the view whole
 	failedAt    map[string]time.Time
 	failCount   map[string]int // fail events (not graceful leaves) per member
 	onChange    func()
@@ -111,7 +112,7 @@ func (t *Tracker) join(name string) {
 	t.mu.Lock()
 	t.alive[name] = true
 	if len(t.alive) >= t.want && t.convergedAt.IsZero() {
-		t.convergedAt = time.Now()
+		t.convergedAt, t.completedBy = time.Now(), name
 	}
 	t.mu.Unlock()
 	t.onChange()
@@ -147,6 +148,14 @@ func (t *Tracker) ConvergedAt() time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.convergedAt
+}
+
+// CompletedBy returns the member the node learned last, the one whose
+// join first made its view whole ("" if it never was).
+func (t *Tracker) CompletedBy() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.completedBy
 }
 
 // FailedAt returns when name was last reported failed (zero if not).
@@ -186,6 +195,9 @@ type Node struct {
 	Name    string
 	Addr    string
 	Tracker *Tracker
+	// StartSlot is the node's place in the start order of a formation
+	// run (0 first), -1 outside one.
+	StartSlot int
 
 	gc     *gencluster.Node
 	ml     *memberlist.Memberlist
@@ -279,7 +291,7 @@ func (e *Env) startNodeAt(ctx context.Context, impl Impl, name, ip string, want 
 	if onChange == nil {
 		onChange = func() {}
 	}
-	n := &Node{Name: name, Addr: addr, Tracker: newTracker(want, onChange)}
+	n := &Node{Name: name, Addr: addr, Tracker: newTracker(want, onChange), StartSlot: -1}
 	tr, err := e.transport(ip)
 	if err != nil {
 		return nil, err

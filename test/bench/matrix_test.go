@@ -47,6 +47,9 @@ func TestSmallMatrix(t *testing.T) {
 			if r.CPU <= 0 {
 				t.Errorf("%v %s run %d: no CPU time recorded (%v): the formation of %d nodes costs some", c.cell, r.Impl, r.Run, r.CPU, c.cell.N)
 			}
+			if r.Converged && !strings.Contains(r.SlowestLearnedLast, " learned n") {
+				t.Errorf("%v %s run %d: formed, but who the slowest node learned last is %q", c.cell, r.Impl, r.Run, r.SlowestLearnedLast)
+			}
 			if r.Converged && len(r.NodeTimes) != c.cell.N {
 				t.Errorf("%v %s run %d: formed, but %d node times for %d nodes", c.cell, r.Impl, r.Run, len(r.NodeTimes), c.cell.N)
 			}

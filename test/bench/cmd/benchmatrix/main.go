@@ -204,6 +204,9 @@ func progress(r bench.FormationResult) {
 	if r.Converged {
 		line += fmt.Sprintf("slowest node %v, CPU %v, %d streams (%d KiB), gossip %d KiB", r.Slowest.Round(time.Millisecond), r.CPU.Round(time.Millisecond),
 			r.Traffic.Streams, r.Traffic.StreamBytes>>10, r.Traffic.GossipBytes>>10)
+		if r.SlowestLearnedLast != "" {
+			line += "; " + r.SlowestLearnedLast
+		}
 	} else {
 		line += fmt.Sprintf("not formed in %v: %s", r.Slowest, strings.Join(r.Missing, "; "))
 	}
