@@ -93,7 +93,7 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	cpuBefore := map[string]time.Duration{}
 	for _, sys := range systems {
 		for _, name := range fleets[sys].names[n-k:] {
-			cpuBefore[name] = mainCPU(t, name)
+			cpuBefore[name] = fleets[sys].mainCPU(t, name)
 		}
 	}
 	var hogs []func()
@@ -116,7 +116,7 @@ func slowRun(t *testing.T, n, k int, dur time.Duration) {
 	for _, sys := range systems {
 		f := fleets[sys]
 		for _, name := range f.names[n-k:] {
-			figure(fmt.Sprintf("slow_n%d_k%d_hog_%v_%s_%s_process_cpu_ms", n, k, *flagSlowHog, sys, name[len(f.Name)+1:]), (mainCPU(t, name) - cpuBefore[name]).Milliseconds())
+			figure(fmt.Sprintf("slow_n%d_k%d_hog_%v_%s_%s_process_cpu_ms", n, k, *flagSlowHog, sys, name[len(f.Name)+1:]), (f.mainCPU(t, name) - cpuBefore[name]).Milliseconds())
 			if periods, throttled, err := throttling(name); err != nil {
 				t.Logf("%s: CPU throttling unknown: %v", name, err)
 			} else {
@@ -269,24 +269,11 @@ func startHog(t *testing.T, name string) (stop func()) {
 
 // mainCPU returns the CPU time (user + system) container name's main
 // process has used, from the host's /proc.
-func mainCPU(t *testing.T, name string) time.Duration {
+func (f *fleet) mainCPU(t *testing.T, name string) time.Duration {
 	t.Helper()
-	pid := dockertest.Must(t, "inspect", "-f", "{{.State.Pid}}", name)
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	d, err := f.CPU(name)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	// The fields after the command name, which is in parentheses and
-	// may hold spaces: utime and stime are the 14th and 15th fields.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		t.Fatalf("%s: /proc/%s/stat has %d fields after the name", name, pid, len(f))
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("%s: /proc/%s/stat: utime %q stime %q", name, pid, f[11], f[12])
-	}
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+	return d
 }

@@ -3,11 +3,9 @@
 package realpeers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -16,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gencluster/gencluster/internal/testing/dockertest"
 )
 
 const (
@@ -141,25 +141,9 @@ func (c *sideCluster) allSee(observers []int, want []string) error {
 	return nil
 }
 
-// cpuTime returns the CPU time (user + system) the process has used, from
-// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s: Linux's
-// USER_HZ on every architecture Go supports).
+// cpuTime returns the CPU time (user + system) the process has used.
 func cpuTime(p *proc) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", p.cmd.Process.Pid, b)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", p.cmd.Process.Pid, b)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+	return dockertest.ProcCPU(strconv.Itoa(p.cmd.Process.Pid))
 }
 
 // idleCPU measures every agent's CPU use over idleHold while checking,
