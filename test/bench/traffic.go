@@ -9,9 +9,9 @@ import (
 )
 
 // Traffic is what memberlist sent during a run, every node together: the
-// push-pulls it opened (outbound TCP streams: joins, push-pulls and any
-// other stream) and the bytes of those streams, and the gossip packets'
-// bytes. memberlist reports these through the process-wide go-metrics
+// TCP streams it opened (joins, push-pulls, fallback pings), the bytes
+// written to streams by both ends (a push-pull's state and its reply),
+// and the gossip packets' bytes. memberlist reports these through the process-wide go-metrics
 // global, so they are counted for both implementations alike.
 type Traffic struct {
 	Streams     int64 `json:"streams"`
