@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gencluster/gencluster/membership"
 )
 
 // Dist is a fake Dist: Connect succeeds for the addresses it was told are
-// reachable and times out for the others (unreachable, not refused: the
-// refresh loop passes over a refused join at once), every call is
+// reachable, is refused at the addresses marked with Refuse (a peer that
+// has not bound its port yet), and times out for the others (unreachable,
+// not refused: the refresh loop passes over a refused join at once and
+// goes on one by one, but joins the rest in parallel after a timeout),
+// every call is
 // recorded, and the members are self (named "self") plus every address
 // joined (named "m-" + the address).
 type Dist struct {
@@ -23,6 +27,7 @@ type Dist struct {
 	calls   map[string][]time.Time
 	members map[string]membership.Member
 	aliases map[string]string // address -> the member address it reaches
+	refused map[string]bool
 }
 
 // NewDist returns a Dist at self whose joins of the ok addresses succeed.
@@ -43,6 +48,9 @@ func (f *Dist) Connect(_ context.Context, addr string) error {
 	if of, ok := f.aliases[addr]; ok {
 		f.members[of] = membership.Member{Name: "m-" + of, Addr: of, State: membership.StateAlive}
 		return nil
+	}
+	if f.refused[addr] {
+		return fmt.Errorf("dial tcp %s: %w", addr, syscall.ECONNREFUSED)
 	}
 	if !f.ok[addr] {
 		return fmt.Errorf("dial tcp %s: i/o timeout", addr)
@@ -74,6 +82,9 @@ func (f *Dist) SetOK(addr string, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ok[addr] = ok
+	if ok {
+		delete(f.refused, addr)
+	}
 }
 
 // Add makes m a member, as if it had joined.
@@ -100,4 +111,17 @@ func (f *Dist) Alias(addr, of string) {
 		f.aliases = map[string]string{}
 	}
 	f.aliases[addr] = of
+}
+
+// Refuse makes joins of addrs fail as refused (nothing listens there yet)
+// instead of timing out, until SetOK makes them reachable.
+func (f *Dist) Refuse(addrs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refused == nil {
+		f.refused = map[string]bool{}
+	}
+	for _, a := range addrs {
+		f.refused[a] = true
+	}
 }
