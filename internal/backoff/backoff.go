@@ -64,6 +64,21 @@ func (t *Tracker) Failed(key string, now time.Time) time.Duration {
 	return d
 }
 
+// FailedFrom records a failure at now, as Failed does, but with delays
+// that double from first instead of the policy's Min (never above it, and
+// still capped at Max), and returns the delay until the next try. The
+// failure counts toward key's backoff either way.
+func (t *Tracker) FailedFrom(key string, now time.Time, first time.Duration) time.Duration {
+	e := t.state[key]
+	e.failures++
+	p := t.policy
+	p.Min = min(first, p.Min)
+	d := p.Delay(e.failures, t.rand)
+	e.next = now.Add(d)
+	t.state[key] = e
+	return d
+}
+
 // Succeeded forgets key's failures.
 func (t *Tracker) Succeeded(key string) { delete(t.state, key) }
 

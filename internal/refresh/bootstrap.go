@@ -17,14 +17,16 @@ import (
 // means discovery listed peers the cluster did not have yet, which is what
 // a join storm or a rollout looks like: others are likely coming up too,
 // so discovery re-runs soon (warmupFirst). Passes that add nobody double
-// the gap back up to the interval, so a settled cluster re-discovers once
-// per interval (and a join that adds nobody, such as one to another
-// address of a known member, does not keep the cadence up).
+// the gap back up to the interval, from warmupFirst at least (the gap
+// after Start, firstRediscovery, is shorter), so a settled cluster
+// re-discovers once per interval (and a join that adds nobody, such as
+// one to another address of a known member, does not keep the cadence
+// up).
 func nextDiscoveryGap(gap, interval time.Duration, grew bool) time.Duration {
 	if grew {
 		return min(warmupFirst, interval)
 	}
-	return min(2*gap, interval)
+	return min(max(2*gap, warmupFirst), interval)
 }
 
 // joinOneByOne joins the candidates take hands out one at a time, as long
@@ -50,6 +52,31 @@ func (r *Loop) joinOneByOne(ctx context.Context, take func() (string, bool), joi
 		}
 	}
 	return true
+}
+
+// refusedMinBackoff is the first retry delay of an address whose join was
+// refused (see retryAfter), where other failures wait the configured
+// MinBackoff (500 ms by default).
+const refusedMinBackoff = 100 * time.Millisecond
+
+// retryAfter records the failed join of a at now and returns the delay
+// until it is tried again: exponential backoff from the configured
+// MinBackoff, or from refusedMinBackoff (if lower) when the join was
+// refused. A refused join means a host answered that nothing listens on
+// the port yet: in a join storm or a rollout, a peer that discovery
+// (a full static list, an API listing) names before it has bound its
+// port. The retry costs one dial that fails at once, or, if the peer is
+// up by then and still not a member, one push-pull that tells it of
+// this node; waiting 500 ms instead left the two to learn of each other
+// by gossip, a round (200 ms at LAN defaults) per hop, which made the
+// slowest node's tail in a storm (docs/benchmarks.md, section 6, rule
+// 12). A peer that stays refused is soon back on the usual cadence: the
+// delays double to the refresh interval all the same.
+func (r *Loop) retryAfter(a string, err error, now time.Time) time.Duration {
+	if joinfail.KindOf(err) == joinfail.Refused {
+		return r.retry.FailedFrom(a, now, refusedMinBackoff)
+	}
+	return r.retry.Failed(a, now)
 }
 
 // recentlyLive reports whether addr was a live member less than one

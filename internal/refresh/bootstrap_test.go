@@ -11,6 +11,7 @@ import (
 	"github.com/gencluster/gencluster/internal/joinfail"
 	"github.com/gencluster/gencluster/internal/testing/testutil"
 	"github.com/gencluster/gencluster/membership"
+	"github.com/gencluster/gencluster/seeds"
 )
 
 func TestNextDiscoveryGap(t *testing.T) {
@@ -21,6 +22,8 @@ func TestNextDiscoveryGap(t *testing.T) {
 		want          time.Duration
 	}{
 		{warmupFirst, interval, false, 2 * warmupFirst},                             // warm-up doubles
+		{firstRediscovery, interval, false, warmupFirst},                            // the short gap after Start is not doubled from
+		{firstRediscovery, interval, true, warmupFirst},                             // nor restarted
 		{4 * time.Second, interval, false, interval},                                // up to the interval
 		{interval, interval, false, interval},                                       // settled: once per interval
 		{interval, interval, true, warmupFirst},                                     // new members: others may be coming up
@@ -158,5 +161,31 @@ func TestRefreshJoinsAliasOnce(t *testing.T) {
 	r.connectDue(context.Background(), true)
 	if n := len(f.CallTimes(alias)); n != 2 {
 		t.Errorf("after a member was lost the alias was joined %d times in all, want 2", n)
+	}
+}
+
+// A refused join (nothing listens there yet: a peer listed before it has
+// bound its port) is retried from refusedMinBackoff, an unreachable one
+// from the configured MinBackoff (rule 12).
+func TestRefusedJoinRetriedSooner(t *testing.T) {
+	const refused, silent = "10.0.0.2:7946", "10.0.0.3:7946"
+	f := testutil.NewDist("10.0.0.1:7946")
+	f.Refuse(refused)
+	c := config(f, seeds.Static(refused, silent))
+	c.MinBackoff, c.Interval = 2*time.Second, time.Minute
+	r := New(c)
+	start := time.Now()
+	r.Pass(context.Background(), true)
+	end := time.Now()
+	for _, a := range []string{refused, silent} {
+		if n := len(f.CallTimes(a)); n != 1 {
+			t.Fatalf("%s: %d joins, want 1", a, n)
+		}
+	}
+	if !r.retry.Due(refused, end.Add(refusedMinBackoff)) {
+		t.Errorf("the refused address is not due %v after its refusal", refusedMinBackoff)
+	}
+	if r.retry.Due(silent, start.Add(c.MinBackoff/2-time.Millisecond)) {
+		t.Errorf("the unreachable address is due before half of MinBackoff (%v)", c.MinBackoff)
 	}
 }

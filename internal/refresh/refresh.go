@@ -155,8 +155,20 @@ func (r *Loop) Backends() int { return len(r.backends) }
 // Addrs returns the addresses the last discovery found.
 func (r *Loop) Addrs() []string { return r.addrs }
 
-// warmupFirst is the first gap of the refresh loop's warm-up (see Run).
+// warmupFirst is the gap of the refresh loop's warm-up after a pass that
+// grew the view, and the one its doubling starts from (see Run).
 const warmupFirst = 100 * time.Millisecond
+
+// firstRediscovery is the gap from Start to the first discovery of Run,
+// once per start: shorter than warmupFirst because a node that starts in
+// a join storm or a rollout found, at Start, only the peers published
+// before it, and the ones that came up in the same instant are then
+// known to it only through gossip or its next discovery (docs/
+// benchmarks.md, section 6, rule 13). Only this one gap is short: after
+// a pass that grew the view the gap is warmupFirst again, so that a
+// storm does not ask the backends (an EndpointSlice list, a DNS query)
+// four times as often.
+const firstRediscovery = 25 * time.Millisecond
 
 // Run re-runs discovery every interval and retries failed addresses when
 // their backoff expires, until ctx is done.
@@ -166,13 +178,13 @@ func (r *Loop) Run(ctx context.Context) {
 	if r.interval <= 0 {
 		return // gen_cluster's `infinity`: join once, at Start.
 	}
-	// Warm-up: right after Start, discovery re-runs after 100ms, then
-	// 200ms, 400ms, ... until the gap reaches the interval, and again
-	// 100ms after any pass that grew the view (nextDiscoveryGap). Nodes
-	// that start together (a rollout, a join storm) each see only the
-	// peers published before them; the early re-runs let them find the
-	// rest in a fraction of a second instead of one full interval.
-	gap := min(warmupFirst, r.interval)
+	// Warm-up: right after Start, discovery re-runs after 25ms, then
+	// 100ms, 200ms, 400ms, ... until the gap reaches the interval, and
+	// again 100ms after any pass that grew the view (nextDiscoveryGap).
+	// Nodes that start together (a rollout, a join storm) each see only
+	// the peers published before them; the early re-runs let them find
+	// the rest in a fraction of a second instead of one full interval.
+	gap := min(firstRediscovery, r.interval)
 	nextDiscovery := time.Now().Add(gap)
 	timer := time.NewTimer(gap)
 	defer timer.Stop()
@@ -329,7 +341,7 @@ func (r *Loop) connectDue(ctx context.Context, discovered bool) (joined, tried b
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			continue
 		}
-		r.joinFailed(a, err, r.retry.Failed(a, now), now)
+		r.joinFailed(a, err, r.retryAfter(a, err, now), now)
 	}
 	return joined, tried
 }
