@@ -204,7 +204,10 @@ func WithDist(d Dist) Option {
 // WithRetryBackoff sets the first delay before retrying a seed whose join
 // failed. The delay doubles, with jitter, on every further failure, up to
 // the refresh interval (so a healed partition is found within one
-// interval). Default 500ms.
+// interval). A refused join (the host answered that nothing listens on
+// the port yet, as for a peer that has not bound it) starts from 100ms
+// instead, or from min if that is lower: it costs one dial that fails at
+// once. Default 500ms.
 func WithRetryBackoff(min time.Duration) Option {
 	return func(c *config) error {
 		if min <= 0 {

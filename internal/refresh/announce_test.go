@@ -128,3 +128,37 @@ func TestNoAnnounceWhenFirstViewPartial(t *testing.T) {
 		t.Errorf("%d push-pulls after the first pass's %d: an announcement from a node whose first view was 4 of 21", after-before, before)
 	}
 }
+
+// TestAnnounceThroughFewSeeds: a node given a few seeds, behind which
+// there is a larger cluster, pushes and pulls state with each seed
+// (rule 5) and then with seedAnnounce random members that discovery does
+// not list, once each (rule 14); a second pass adds nothing.
+func TestAnnounceThroughFewSeeds(t *testing.T) {
+	cluster := addrsFrom(1, 20)
+	listed := cluster[:3]
+	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", cluster...), cluster: cluster}
+	c := config(f.Dist, seeds.Static(listed...))
+	c.Dist = f
+	r := New(c)
+	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background()) // as Run does, after Start
+	for _, a := range listed {
+		if n := len(f.CallTimes(a)); n != 1 {
+			t.Errorf("seed %s: %d push-pulls, want 1", a, n)
+		}
+	}
+	unlisted := cluster[3:]
+	if n := joins(f.Dist, unlisted); n != seedAnnounce {
+		t.Errorf("%d push-pulls with members discovery does not list, want seedAnnounce = %d", n, seedAnnounce)
+	}
+	for _, a := range unlisted {
+		if n := len(f.CallTimes(a)); n > 1 {
+			t.Errorf("%s: %d push-pulls, want at most 1", a, n)
+		}
+	}
+	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background())
+	if n := joins(f.Dist, cluster); n != len(listed)+seedAnnounce {
+		t.Errorf("%d push-pulls after a second pass, want still %d: a node announces itself once", n, len(listed)+seedAnnounce)
+	}
+}

@@ -93,9 +93,16 @@ func TestAntiEntropyAfterQuiet(t *testing.T) {
 	c.AntiEntropyQuiet = 300 * time.Millisecond
 	startLoop(t, c)
 	// Every live member but this node, the seed included (joined once at
-	// the start), is a candidate.
+	// the start), is a candidate. Before any anti-entropy the node pushes
+	// and pulls with the seed (its join) and with the two members behind
+	// it (rule 14's announcement through few seeds, when Run begins).
 	cands := append([]string{seed}, members...)
-	pulls := func() int { return joins(f.Dist, cands) - 1 }
+	testutil.Eventually(t, 5*time.Second, func() bool { return joins(f.Dist, cands) == 3 }, "the join and the announcement")
+	early := map[string]int{}
+	for _, a := range cands {
+		early[a] = len(f.CallTimes(a))
+	}
+	pulls := func() int { return joins(f.Dist, cands) - 3 }
 
 	// Members keep arriving (by gossip) every 100ms: no anti-entropy.
 	var lastChange time.Time
@@ -107,10 +114,7 @@ func TestAntiEntropyAfterQuiet(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, func() bool { return pulls() == 2 }, "two anti-entropy push-pulls")
 	var pulled []string
 	for _, a := range cands {
-		ts := f.CallTimes(a)
-		if a == seed {
-			ts = ts[1:]
-		}
+		ts := f.CallTimes(a)[early[a]:]
 		for _, at := range ts {
 			pulled = append(pulled, a)
 			if at.Before(lastChange.Add(c.AntiEntropyQuiet)) {

@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -158,12 +159,15 @@ const announceStates = 64 * 64
 // reach a node that joined early, and with a few static seeds discovery
 // never lists the others, so the refresh loop cannot repair that.
 //
+// Then, with a few seeds, it also announces itself to seedAnnounce
+// random live members that discovery does not list (see seedAnnounce).
+//
 // Above fewSeeds listed addresses, when its first view (right after its
 // first join succeeded: what the joined peer knew) held at least half of
 // them (it joined a cluster that has formed, not a join storm), it
 // announces itself (announce): it pushes its state to the listed
 // addresses that are live members now, as many as announceStates allows.
-// docs/benchmarks.md, section 6, rules 5 and 8, has the measurements.
+// docs/benchmarks.md, section 6, rules 5, 8 and 14, has the measurements.
 func (r *Loop) pullFewSeeds(ctx context.Context) {
 	if r.bootstrapped {
 		return
@@ -210,13 +214,46 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 		r.obs.Connected(a, err)
 		r.logger.Debug("pushed and pulled state with a seed", "addr", a, "err", err)
 	}
+	listed := make(map[string]bool, len(others))
+	for _, a := range others {
+		listed[a] = true
+	}
+	var unlisted []string
+	for a := range live {
+		if a != r.self && !listed[a] && !pulled[a] {
+			unlisted = append(unlisted, a)
+		}
+	}
+	if len(unlisted) > 0 {
+		slices.Sort(unlisted) // the shuffle in announce is then the only randomness
+		r.pending = &pendingAnnounce{listed: unlisted, live: live, pulled: pulled, most: seedAnnounce}
+		if r.running {
+			r.flushAnnounce(ctx)
+		}
+	}
 }
+
+// seedAnnounce is how many random members a node that joined through a
+// few seeds (rule 5) pushes its state to, beside the seeds. Only the
+// seeds know of it otherwise, and the rest of the cluster learns of it
+// from their gossip, a round (200 ms at LAN defaults) per hop: the
+// last node of a rollout seeded with one address was listed by everyone
+// 0.6 to 0.7 s after its start at N = 40, where memberlist's Join of the
+// same seed took about as long. Each push-pull makes one more member
+// that knows the node and gossips it (memberlist broadcasts a member it
+// learns from a push-pull), so the news starts from 1 + seeds +
+// seedAnnounce members instead of 1 + seeds. memberlist gossips to
+// GossipNodes (3) members a round; 3 more is one round sooner for a few
+// push-pulls per start, bounded by announceStates like rule 8
+// (docs/benchmarks.md, section 6, rule 14).
+const seedAnnounce = 3
 
 // pendingAnnounce is an announcement decided in Start's pass and made
 // when Run begins (flushAnnounce).
 type pendingAnnounce struct {
 	listed       []string
 	live, pulled map[string]bool
+	most         int // at most this many push-pulls, if above 0
 }
 
 // flushAnnounce makes the pending announcement, if any. It runs from Run,
@@ -227,7 +264,7 @@ type pendingAnnounce struct {
 func (r *Loop) flushAnnounce(ctx context.Context) {
 	if p := r.pending; p != nil {
 		r.pending = nil
-		r.announce(ctx, p.listed, p.live, p.pulled)
+		r.announce(ctx, p.listed, p.live, p.pulled, p.most)
 	}
 }
 
@@ -235,7 +272,7 @@ func (r *Loop) flushAnnounce(ctx context.Context) {
 // live members when the node first had other members, and that it has
 // not exchanged state with yet: chosen at random, r.workers at a time,
 // and at most announceStates/len(live) push-pulls in all, the joins
-// before it included.
+// before it included, and at most most if most is above 0.
 //
 // Why: a node that starts late, into a cluster that has formed, gets
 // the whole view from its first join, but the others learn of it only by
@@ -247,7 +284,7 @@ func (r *Loop) flushAnnounce(ctx context.Context) {
 // about announceStates states once per start, whatever N is, where
 // memberlist's Join of the list pushes and pulls N states with each of N
 // peers: N² per node, N³ in a join storm.
-func (r *Loop) announce(ctx context.Context, listed []string, live, pulled map[string]bool) {
+func (r *Loop) announce(ctx context.Context, listed []string, live, pulled map[string]bool, most int) {
 	var cands []string
 	for _, a := range listed {
 		if live[a] && !pulled[a] {
@@ -255,7 +292,11 @@ func (r *Loop) announce(ctx context.Context, listed []string, live, pulled map[s
 		}
 	}
 	r.rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	cands = cands[:min(len(cands), max(0, announceStates/len(live)-len(pulled)))]
+	n := max(0, announceStates/len(live)-len(pulled))
+	if most > 0 {
+		n = min(n, most)
+	}
+	cands = cands[:min(len(cands), n)]
 	errs := make([]error, len(cands))
 	next := make(chan int)
 	var wg sync.WaitGroup
