@@ -205,9 +205,9 @@ func WithDist(d Dist) Option {
 // failed. The delay doubles, with jitter, on every further failure, up to
 // the refresh interval (so a healed partition is found within one
 // interval). A refused join (the host answered that nothing listens on
-// the port yet, as for a peer that has not bound it) starts from 100ms
-// instead, or from min if that is lower: it costs one dial that fails at
-// once. Default 500ms.
+// the port yet, as for a peer that has not bound it) is retried after
+// 100ms instead (or min if that is lower) for its first four refusals,
+// then doubles: it costs one dial that fails at once. Default 500ms.
 func WithRetryBackoff(min time.Duration) Option {
 	return func(c *config) error {
 		if min <= 0 {

@@ -65,15 +65,16 @@ func (t *Tracker) Failed(key string, now time.Time) time.Duration {
 }
 
 // FailedFrom records a failure at now, as Failed does, but with delays
-// that double from first instead of the policy's Min (never above it, and
-// still capped at Max), and returns the delay until the next try. The
-// failure counts toward key's backoff either way.
-func (t *Tracker) FailedFrom(key string, now time.Time, first time.Duration) time.Duration {
+// that start from first instead of the policy's Min (never above it):
+// the first times consecutive failures each wait first (with jitter),
+// and the delay doubles from there, capped at Max. It returns the delay
+// until the next try. The failure counts toward key's backoff either way.
+func (t *Tracker) FailedFrom(key string, now time.Time, first time.Duration, times int) time.Duration {
 	e := t.state[key]
 	e.failures++
 	p := t.policy
 	p.Min = min(first, p.Min)
-	d := p.Delay(e.failures, t.rand)
+	d := p.Delay(max(1, e.failures-max(0, times-1)), t.rand)
 	e.next = now.Add(d)
 	t.state[key] = e
 	return d

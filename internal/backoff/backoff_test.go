@@ -63,21 +63,22 @@ func TestTracker(t *testing.T) {
 	}
 }
 
-// FailedFrom doubles from its own first delay (never above the policy's
-// Min) and counts toward the same backoff as Failed.
+// FailedFrom waits its own first delay (never above the policy's Min)
+// for the first times failures, then doubles, and counts toward the same
+// backoff as Failed.
 func TestFailedFrom(t *testing.T) {
 	p := Policy{Min: 500 * time.Millisecond, Max: 4 * time.Second}
 	tr := NewTracker(p, 3)
 	now := time.Unix(1000, 0)
-	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
-		if d := tr.FailedFrom("a", now, 100*time.Millisecond); d < want/2 || d > want {
+	for i, want := range []time.Duration{100 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
+		if d := tr.FailedFrom("a", now, 100*time.Millisecond, 2); d < want/2 || d > want {
 			t.Errorf("refusal %d: delay %v, want within [%v, %v]", i+1, d, want/2, want)
 		}
 	}
 	if d := tr.Failed("a", now); d < 2*time.Second || d > 4*time.Second {
-		t.Errorf("a fourth failure of another kind waited %v, want the policy's 4th delay, within [2s, 4s]", d)
+		t.Errorf("a fifth failure of another kind waited %v, want the policy's 5th delay, capped: within [2s, 4s]", d)
 	}
-	if d := tr.FailedFrom("b", now, time.Minute); d < p.Min/2 || d > p.Min {
+	if d := tr.FailedFrom("b", now, time.Minute, 1); d < p.Min/2 || d > p.Min {
 		t.Errorf("FailedFrom with a first delay above Min waited %v, want Min's [%v, %v]", d, p.Min/2, p.Min)
 	}
 }

@@ -60,6 +60,13 @@ func (r *Loop) joinOneByOne(ctx context.Context, take func() (string, bool), joi
 // MinBackoff (500 ms by default).
 const refusedMinBackoff = 100 * time.Millisecond
 
+// refusedQuickTries is how many consecutive refusals of an address each
+// wait only refusedMinBackoff before the delay starts doubling: a peer in
+// a storm can take a few hundred milliseconds to bind its port on a busy
+// machine, and a second refusal that waited 100 to 200 ms was again long
+// enough for gossip to win.
+const refusedQuickTries = 4
+
 // retryAfter records the failed join of a at now and returns the delay
 // until it is tried again: exponential backoff from the configured
 // MinBackoff, or from refusedMinBackoff (if lower) when the join was
@@ -71,11 +78,12 @@ const refusedMinBackoff = 100 * time.Millisecond
 // this node; waiting 500 ms instead left the two to learn of each other
 // by gossip, a round (200 ms at LAN defaults) per hop, which made the
 // slowest node's tail in a storm (docs/benchmarks.md, section 6, rule
-// 12). A peer that stays refused is soon back on the usual cadence: the
-// delays double to the refresh interval all the same.
+// 12). A peer that stays refused is soon back on the usual cadence: after
+// refusedQuickTries refusals the delays double to the refresh interval
+// all the same.
 func (r *Loop) retryAfter(a string, err error, now time.Time) time.Duration {
 	if joinfail.KindOf(err) == joinfail.Refused {
-		return r.retry.FailedFrom(a, now, refusedMinBackoff)
+		return r.retry.FailedFrom(a, now, refusedMinBackoff, refusedQuickTries)
 	}
 	return r.retry.Failed(a, now)
 }
