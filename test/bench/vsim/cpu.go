@@ -67,6 +67,25 @@ func (c CPU) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Defaults is the pseudo-profile that charges each implementation the
+// profile of its own default configuration (ProfileOf): gencluster turns
+// memberlist's compression off (gossip.Start), the baseline keeps
+// memberlist's DefaultLANConfig, which compresses.
+const Defaults = "defaults"
+
+// ProfileOf returns the CPU profile a run of impl is charged under the
+// profile name asked: name itself, except for Defaults, which is "plain"
+// for gencluster and "lzw" for the baseline.
+func ProfileOf(name string, impl Impl) string {
+	if name != Defaults {
+		return name
+	}
+	if impl == Gencluster {
+		return "plain"
+	}
+	return "lzw"
+}
+
 // CPUProfile returns the calibrated costs of a profile by name ("off" is
 // the free-CPU mode).
 func CPUProfile(name string) (CPU, error) {

@@ -116,6 +116,14 @@ func TestCPUValidate(t *testing.T) {
 			t.Errorf("profile %s: %v", name, err)
 		}
 	}
+	// defaults charges each implementation its own default configuration:
+	// gencluster turns compression off, the baseline keeps it.
+	if g, m := ProfileOf(Defaults, Gencluster), ProfileOf(Defaults, Raw); g != "plain" || m != "lzw" {
+		t.Errorf("ProfileOf(defaults) = %s for gencluster, %s for memberlist; want plain, lzw", g, m)
+	}
+	if p := ProfileOf("lzw", Gencluster); p != "lzw" {
+		t.Errorf("ProfileOf(lzw, gencluster) = %s, want lzw", p)
+	}
 	nw, err := NewNetwork(Link{}, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -23,32 +23,44 @@ var (
 
 // cpuFlags returns the -cpu profiles in order and their costs with the
 // -cpu-* overrides applied ("off" is never overridden: it is the free
-// mode kept for comparison).
+// mode kept for comparison). For Defaults the costs hold the profiles it
+// stands for (ProfileOf), under their own names.
 func cpuFlags() ([]string, map[string]CPU, error) {
 	var names []string
 	costs := map[string]CPU{}
 	for _, name := range strings.Split(*flagCPU, ",") {
 		name = strings.TrimSpace(name)
-		c, err := CPUProfile(name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-cpu %q: %w", *flagCPU, err)
-		}
-		if name != "off" {
-			for _, o := range []struct {
-				v   time.Duration
-				dst *time.Duration
-			}{{*flagCPUPacket, &c.Packet}, {*flagCPUMessage, &c.Message}, {*flagCPUStream, &c.Stream}, {*flagCPUSend, &c.Send}, {*flagCPURecv, &c.Recv}, {*flagCPULearn, &c.Learn}} {
-				if o.v >= 0 {
-					*o.dst = o.v
-				}
+		for _, impl := range Impls {
+			p := ProfileOf(name, impl)
+			c, err := profileWithOverrides(p)
+			if err != nil {
+				return nil, nil, fmt.Errorf("-cpu %q: %w", *flagCPU, err)
 			}
+			costs[p] = c
 		}
 		if !slices.Contains(names, name) {
 			names = append(names, name)
 		}
-		costs[name] = c
 	}
 	return names, costs, nil
+}
+
+// profileWithOverrides returns the named profile's costs with the -cpu-*
+// overrides applied, except to "off".
+func profileWithOverrides(name string) (CPU, error) {
+	c, err := CPUProfile(name)
+	if err != nil || name == "off" {
+		return c, err
+	}
+	for _, o := range []struct {
+		v   time.Duration
+		dst *time.Duration
+	}{{*flagCPUPacket, &c.Packet}, {*flagCPUMessage, &c.Message}, {*flagCPUStream, &c.Stream}, {*flagCPUSend, &c.Send}, {*flagCPURecv, &c.Recv}, {*flagCPULearn, &c.Learn}} {
+		if o.v >= 0 {
+			*o.dst = o.v
+		}
+	}
+	return c, nil
 }
 
 // variant is one implementation with one seeding.

@@ -41,7 +41,7 @@ var (
 	flagRefresh   = flag.Duration("refresh", 0, "gencluster's refresh interval (0: its default)")
 	flagRawSeeds  = flag.String("raw-seeds", "1", "known seed addresses the baseline joins, comma-separated (all: every member's): one baseline run per value")
 	flagGSeeds    = flag.String("g-seeds", "registry", "gencluster's discovery, comma-separated: registry (lists members as they come up), K (a static list of the first K addresses) or all (every address): one gencluster run per value")
-	flagCPU       = flag.String("cpu", "off,lzw", "virtual CPU profiles, comma-separated: off (all work is free), plain, lzw (memberlist's default compression): one run per profile")
+	flagCPU       = flag.String("cpu", "off,lzw", "virtual CPU profiles, comma-separated: off (all work is free), plain, lzw (memberlist's default compression), defaults (each implementation its own default: gencluster plain, memberlist lzw): one run per profile")
 	flagSpread    = flag.Duration("spread", 0, "start the members over this much virtual time instead of all at once")
 	flagRefuse    = flag.Bool("refuse-unstarted", false, "refuse dials to members that have not started yet, as loopback does (default: the dial waits for them)")
 	flagTimeout   = flag.Duration("timeout", 3*time.Minute, "virtual time limit of each phase")
@@ -112,7 +112,7 @@ func TestVirtual(t *testing.T) {
 				for _, v := range variants(n) {
 					o := Options{
 						Impl: v.impl, N: n, Seed: uint64(seed), RawSeeds: v.raw, GSeeds: v.g,
-						CPU: cpuCosts[cpuName], CPUName: cpuName,
+						CPU: cpuCosts[ProfileOf(cpuName, v.impl)], CPUName: cpuName,
 						Link:            Link{Latency: *flagLatency, Jitter: *flagJitter, Loss: *flagLoss},
 						RefreshInterval: *flagRefresh,
 						Spread:          *flagSpread, RefuseUnstarted: *flagRefuse, Timeout: *flagTimeout, Steady: *flagSteady,
