@@ -19,6 +19,20 @@ func addrsFrom(third, n int) []string {
 	return out
 }
 
+// firstPass returns a loop at 10.0.0.1 whose discovery lists listed, in
+// front of cluster (a clusterDist whose joins of cluster's addresses
+// succeed), after what Start and the beginning of Run do: one pass, then
+// the announcement it decided.
+func firstPass(cluster, listed []string) (*clusterDist, *Loop) {
+	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", cluster...), cluster: cluster}
+	c := config(f.Dist, seeds.Static(listed...))
+	c.Dist = f
+	r := New(c)
+	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background()) // as Run does, after Start
+	return f, r
+}
+
 // TestAnnounceToFormedCluster: a node that starts late, given more than
 // fewSeeds addresses of a cluster that has formed, gets the whole view
 // from its first join and then pushes its state to every other listed
@@ -26,12 +40,7 @@ func addrsFrom(third, n int) []string {
 // pass pushes to nobody.
 func TestAnnounceToFormedCluster(t *testing.T) {
 	listed := addrsFrom(1, 20)
-	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", listed...), cluster: listed}
-	c := config(f.Dist, seeds.Static(listed...))
-	c.Dist = f
-	r := New(c)
-	r.Pass(context.Background(), true)
-	r.flushAnnounce(context.Background()) // as Run does, after Start
+	f, r := firstPass(listed, listed)
 	for _, a := range listed {
 		if n := len(f.CallTimes(a)); n != 1 {
 			t.Errorf("%s: %d push-pulls, want 1 (the first join, or the announcement)", a, n)
@@ -53,12 +62,7 @@ func TestAnnounceBounded(t *testing.T) {
 	if want >= len(listed) {
 		t.Fatalf("setup: %d listed members are within the budget (%d)", len(listed), want)
 	}
-	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", listed...), cluster: listed}
-	c := config(f.Dist, seeds.Static(listed...))
-	c.Dist = f
-	r := New(c)
-	r.Pass(context.Background(), true)
-	r.flushAnnounce(context.Background())
+	f, _ := firstPass(listed, listed)
 	if n := joins(f.Dist, listed); n != want {
 		t.Errorf("%d push-pulls with %d listed members, want announceStates/%d = %d", n, len(listed), len(listed)+1, want)
 	}
@@ -136,12 +140,7 @@ func TestNoAnnounceWhenFirstViewPartial(t *testing.T) {
 func TestAnnounceThroughFewSeeds(t *testing.T) {
 	cluster := addrsFrom(1, 20)
 	listed := cluster[:3]
-	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", cluster...), cluster: cluster}
-	c := config(f.Dist, seeds.Static(listed...))
-	c.Dist = f
-	r := New(c)
-	r.Pass(context.Background(), true)
-	r.flushAnnounce(context.Background()) // as Run does, after Start
+	f, r := firstPass(cluster, listed)
 	for _, a := range listed {
 		if n := len(f.CallTimes(a)); n != 1 {
 			t.Errorf("seed %s: %d push-pulls, want 1", a, n)
