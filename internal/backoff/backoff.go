@@ -56,12 +56,7 @@ func (t *Tracker) Due(key string, now time.Time) bool {
 
 // Failed records a failure at now and returns the delay until the next try.
 func (t *Tracker) Failed(key string, now time.Time) time.Duration {
-	e := t.state[key]
-	e.failures++
-	d := t.policy.Delay(e.failures, t.rand)
-	e.next = now.Add(d)
-	t.state[key] = e
-	return d
+	return t.FailedFrom(key, now, t.policy.Min, 1)
 }
 
 // FailedFrom records a failure at now, as Failed does, but with delays

@@ -207,7 +207,7 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 			view = r.firstView
 		}
 		if 2*view >= len(others)+1 {
-			r.pending = &pendingAnnounce{listed: others, live: live, pulled: pulled}
+			r.pending = &pendingAnnounce{to: others, live: live, pulled: pulled}
 			if r.running {
 				r.flushAnnounce(ctx)
 			}
@@ -234,7 +234,7 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 	}
 	if len(unlisted) > 0 {
 		slices.Sort(unlisted) // the shuffle in announce is then the only randomness
-		r.pending = &pendingAnnounce{listed: unlisted, live: live, pulled: pulled, most: seedAnnounce}
+		r.pending = &pendingAnnounce{to: unlisted, live: live, pulled: pulled, most: seedAnnounce}
 		if r.running {
 			r.flushAnnounce(ctx)
 		}
@@ -259,7 +259,7 @@ const seedAnnounce = 3
 // pendingAnnounce is an announcement decided in Start's pass and made
 // when Run begins (flushAnnounce).
 type pendingAnnounce struct {
-	listed       []string
+	to           []string // the listed addresses (rule 8), or unlisted members (rule 14)
 	live, pulled map[string]bool
 	most         int // at most this many push-pulls, if above 0
 }
@@ -272,11 +272,11 @@ type pendingAnnounce struct {
 func (r *Loop) flushAnnounce(ctx context.Context) {
 	if p := r.pending; p != nil {
 		r.pending = nil
-		r.announce(ctx, p.listed, p.live, p.pulled, p.most)
+		r.announce(ctx, p.to, p.live, p.pulled, p.most)
 	}
 }
 
-// announce pushes and pulls state with the listed addresses that were
+// announce pushes and pulls state with the addresses of to that were
 // live members when the node first had other members, and that it has
 // not exchanged state with yet: chosen at random, r.workers at a time,
 // and at most announceStates/len(live) push-pulls in all, the joins
@@ -292,9 +292,9 @@ func (r *Loop) flushAnnounce(ctx context.Context) {
 // about announceStates states once per start, whatever N is, where
 // memberlist's Join of the list pushes and pulls N states with each of N
 // peers: N² per node, N³ in a join storm.
-func (r *Loop) announce(ctx context.Context, listed []string, live, pulled map[string]bool, most int) {
+func (r *Loop) announce(ctx context.Context, to []string, live, pulled map[string]bool, most int) {
 	var cands []string
-	for _, a := range listed {
+	for _, a := range to {
 		if live[a] && !pulled[a] {
 			cands = append(cands, a)
 		}
