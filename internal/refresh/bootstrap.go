@@ -207,10 +207,7 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 			view = r.firstView
 		}
 		if 2*view >= len(others)+1 {
-			r.pending = &pendingAnnounce{to: others, live: live, pulled: pulled}
-			if r.running {
-				r.flushAnnounce(ctx)
-			}
+			r.scheduleAnnounce(ctx, &pendingAnnounce{to: others, live: live, pulled: pulled})
 		}
 		return
 	}
@@ -234,10 +231,7 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 	}
 	if len(unlisted) > 0 {
 		slices.Sort(unlisted) // the shuffle in announce is then the only randomness
-		r.pending = &pendingAnnounce{to: unlisted, live: live, pulled: pulled, most: seedAnnounce}
-		if r.running {
-			r.flushAnnounce(ctx)
-		}
+		r.scheduleAnnounce(ctx, &pendingAnnounce{to: unlisted, live: live, pulled: pulled, most: seedAnnounce})
 	}
 }
 
@@ -262,6 +256,15 @@ type pendingAnnounce struct {
 	to           []string // the listed addresses (rule 8), or unlisted members (rule 14)
 	live, pulled map[string]bool
 	most         int // at most this many push-pulls, if above 0
+}
+
+// scheduleAnnounce makes p the pending announcement, and makes it at once
+// if Run has begun (a pass inside Start leaves it to Run: flushAnnounce).
+func (r *Loop) scheduleAnnounce(ctx context.Context, p *pendingAnnounce) {
+	r.pending = p
+	if r.running {
+		r.flushAnnounce(ctx)
+	}
 }
 
 // flushAnnounce makes the pending announcement, if any. It runs from Run,
