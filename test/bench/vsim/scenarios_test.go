@@ -4,6 +4,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // TestCrashPhaseSameForEveryImplementation checks that the crash falls at
@@ -11,6 +13,11 @@ import (
 // when the start ended (which differs between implementations), and that
 // different seeds give different phases.
 func TestCrashPhaseSameForEveryImplementation(t *testing.T) {
+	// probeInterval copies memberlist's default, which both
+	// implementations run with (profile): the grid must be theirs.
+	if d := memberlist.DefaultLANConfig().ProbeInterval; d != probeInterval {
+		t.Fatalf("probeInterval is %v, memberlist's DefaultLANConfig probes every %v", probeInterval, d)
+	}
 	phaseAfter := func(seed uint64, startTook time.Duration) (phase time.Duration) {
 		synctest.Test(t, func(t *testing.T) {
 			r := &run{o: Options{Seed: seed}, t0: time.Now()}
