@@ -28,10 +28,15 @@ type delegate struct {
 
 	// mu orders the callbacks and the hold timers: every decision that
 	// reads the view and the event that follows it are taken under it.
-	mu    sync.Mutex
-	meta  []byte            // encoded local metadata
-	user  map[string]string // local metadata as given
-	flags byte              // local flags (flagLeaving, flagDraining): they only grow
+	mu   sync.Mutex
+	meta []byte // encoded local metadata, in encoding wire
+	wire byte   // the metadata encoding sent (metaV1 or metaV2, wire.go)
+	// oldReaders are the live members that read only metaV1, and
+	// wireKick wakes wireLoop when they change (wire.go).
+	oldReaders map[string]struct{}
+	wireKick   chan struct{}
+	user       map[string]string // local metadata as given
+	flags      byte              // local flags (flagLeaving, flagDraining): they only grow
 	// leavingPeers are the live members that told this node directly
 	// (msgLeaving) that they are leaving, with the boot id the notice
 	// named (see Gossip.Leave).
@@ -87,7 +92,7 @@ func (d *delegate) setMeta(meta map[string]string, flags byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	flags |= d.flags
-	b, err := encodeMeta(meta, flags, d.life)
+	b, err := encodeMeta(meta, flags, d.life, d.wire)
 	if err != nil {
 		return err
 	}
@@ -197,6 +202,7 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	m, _ := d.member(n, membership.StateAlive)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.noteReaderLocked(n)
 	delete(d.leavingPeers, m.Name) // a new incarnation
 	delete(d.goneAt, m.Name)
 	if h, ok := d.held[m.Name]; ok {
@@ -222,6 +228,7 @@ func (d *delegate) NotifyUpdate(n *memberlist.Node) {
 	m, _ := d.member(n, membership.StateAlive)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.noteReaderLocked(n)
 	old, ok := d.view.Member(m.Name)
 	if ok && old.Boot != 0 && m.Boot != 0 && old.Boot != m.Boot {
 		delete(d.leavingPeers, m.Name)
@@ -245,6 +252,7 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	m, leaving := d.member(n, membership.StateFailed)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.forgetReaderLocked(m.Name)
 	leaving = leaving || d.noticedLocked(m)
 	delete(d.leavingPeers, m.Name)
 	now := time.Now()

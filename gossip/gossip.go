@@ -85,6 +85,11 @@ type Config struct {
 	// Label, keys, or another Transport (the adapter's own dial-cancelling
 	// transport is only installed when Transport is nil).
 	Memberlist func(*memberlist.Config)
+
+	// wireUpDelay is the least wait before the node goes back to the
+	// compact metadata encoding (wire.go); 0 means defaultWireUpDelay.
+	// Tests shorten it.
+	wireUpDelay time.Duration
 }
 
 // DefaultDeadNodeReclaimTime is how long after a member is declared failed
@@ -148,7 +153,7 @@ func Start(cfg Config) (*Gossip, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
-	meta, err := encodeMeta(cfg.Meta, 0, id)
+	meta, err := encodeMeta(cfg.Meta, 0, id, metaV2)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
@@ -169,12 +174,14 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	bridge := &logBridge{logger: logger, rejects: newRejectLog(cfg.RejectLogEvery)}
 	del := &delegate{
-		meta:   meta,
-		user:   maps.Clone(cfg.Meta),
-		view:   v,
-		logger: logger,
-		self:   cfg.Name,
-		life:   id,
+		meta:     meta,
+		wire:     metaV2,
+		wireKick: make(chan struct{}, 1),
+		user:     maps.Clone(cfg.Meta),
+		view:     v,
+		logger:   logger,
+		self:     cfg.Name,
+		life:     id,
 	}
 	kops := newKeyOps(del, logger, cfg.Security.Pending)
 	del.onKeyOp = kops.notify
@@ -193,6 +200,13 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Conflict = del
 	mc.Logger = bridge.std()
 	mc.DeadNodeReclaimTime = DefaultDeadNodeReclaimTime
+	// The delegate protocol's maximum is the newest metadata encoding
+	// this node reads; every member advertises it in its alive messages,
+	// and a node sends metaV2 only while every live member reads it
+	// (wire.go). The current version stays 0: memberlist refuses a join
+	// when any node's current version is above another's maximum, and
+	// gencluster versions before metaV2 advertise a maximum of 0.
+	mc.DelegateProtocolMax = metaV2
 	// No LZW: a push-pull state compresses to about 40 % of its size, but
 	// compressing and decompressing it took most of a join storm's CPU
 	// (every member's boot id is random bytes, which LZW does not
@@ -259,6 +273,12 @@ func Start(cfg Config) (*Gossip, error) {
 	// Create has built the keyring from SecretKey when only that was set.
 	g.keyring = mc.Keyring
 	g.kops = kops
+	upDelay := cfg.wireUpDelay
+	if upDelay <= 0 {
+		upDelay = defaultWireUpDelay
+	}
+	stop := g.stopCh
+	g.waits.Go(func() { g.wireLoop(stop, del.wireKick, upDelay) })
 	g.waitMu.Unlock()
 	started = true
 	kops.start(g)

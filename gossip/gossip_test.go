@@ -66,10 +66,10 @@ func TestMetaRejects(t *testing.T) {
 		}
 	}
 	for _, b := range [][]byte{
-		{9, 0},              // unknown version
-		{metaVersion},       // no flags byte
-		{metaVersion, 0, 5}, // key length past the end
-		{metaVersion, 0, 1, 'k', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge varint
+		{9, 0},         // unknown version
+		{metaV1},       // no flags byte
+		{metaV1, 0, 5}, // key length past the end
+		{metaV1, 0, 1, 'k', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge varint
 	} {
 		if _, _, _, err := decodeMeta(b); err == nil {
 			t.Errorf("decodeMeta(%x) accepted garbage", b)
@@ -270,7 +270,7 @@ func TestStartRejects(t *testing.T) {
 func TestLeavingNoticeWithoutFlag(t *testing.T) {
 	s := &sink{}
 	d := &delegate{view: view.New(s.add), logger: slog.New(slog.DiscardHandler)}
-	meta, err := encodeMeta(map[string]string{"k": "v"}, 0, life{boot: 7, start: 1})
+	meta, err := encodeMeta(map[string]string{"k": "v"}, 0, life{boot: 7, start: 1}, metaV2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // lifeNode is a memberlist node named name at ip:7946 of life boot.
 func lifeNode(t *testing.T, name, ip string, boot uint64, meta map[string]string) *memberlist.Node {
 	t.Helper()
-	b, err := encodeMeta(meta, 0, life{boot: boot, start: int64(boot)})
+	b, err := encodeMeta(meta, 0, life{boot: boot, start: int64(boot)}, metaV2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestConflictOnOwnName(t *testing.T) {
 // version without boot ids, as the user's entries plus one with the empty
 // key; and metadata of such a version decodes with no boot id.
 func TestBootIDMetaCompatible(t *testing.T) {
-	b, err := encodeMeta(map[string]string{"zone": "a"}, 0, life{boot: 0xabc, start: 5})
+	b, err := encodeMeta(map[string]string{"zone": "a"}, 0, life{boot: 0xabc, start: 5}, metaV1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestBootIDMetaCompatible(t *testing.T) {
 	if entries["zone"] != "a" || len(entries[""]) != lifeLen || len(entries) != 2 {
 		t.Fatalf("an older decoder reads %q", entries)
 	}
-	old := []byte{metaVersion, 0, 4, 'z', 'o', 'n', 'e', 1, 'a'}
+	old := []byte{metaV1, 0, 4, 'z', 'o', 'n', 'e', 1, 'a'}
 	m, _, id, err := decodeMeta(old)
 	if err != nil || m["zone"] != "a" || id != (life{}) {
 		t.Fatalf("decodeMeta(older version) = %v, %v, %v", m, id, err)

@@ -19,9 +19,24 @@ import (
 // never truncated.
 const maxMetaSize = memberlist.MetaMaxSize
 
-// metaVersion is the first byte of every encoding, so the format can change
-// without old nodes misreading new ones.
-const metaVersion = 1
+// The metadata encodings. The first byte of every encoding is its
+// version, so old nodes refuse what they cannot read instead of misreading
+// it. Every node decodes both; which one a node sends is decided by what
+// every live member can read (wire.go).
+const (
+	// metaV1: version, flags, then the entries, the life among them as
+	// the entry with the empty key (28 hex digits). Every gencluster
+	// version decodes it.
+	metaV1 byte = 1
+	// metaV2: version, flags, the life in 14 bytes (boot id, start
+	// time), then the entries. 16 bytes shorter than metaV1 for every
+	// node in every alive message: with few seeds, formation runs on
+	// gossip packets of alive messages, and the 32 bytes metaV1 adds to
+	// each (against none in plain memberlist) cost the members that
+	// learn of a late starter by gossip a third of a second at N = 100
+	// (docs/benchmarks.md, section 7).
+	metaV2 byte = 2
+)
 
 // flagLeaving marks a node that is about to leave gracefully. memberlist
 // does not tell its EventDelegate whether a node left or failed (the State
@@ -46,30 +61,55 @@ type life struct {
 	start int64
 }
 
-// lifeLen is the length of the encoded life: 16 hex digits of boot id,
+// lifeLen is the length of the life in metaV1: 16 hex digits of boot id,
 // 12 of start time (milliseconds up to the year 10889).
 const lifeLen = 28
 
-// encodeMeta encodes user metadata, internal flags and the node's life as
+// lifeLenV2 is the length of the life in metaV2: the boot id in 8 bytes
+// and the start time in 6, both big-endian.
+const lifeLenV2 = 14
+
+// encodeMeta encodes user metadata, internal flags and the node's life in
+// encoding version (metaV1 or metaV2):
 //
-//	version(1) flags(1) { uvarint(len(key)) key uvarint(len(val)) val }*
+//	metaV1: version(1) flags(1) { uvarint(len(key)) key uvarint(len(val)) val }*
+//	metaV2: version(1) flags(1) boot(8) start(6) { same entries }*
 //
 // with keys sorted, so equal maps encode to equal bytes and memberlist's
-// "meta changed" check is exact. The life, when non-zero, is the entry with
-// the empty key (a key user metadata may not have, so it sorts first): its
-// value is lifeLen hex digits. gencluster versions that predate it decode
-// the same bytes and show the entry as metadata with an empty key.
-func encodeMeta(meta map[string]string, flags byte, id life) ([]byte, error) {
+// "meta changed" check is exact. In metaV1 the life, when non-zero, is the
+// entry with the empty key (a key user metadata may not have, so it sorts
+// first): its value is lifeLen hex digits; gencluster versions that
+// predate it decode the same bytes and show the entry as metadata with an
+// empty key. In metaV2 the zero life is 14 zero bytes.
+//
+// Metadata is refused when either encoding would be over maxMetaSize, so
+// a node can always fall back to metaV1 (wire.go).
+func encodeMeta(meta map[string]string, flags byte, id life, version byte) ([]byte, error) {
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	buf := []byte{metaVersion, flags}
-	if id != (life{}) {
-		buf = binary.AppendUvarint(buf, 0)
-		buf = binary.AppendUvarint(buf, lifeLen)
-		buf = fmt.Appendf(buf, "%016x%012x", id.boot, uint64(id.start)&(1<<48-1))
+	buf := []byte{version, flags}
+	v1Extra := 0 // how much longer metaV1 is than buf will be
+	switch version {
+	case metaV1:
+		if id != (life{}) {
+			buf = binary.AppendUvarint(buf, 0)
+			buf = binary.AppendUvarint(buf, lifeLen)
+			buf = fmt.Appendf(buf, "%016x%012x", id.boot, uint64(id.start)&(1<<48-1))
+		}
+	case metaV2:
+		buf = binary.BigEndian.AppendUint64(buf, id.boot)
+		var start [8]byte
+		binary.BigEndian.PutUint64(start[:], uint64(id.start))
+		buf = append(buf, start[2:]...) // its low 48 bits, as in metaV1
+		v1Extra = -lifeLenV2
+		if id != (life{}) {
+			v1Extra += lifeOverhead
+		}
+	default:
+		return nil, fmt.Errorf("metadata version %d unknown", version)
 	}
 	for _, k := range keys {
 		if err := checkMetaString("key", k); err != nil {
@@ -87,8 +127,8 @@ func encodeMeta(meta map[string]string, flags byte, id life) ([]byte, error) {
 		buf = binary.AppendUvarint(buf, uint64(len(v)))
 		buf = append(buf, v...)
 	}
-	if len(buf) > maxMetaSize {
-		return nil, fmt.Errorf("metadata encodes to %d bytes, over memberlist's limit of %d bytes (%d of them this node's boot id)", len(buf), maxMetaSize, lifeOverhead)
+	if n := max(len(buf), len(buf)+v1Extra); n > maxMetaSize {
+		return nil, fmt.Errorf("metadata encodes to %d bytes, over memberlist's limit of %d bytes (%d of them this node's boot id)", n, maxMetaSize, lifeOverhead)
 	}
 	return buf, nil
 }
@@ -119,30 +159,44 @@ func checkMetaString(what, s string) error {
 // EncodeMeta returns the bytes gossiped for meta, or an error naming the
 // problem (invalid UTF-8, an empty key, or over maxMetaSize). Use it to
 // check metadata before starting a node: a running node also gossips its
-// boot id, which takes 30 of the maxMetaSize bytes, and this check counts
-// them.
+// boot id, which takes 30 of the maxMetaSize bytes in the encoding every
+// gencluster version reads (metaV1, which a node falls back to when an
+// older member is live, wire.go), and this check counts them.
 func EncodeMeta(meta map[string]string) ([]byte, error) {
-	return encodeMeta(meta, 0, life{boot: 1})
+	return encodeMeta(meta, 0, life{boot: 1}, metaV1)
 }
 
-// decodeMeta is the inverse of encodeMeta. Its input comes from the
-// network, so it checks every length and returns an error, never panics,
-// on bad bytes. Empty input (a node that set no metadata, or a plain
-// memberlist node) decodes to a nil map and the zero life.
+// decodeMeta is the inverse of encodeMeta, for either encoding. Its input
+// comes from the network, so it checks every length and returns an error,
+// never panics, on bad bytes. Empty input (a node that set no metadata, or
+// a plain memberlist node) decodes to a nil map and the zero life.
 func decodeMeta(b []byte) (map[string]string, byte, life, error) {
 	if len(b) == 0 {
 		return nil, 0, life{}, nil
 	}
-	if b[0] != metaVersion {
-		return nil, 0, life{}, fmt.Errorf("metadata version %d, want %d", b[0], metaVersion)
+	if b[0] != metaV1 && b[0] != metaV2 {
+		return nil, 0, life{}, fmt.Errorf("metadata version %d, want %d or %d", b[0], metaV1, metaV2)
 	}
 	if len(b) < 2 {
 		return nil, 0, life{}, errors.New("metadata truncated after version")
 	}
 	flags := b[1]
 	rest := b[2:]
-	var m map[string]string
 	var id life
+	if b[0] == metaV2 {
+		if len(rest) < lifeLenV2 {
+			return nil, 0, life{}, fmt.Errorf("metadata truncated in the boot id: %d bytes, want %d", len(rest), lifeLenV2)
+		}
+		boot := binary.BigEndian.Uint64(rest)
+		var st [8]byte
+		copy(st[2:], rest[8:lifeLenV2])
+		start := binary.BigEndian.Uint64(st[:])
+		if boot == 0 && start != 0 {
+			return nil, 0, life{}, fmt.Errorf("metadata boot id 0 with start time %d: want a non-zero id, or neither", start)
+		}
+		id, rest = life{boot: boot, start: int64(start)}, rest[lifeLenV2:]
+	}
+	var m map[string]string
 	for len(rest) > 0 {
 		k, r, err := readString(rest)
 		if err != nil {
@@ -154,6 +208,9 @@ func decodeMeta(b []byte) (map[string]string, byte, life, error) {
 		}
 		rest = r
 		if k == "" {
+			if b[0] == metaV2 {
+				return nil, 0, life{}, errors.New("metadata key is empty")
+			}
 			if id, err = parseLife(v); err != nil {
 				return nil, 0, life{}, err
 			}
