@@ -180,14 +180,3 @@ func TestWireFallsBackForOlderMember(t *testing.T) {
 		return ok && m.Meta["zone"] == "y" && newSpy.last("a") == metaV2 && uint64(m.Boot) == a.del.life.boot
 	}, "b reading a's metaV2 with its boot id")
 }
-
-func (h *recordHandler) has(msg string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, r := range h.recs {
-		if r.Message == msg {
-			return true
-		}
-	}
-	return false
-}
