@@ -48,9 +48,15 @@ type delegate struct {
 	// name: a restart that came before the old process was declared
 	// failed looks like that, and so does a name thief (see claims.go).
 	claims map[string]claim
-	// held are the removals of members whose name another address
-	// claimed recently, not yet reported (hold.go).
+	// held are the removals not yet reported: of members whose name
+	// another address claimed recently (hold.go), and doubted ones
+	// (doubt.go).
 	held map[string]*heldEvent
+	// doubt are the timers that size the window in which removals are
+	// doubted (zero: none are), and doubtUntil the end of the current
+	// window (doubt.go).
+	doubt      doubtTimers
+	doubtUntil time.Time
 	// onReclaim, when set, is told (under memberlist's node lock: it
 	// must not block) that a node at addr claims the name of a member
 	// that left or failed at gone.
@@ -204,12 +210,15 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	defer d.mu.Unlock()
 	d.noteReaderLocked(n)
 	delete(d.leavingPeers, m.Name) // a new incarnation
+	if _, gone := d.goneAt[m.Name]; gone {
+		d.openDoubtLocked(time.Now())
+	}
 	delete(d.goneAt, m.Name)
 	if h, ok := d.held[m.Name]; ok {
 		delete(d.held, m.Name)
 		if h.ev.Member.Addr == m.Addr && h.ev.Member.Boot == m.Boot {
 			// The same life refuted its removal: it never went.
-			d.logger.Debug("a member refuted its removal while another node claimed its name; not reported", "peer", m.Name, "addr", m.Addr)
+			d.logger.Info("a member refuted its removal before it was reported: not reported", "peer", m.Name, "addr", m.Addr, "held_because", h.why)
 			d.emitLocked(membership.Event{Type: membership.EventUpdate, Member: m})
 			return
 		}
@@ -247,7 +256,9 @@ func (d *delegate) NotifyUpdate(n *memberlist.Node) {
 // address: while another node claims the member's name (a name thief),
 // its leave or failure would remove the real member. So a removal that
 // the member did not announce itself is held while a claim on its name
-// is recent, and dropped if the member refutes it (hold.go).
+// is recent, and dropped if the member refutes it (hold.go). So is one
+// that comes just after a partition or failure, when it may be a cut-off
+// member's stale dead message (doubt.go).
 func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	m, leaving := d.member(n, membership.StateFailed)
 	d.mu.Lock()
@@ -267,9 +278,20 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	if leaving {
 		ev.Type, ev.Member.State = membership.EventLeave, membership.StateLeft
 	}
-	if fresh && c.addr != m.Addr && !leaving && d.onHold != nil {
+	var why string
+	switch {
+	case leaving:
+	case fresh && c.addr != m.Addr:
+		why = "another node claimed its name"
+	case d.doubtfulLocked(now):
+		why = "declared failed soon after another failure or return: possibly a cut-off member's stale dead message"
+	}
+	if !leaving {
+		d.openDoubtLocked(now)
+	}
+	if why != "" && d.onHold != nil {
 		if _, already := d.held[m.Name]; !already {
-			h := &heldEvent{ev: ev}
+			h := &heldEvent{ev: ev, why: why}
 			if d.held == nil {
 				d.held = make(map[string]*heldEvent)
 			}

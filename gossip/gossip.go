@@ -259,6 +259,7 @@ func Start(cfg Config) (*Gossip, error) {
 	g.guard.kick = make(chan struct{}, 1)
 	del.onReclaim = g.scheduleReclaim
 	del.onHold = g.scheduleHold
+	del.doubt = newDoubtTimers(mc, g.holdTime())
 	del.onSelfConflict = g.noteSelfConflict
 	ml, err := memberlist.Create(mc)
 	if err != nil {
