@@ -53,23 +53,46 @@ func TestAnnounceToFormedCluster(t *testing.T) {
 }
 
 // TestAnnounceBounded: the announcement is bounded in member states: in a
-// view of 101 (this node and 100 listed members) the node pushes and
-// pulls state with announceStates/101 of them in all, the first join
-// included, each at most once, and leaves the rest to gossip.
+// formed cluster (the first view holds every listed address) of 301, this
+// node and 300 listed members, the node pushes and pulls state with
+// formedAnnounceStates/301 of them in all, the first join included, each
+// at most once, and leaves the rest to gossip; in one of 101 the budget
+// covers all 100, as memberlist's Join of the list does.
 func TestAnnounceBounded(t *testing.T) {
-	listed := addrsFrom(1, 100)
-	want := announceStates / (len(listed) + 1)
-	if want >= len(listed) {
-		t.Fatalf("setup: %d listed members are within the budget (%d)", len(listed), want)
-	}
-	f, _ := firstPass(listed, listed)
-	if n := joins(f.Dist, listed); n != want {
-		t.Errorf("%d push-pulls with %d listed members, want announceStates/%d = %d", n, len(listed), len(listed)+1, want)
-	}
-	for _, a := range listed {
-		if n := len(f.CallTimes(a)); n > 1 {
-			t.Errorf("%s: %d push-pulls, want at most 1", a, n)
+	for _, c := range []struct{ listed, want int }{
+		{300, formedAnnounceStates / 301},
+		{100, 100},
+	} {
+		listed := addrsFrom(1, c.listed)
+		f, _ := firstPass(listed, listed)
+		if n := joins(f.Dist, listed); n != c.want {
+			t.Errorf("%d push-pulls with %d listed members of a formed cluster, want %d", n, len(listed), c.want)
 		}
+		for _, a := range listed {
+			if n := len(f.CallTimes(a)); n > 1 {
+				t.Errorf("%s: %d push-pulls, want at most 1", a, n)
+			}
+		}
+	}
+}
+
+// TestAnnounceBoundedPartlyFormed: a first view that holds at least half
+// of the listed addresses but not nearly all (200 of 300 up, the rest not
+// started yet: refused) is a late starter of a join storm, not a node
+// starting into a formed cluster: the budget is announceStates, 20
+// push-pulls in a view of 201, not formedAnnounceStates' 81.
+func TestAnnounceBoundedPartlyFormed(t *testing.T) {
+	listed := addrsFrom(1, 300)
+	up, later := listed[:200], listed[200:]
+	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", up...), cluster: up}
+	f.Refuse(later...)
+	c := config(f.Dist, seeds.Static(listed...))
+	c.Dist = f
+	r := New(c)
+	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background())
+	if n, want := joins(f.Dist, up), announceStates/201; n != want {
+		t.Errorf("%d push-pulls with the 200 members of a first view of 201, want announceStates/201 = %d", n, want)
 	}
 }
 

@@ -154,6 +154,23 @@ const fewSeeds = 8
 // the rest learn of the node by gossip.
 const announceStates = 64 * 64
 
+// formedAnnounceStates is announceStates for a node whose first view held
+// nearly every listed address (formedShare): one starting into a cluster
+// that has formed, as in a rollout, not a late starter of a join storm.
+// Every other member is told directly up to N = 128 (4 at a time), as
+// memberlist's Join of the list tells all of them: with announceStates
+// the last node of a rollout at N = 100, seeded by DNS or a full list,
+// reached 40 members directly and the other 59 by gossip, a round (200 ms)
+// or two later, and was listed by everyone 2 to 3 times later than by
+// memberlist's (docs/benchmarks.md, section 6, rule 16). 81 members at
+// N = 200, 16 at N = 1,000.
+const formedAnnounceStates = 128 * 128
+
+// formedShare is the share of the listed addresses, in tenths, that a
+// first view must hold for the node to count as starting into a formed
+// cluster (formedAnnounceStates).
+const formedShare = 9
+
 // pullFewSeeds runs once, when the node first has other live members.
 //
 // If discovery lists at most fewSeeds addresses (a retry_join list of
@@ -207,7 +224,11 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 			view = r.firstView
 		}
 		if 2*view >= len(others)+1 {
-			r.scheduleAnnounce(ctx, &pendingAnnounce{to: others, live: live, pulled: pulled})
+			states := announceStates
+			if 10*view >= formedShare*(len(others)+1) {
+				states = formedAnnounceStates
+			}
+			r.scheduleAnnounce(ctx, &pendingAnnounce{to: others, live: live, pulled: pulled, states: states})
 		}
 		return
 	}
@@ -256,6 +277,7 @@ type pendingAnnounce struct {
 	to           []string // the listed addresses (rule 8), or unlisted members (rule 14)
 	live, pulled map[string]bool
 	most         int // at most this many push-pulls, if above 0
+	states       int // the budget in member states (announceStates if 0)
 }
 
 // scheduleAnnounce makes p the pending announcement, and makes it at once
@@ -275,15 +297,19 @@ func (r *Loop) scheduleAnnounce(ctx context.Context, p *pendingAnnounce) {
 func (r *Loop) flushAnnounce(ctx context.Context) {
 	if p := r.pending; p != nil {
 		r.pending = nil
-		r.announce(ctx, p.to, p.live, p.pulled, p.most)
+		states := p.states
+		if states == 0 {
+			states = announceStates
+		}
+		r.announce(ctx, p.to, p.live, p.pulled, p.most, states)
 	}
 }
 
 // announce pushes and pulls state with the addresses of to that were
 // live members when the node first had other members, and that it has
 // not exchanged state with yet: chosen at random, r.workers at a time,
-// and at most announceStates/len(live) push-pulls in all, the joins
-// before it included, and at most most if most is above 0.
+// and at most states/len(live) push-pulls in all, the joins before it
+// included, and at most most if most is above 0.
 //
 // Why: a node that starts late, into a cluster that has formed, gets
 // the whole view from its first join, but the others learn of it only by
@@ -295,7 +321,7 @@ func (r *Loop) flushAnnounce(ctx context.Context) {
 // about announceStates states once per start, whatever N is, where
 // memberlist's Join of the list pushes and pulls N states with each of N
 // peers: N² per node, N³ in a join storm.
-func (r *Loop) announce(ctx context.Context, to []string, live, pulled map[string]bool, most int) {
+func (r *Loop) announce(ctx context.Context, to []string, live, pulled map[string]bool, most, states int) {
 	var cands []string
 	for _, a := range to {
 		if live[a] && !pulled[a] {
@@ -303,7 +329,7 @@ func (r *Loop) announce(ctx context.Context, to []string, live, pulled map[strin
 		}
 	}
 	r.rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	n := max(0, announceStates/len(live)-len(pulled))
+	n := max(0, states/len(live)-len(pulled))
 	if most > 0 {
 		n = min(n, most)
 	}
