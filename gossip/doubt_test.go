@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"context"
 	"log/slog"
 	"testing"
 	"testing/synctest"
@@ -113,13 +112,7 @@ func TestHeldRemovalAsksTheMember(t *testing.T) {
 	t.Cleanup(func() { a.Close() })
 	b := start(t, "b", nil)
 	c := start(t, "c", nil)
-	ctx := context.Background()
-	for _, g := range []*Gossip{b, c} {
-		if err := g.Connect(ctx, a.Addr()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	testutil.Eventually(t, 10*time.Second, func() bool { return len(a.Members()) == 3 }, "3 members")
+	joinTo(t, a, b, c)
 	mb, _ := a.del.view.Member("b")
 	mc, _ := a.del.view.Member("c")
 

@@ -172,6 +172,17 @@ func (s *sink) has(typ membership.EventType, name string) bool {
 	return false
 }
 
+// joinTo connects each of others to a, and waits until a lists them all.
+func joinTo(t *testing.T, a *Gossip, others ...*Gossip) {
+	t.Helper()
+	for _, g := range others {
+		if err := g.Connect(context.Background(), a.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool { return len(a.Members()) == 1+len(others) }, "%d members", 1+len(others))
+}
+
 func start(t *testing.T, name string, s *sink) *Gossip {
 	t.Helper()
 	return startLogged(t, name, s, nil)
@@ -226,12 +237,7 @@ func TestAdapterLeaveVersusFail(t *testing.T) {
 	b := startLogged(t, "b", nil, bLog)
 	c := start(t, "c", nil)
 	ctx := context.Background()
-	for _, g := range []*Gossip{b, c} {
-		if err := g.Connect(ctx, a.Addr()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	testutil.Eventually(t, 10*time.Second, func() bool { return len(a.Members()) == 3 }, "3 members")
+	joinTo(t, a, b, c)
 	for _, m := range a.Members() {
 		if m.Meta["who"] != m.Name || m.State != membership.StateAlive {
 			t.Errorf("member %v: wrong meta or state", m)

@@ -3,6 +3,7 @@ package refresh
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/gencluster/gencluster/internal/testing/testutil"
@@ -25,6 +26,26 @@ func addrsFrom(third, n int) []string {
 // the announcement it decided.
 func firstPass(cluster, listed []string) (*clusterDist, *Loop) {
 	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", cluster...), cluster: cluster}
+	c := config(f.Dist, seeds.Static(listed...))
+	c.Dist = f
+	r := New(c)
+	r.Pass(context.Background(), true)
+	r.flushAnnounce(context.Background()) // as Run does, after Start
+	return f, r
+}
+
+// partialFirstPass is firstPass for a cluster of which only up has
+// started: the other listed addresses refuse joins (nothing listens
+// there yet).
+func partialFirstPass(listed, up []string) (*clusterDist, *Loop) {
+	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", up...), cluster: up}
+	var later []string
+	for _, a := range listed {
+		if !slices.Contains(up, a) {
+			later = append(later, a)
+		}
+	}
+	f.Refuse(later...)
 	c := config(f.Dist, seeds.Static(listed...))
 	c.Dist = f
 	r := New(c)
@@ -83,14 +104,8 @@ func TestAnnounceBounded(t *testing.T) {
 // push-pulls in a view of 201, not formedAnnounceStates' 81.
 func TestAnnounceBoundedPartlyFormed(t *testing.T) {
 	listed := addrsFrom(1, 300)
-	up, later := listed[:200], listed[200:]
-	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", up...), cluster: up}
-	f.Refuse(later...)
-	c := config(f.Dist, seeds.Static(listed...))
-	c.Dist = f
-	r := New(c)
-	r.Pass(context.Background(), true)
-	r.flushAnnounce(context.Background())
+	up := listed[:200]
+	f, _ := partialFirstPass(listed, up)
 	if n, want := joins(f.Dist, up), announceStates/201; n != want {
 		t.Errorf("%d push-pulls with the 200 members of a first view of 201, want announceStates/201 = %d", n, want)
 	}
@@ -107,13 +122,7 @@ func TestAnnounceBoundedPartlyFormed(t *testing.T) {
 func TestNoAnnounceInStorm(t *testing.T) {
 	listed := addrsFrom(1, 20)
 	up, later := listed[:3], listed[3:]
-	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", up...), cluster: up}
-	f.Refuse(later...)
-	c := config(f.Dist, seeds.Static(listed...))
-	c.Dist = f
-	r := New(c)
-	r.Pass(context.Background(), true)
-	r.flushAnnounce(context.Background())
+	f, r := partialFirstPass(listed, up)
 	if n := joins(f.Dist, up); n != 1 {
 		t.Errorf("%d push-pulls with the %d members of a partial first view, want 1 (the join)", n, len(up))
 	}
