@@ -26,12 +26,7 @@ func addrsFrom(third, n int) []string {
 // the announcement it decided.
 func firstPass(cluster, listed []string) (*clusterDist, *Loop) {
 	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", cluster...), cluster: cluster}
-	c := config(f.Dist, seeds.Static(listed...))
-	c.Dist = f
-	r := New(c)
-	r.Pass(context.Background(), true)
-	r.flushAnnounce(context.Background()) // as Run does, after Start
-	return f, r
+	return f, passOnce(f, listed)
 }
 
 // partialFirstPass is firstPass for a cluster of which only up has
@@ -39,19 +34,23 @@ func firstPass(cluster, listed []string) (*clusterDist, *Loop) {
 // there yet).
 func partialFirstPass(listed, up []string) (*clusterDist, *Loop) {
 	f := &clusterDist{Dist: testutil.NewDist("10.0.0.1:7946", up...), cluster: up}
-	var later []string
 	for _, a := range listed {
 		if !slices.Contains(up, a) {
-			later = append(later, a)
+			f.Refuse(a)
 		}
 	}
-	f.Refuse(later...)
+	return f, passOnce(f, listed)
+}
+
+// passOnce makes a loop over f whose discovery lists listed, and runs
+// one pass and the announcement it decided.
+func passOnce(f *clusterDist, listed []string) *Loop {
 	c := config(f.Dist, seeds.Static(listed...))
 	c.Dist = f
 	r := New(c)
 	r.Pass(context.Background(), true)
 	r.flushAnnounce(context.Background()) // as Run does, after Start
-	return f, r
+	return r
 }
 
 // TestAnnounceToFormedCluster: a node that starts late, given more than
