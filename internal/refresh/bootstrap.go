@@ -252,7 +252,7 @@ func (r *Loop) pullFewSeeds(ctx context.Context) {
 	}
 	if len(unlisted) > 0 {
 		slices.Sort(unlisted) // the shuffle in announce is then the only randomness
-		r.scheduleAnnounce(ctx, &pendingAnnounce{to: unlisted, live: live, pulled: pulled, most: seedAnnounce})
+		r.scheduleAnnounce(ctx, &pendingAnnounce{to: unlisted, live: live, pulled: pulled, most: seedAnnounce, states: announceStates})
 	}
 }
 
@@ -277,7 +277,7 @@ type pendingAnnounce struct {
 	to           []string // the listed addresses (rule 8), or unlisted members (rule 14)
 	live, pulled map[string]bool
 	most         int // at most this many push-pulls, if above 0
-	states       int // the budget in member states (announceStates if 0)
+	states       int // the budget in member states
 }
 
 // scheduleAnnounce makes p the pending announcement, and makes it at once
@@ -297,11 +297,7 @@ func (r *Loop) scheduleAnnounce(ctx context.Context, p *pendingAnnounce) {
 func (r *Loop) flushAnnounce(ctx context.Context) {
 	if p := r.pending; p != nil {
 		r.pending = nil
-		states := p.states
-		if states == 0 {
-			states = announceStates
-		}
-		r.announce(ctx, p.to, p.live, p.pulled, p.most, states)
+		r.announce(ctx, p.to, p.live, p.pulled, p.most, p.states)
 	}
 }
 
@@ -318,7 +314,8 @@ func (r *Loop) flushAnnounce(ctx context.Context) {
 // so each of them knows it at once. Why it does not bring back the join
 // storm: the push-pulls go only to members of the view at that moment.
 // The budget is in member states, so a node pushes and pulls at most
-// about announceStates states once per start, whatever N is, where
+// about states states (announceStates, or formedAnnounceStates into a
+// formed cluster) once per start, whatever N is, where
 // memberlist's Join of the list pushes and pulls N states with each of N
 // peers: N² per node, N³ in a join storm.
 func (r *Loop) announce(ctx context.Context, to []string, live, pulled map[string]bool, most, states int) {
