@@ -288,7 +288,9 @@ func (n *Node) LocalMember() Member {
 // ctx ends (then ctx's error is returned, wrapped: test with errors.Is);
 // a ctx with no deadline sets no limit. A ctx that has already ended
 // changes nothing. With no other live member there is nothing to wait
-// for. The limits of WithMeta apply. With a Dist given with WithDist, the
+// for. Metadata equal to the current announces nothing and returns nil at
+// once. It is safe to call from several goroutines; the last update wins.
+// The limits of WithMeta apply. With a Dist given with WithDist, the
 // Dist does the update if it is a MetaUpdater; otherwise UpdateMeta fails.
 func (n *Node) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	mu, ok := n.dist.(MetaUpdater)

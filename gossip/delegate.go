@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"bytes"
 	"encoding/binary"
 	"log/slog"
 	"maps"
@@ -30,7 +31,10 @@ type delegate struct {
 	// reads the view and the event that follows it are taken under it.
 	mu   sync.Mutex
 	meta []byte // encoded local metadata, in encoding wire
-	wire byte   // the metadata encoding sent (metaV1 or metaV2, wire.go)
+	// handed is the metadata NodeMeta last returned: what memberlist
+	// holds and gossips for this node (localupdate.go).
+	handed []byte
+	wire   byte // the metadata encoding sent (metaV1 or metaV2, wire.go)
 	// oldReaders are the live members that read only metaV1, and
 	// wireKick wakes wireLoop when they change (wire.go).
 	oldReaders map[string]struct{}
@@ -69,6 +73,10 @@ type delegate struct {
 	// it must not block) that a node at addr, of life id, has this
 	// node's name (nameguard.go).
 	onSelfConflict func(addr string, id life)
+	// onLocalApplied, when set, is told (under memberlist's node lock:
+	// it must not block) that memberlist applied an update of this
+	// node's metadata (localupdate.go).
+	onLocalApplied func()
 }
 
 // msgLeaving is the first byte of the user message a leaving node sends
@@ -147,7 +155,16 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	if len(d.meta) > limit {
 		return nil // unreachable: checked by encodeMeta
 	}
+	d.handed = d.meta
 	return d.meta
+}
+
+// metaHanded reports whether memberlist already holds the current local
+// metadata: an update would announce nothing new.
+func (d *delegate) metaHanded() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return bytes.Equal(d.meta, d.handed)
 }
 
 // NotifyMsg hands key operation messages (msgKeyOp) to keyops.go and
@@ -234,6 +251,9 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 // (memberlist sees only newer metadata): the old life is reported failed,
 // the new one joined.
 func (d *delegate) NotifyUpdate(n *memberlist.Node) {
+	if n.Name == d.self && d.onLocalApplied != nil {
+		d.onLocalApplied()
+	}
 	m, _ := d.member(n, membership.StateAlive)
 	d.mu.Lock()
 	defer d.mu.Unlock()

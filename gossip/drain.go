@@ -99,7 +99,8 @@ func (d *drainOps) Pull(from drainproto.Peer) error {
 // has gone, or ctx ends (drainproto.Endpoint.Drain). It returns one reply
 // per member asked, by name; the error is nil whether or not every member
 // acknowledged (the replies say), and ErrStopped once the Gossip is
-// stopped. Calling it again re-announces the flag and asks again.
+// stopped. Calling it again asks again (the flag, already gossiped, is
+// not broadcast anew).
 //
 // The metadata broadcast and the asking run together: the replies show
 // when each view holds the drain, whatever way the news came.
@@ -112,7 +113,7 @@ func (g *Gossip) Drain(ctx context.Context) ([]membership.DrainReply, error) {
 	}
 	bctx, cancel := context.WithCancel(ctx)
 	broadcast := make(chan error, 1)
-	go func() { broadcast <- g.awaitBroadcast(bctx, 0, g.ml.UpdateNode) }()
+	go func() { broadcast <- g.awaitBroadcast(bctx, 0, g.announce) }()
 	replies, err := g.drains.Endpoint.Drain(ctx)
 	cancel()
 	if berr := <-broadcast; berr != nil && !errors.Is(berr, errUnconfirmed) && !errors.Is(berr, context.Canceled) && !errors.Is(berr, ErrStopped) {

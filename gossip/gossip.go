@@ -126,6 +126,7 @@ type Gossip struct {
 	routeID        string                 // go-metrics bridge route, "" without Config.Metrics
 	metrics        *Metrics               // nil without Config.Metrics
 	guard          nameGuard              // conflicts on this node's own name (nameguard.go)
+	updates        *localUpdates          // one UpdateNode at a time (localupdate.go)
 
 	keyring *memberlist.Keyring // memberlist's, nil without encryption
 	keyMu   sync.Mutex          // serialises keyring changes (keyring.go)
@@ -255,12 +256,13 @@ func Start(cfg Config) (*Gossip, error) {
 	g := &Gossip{del: del, logger: logger, bridge: bridge, name: cfg.Name, tr: rec,
 		probe: mc.ProbeInterval, probeTimeout: mc.ProbeTimeout, gossipEvery: mc.GossipInterval, retransmitMult: mc.RetransmitMult,
 		reclaimTime: mc.DeadNodeReclaimTime, routeID: routeID, metrics: cfg.Metrics,
-		stopCh: make(chan struct{}), drains: drains}
+		stopCh: make(chan struct{}), drains: drains, updates: newLocalUpdates()}
 	g.guard.kick = make(chan struct{}, 1)
 	del.onReclaim = g.scheduleReclaim
 	del.onHold = g.scheduleHold
 	del.doubt = newDoubtTimers(mc, g.holdTime())
 	del.onSelfConflict = g.noteSelfConflict
+	del.onLocalApplied = g.updates.applied
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if mc.Transport != nil {

@@ -26,7 +26,9 @@ var errUnconfirmed = errors.New("no live member to send the broadcast to")
 // broadcast the update, or ctx ends (its error is returned, unwrapped).
 // A ctx that has already ended changes nothing. With no other live member
 // there is nobody to wait for: the update is made and nil returned (a
-// later join exchanges it in the push-pull).
+// later join exchanges it in the push-pull). Metadata equal to what the
+// node already gossips announces nothing and returns nil at once. It is
+// safe to call from several goroutines: the last update wins.
 func (g *Gossip) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -37,7 +39,7 @@ func (g *Gossip) UpdateMeta(ctx context.Context, meta map[string]string) error {
 	if err := g.del.setMeta(meta, 0); err != nil {
 		return fmt.Errorf("gossip: %w", err)
 	}
-	err := g.awaitBroadcast(ctx, share(ctx, 1), g.ml.UpdateNode)
+	err := g.awaitBroadcast(ctx, share(ctx, 1), g.announce)
 	if errors.Is(err, errUnconfirmed) {
 		g.logger.Debug("metadata updated; no live member to broadcast it to")
 		return nil
@@ -83,7 +85,7 @@ func (g *Gossip) leave(ctx context.Context) error {
 	unconfirmed := false
 	if err := g.del.setLeaving(); err != nil {
 		errs = append(errs, fmt.Errorf("gossip: announce leave: %w", err)) // unreachable: the metadata was accepted before
-	} else if err := g.awaitBroadcast(ctx, share(ctx, 2), g.ml.UpdateNode); errors.Is(err, errUnconfirmed) {
+	} else if err := g.awaitBroadcast(ctx, share(ctx, 2), g.announce); errors.Is(err, errUnconfirmed) {
 		unconfirmed = true
 	} else if err != nil && ctx.Err() == nil {
 		errs = append(errs, fmt.Errorf("gossip: announce leave: %w", err))
@@ -226,7 +228,7 @@ func (g *Gossip) stopWaits() {
 		if pending == 0 {
 			return
 		}
-		_ = g.ml.UpdateNode(time.Nanosecond)
+		g.supersede()
 		time.Sleep(time.Millisecond)
 	}
 }

@@ -161,5 +161,5 @@ func (g *Gossip) switchWire(v byte, oldReader string) {
 		g.logger.Info("every live member reads the compact metadata encoding: sending it", "metadata_version", v)
 	}
 	// A timeout of 0 would wait for the broadcast without bound.
-	_ = g.ml.UpdateNode(time.Nanosecond)
+	_ = g.announce(time.Nanosecond)
 }
